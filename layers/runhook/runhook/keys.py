@@ -1,0 +1,116 @@
+"""The single-table key layout (docs/data-model.md has the access-pattern table).
+
+Every key string the code writes is built here, so the layout lives in one place.
+"""
+
+from __future__ import annotations
+
+
+def org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+ORG_SK = "ORG"
+
+
+def usage_sk(period: str) -> str:
+    return f"USAGE#{period}"
+
+
+def endpoint_sk(endpoint_id: str) -> str:
+    return f"ENDPOINT#{endpoint_id}"
+
+
+ENDPOINT_PREFIX = "ENDPOINT#"
+
+
+def key_lookup_pk(key_hash: str) -> str:
+    return f"KEY#{key_hash}"
+
+
+KEY_SK = "KEY"
+
+
+def apikey_sk(key_id: str) -> str:
+    return f"APIKEY#{key_id}"
+
+
+APIKEY_PREFIX = "APIKEY#"
+
+
+def task_pk(task_id: str) -> str:
+    return f"TASK#{task_id}"
+
+
+TASK_SK = "TASK"
+
+
+def task_version_sk(version: int) -> str:
+    return f"V#{version:06d}"
+
+
+def org_tasks_gsi1(org_id: str) -> str:
+    return f"ORG#{org_id}#TASKS"
+
+
+def run_pk(run_id: str) -> str:
+    return f"RUN#{run_id}"
+
+
+RUN_SK = "RUN"
+
+
+def task_runs_gsi1(task_id: str) -> str:
+    return f"TASK#{task_id}"
+
+
+def org_runs_gsi2(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def created_sort(created_at: str, item_id: str) -> str:
+    return f"{created_at}#{item_id}"
+
+
+def idempotency_pk(task_id: str, client_request_id: str) -> str:
+    return f"IDEMP#{task_id}#{client_request_id}"
+
+
+IDEMPOTENCY_SK = "IDEMP"
+
+
+def log_sk(log_id: str) -> str:
+    """Log ids are time-ordered UUIDs, so the sort key orders entries by time."""
+    return f"LOG#{log_id}"
+
+
+LOG_PREFIX = "LOG#"
+
+
+def step_sk(index: int) -> str:
+    return f"STEP#{index:04d}"
+
+
+STEP_PREFIX = "STEP#"
+
+
+def wait_sk(step_id: str) -> str:
+    return f"WAIT#{step_id}"
+
+
+def delivery_pk(delivery_id: str) -> str:
+    return f"DELIVERY#{delivery_id}"
+
+
+DELIVERY_SK = "DELIVERY"
+
+
+def attempt_sk(n: int) -> str:
+    return f"ATTEMPT#{n:03d}"
+
+
+ATTEMPT_PREFIX = "ATTEMPT#"
+
+
+def endpoint_deliveries_gsi1(endpoint_id: str) -> str:
+    return f"ENDPOINT#{endpoint_id}"
