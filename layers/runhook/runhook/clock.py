@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -34,12 +35,23 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+_last = [0, 0]  # last millisecond, counter within it
+_id_lock = threading.Lock()
+
+
 def sortable_id() -> str:
-    """A UUID whose hex starts with the millisecond clock (UUIDv7 layout): ids sort by time."""
-    ms = int(time.time() * 1000)
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | (0x7 << 76) | ((rand >> 64) & 0xFFF) << 64
-    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
+    """A UUIDv7: ids made by one process sort by creation, even within one millisecond."""
+    with _id_lock:
+        ms = int(time.time() * 1000)
+        if ms <= _last[0]:
+            ms, counter = _last[0], _last[1] + 1
+            if counter > 0xFFF:
+                ms, counter = ms + 1, 0
+        else:
+            counter = 0
+        _last[0], _last[1] = ms, counter
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & ((1 << 48) - 1)) << 80 | (0x7 << 76) | counter << 64 | (0b10 << 62) | rand
     return str(uuid.UUID(int=value))
 
 

@@ -1,0 +1,1 @@
+"""Adapters to AWS services other than DynamoDB (which lives in runhook.dal)."""

@@ -1,0 +1,178 @@
+"""Domain models: what a run, a task, a log entry and a key are, free of storage and HTTP."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+
+TriggerType = Literal["manual", "schedule", "api"]
+LogLevel = Literal["info", "warning", "error"]
+
+
+class RunError(BaseModel):
+    code: str
+    message: str
+    nodeId: str | None = None
+
+
+class Waiting(BaseModel):
+    nodeId: str
+    prompt: str
+    since: str
+    expiresAt: str | None = None
+
+
+class Run(BaseModel):
+    """A run as stored; `to_resource` gives the contract's JSON shape."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    org_id: str
+    task_id: str
+    task_version: int
+    status: RunStatus
+    trigger_type: TriggerType = "api"
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    current_step: int = 0
+    steps_total: int = 0
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: RunError | None = None
+    cancel_reason: str | None = None
+    waiting: Waiting | None = None
+    client_request_id: str | None = None
+    sequence: int = 0
+    deadline: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def logs_url(self, base_url: str) -> str:
+        return f"{base_url.rstrip('/')}/public/v1/task-runs/{self.id}/logs"
+
+    def to_resource(self, base_url: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "taskId": self.task_id,
+            "status": self.status.value,
+            "triggerType": self.trigger_type,
+            "timestamps": {
+                "createdAt": self.created_at,
+                "startedAt": self.started_at,
+                "finishedAt": self.finished_at,
+            },
+            "progress": None
+            if self.status is RunStatus.PENDING
+            else {"currentStep": self.current_step, "stepsTotal": self.steps_total},
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "logsUrl": self.logs_url(base_url),
+            "error": self.error.model_dump() if self.error else None,
+            "cancelReason": self.cancel_reason,
+            "taskVersion": self.task_version,
+            "clientRequestId": self.client_request_id,
+            "waiting": self.waiting.model_dump() if self.waiting else None,
+        }
+
+
+class LogEntry(BaseModel):
+    id: str
+    timestamp: str | None
+    level: LogLevel
+    message: str
+    nodeId: str | None = None
+
+    def to_resource(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class Task(BaseModel):
+    """A saved task: the head record points at the latest version's definition."""
+
+    id: str
+    org_id: str
+    version: int
+    created_at: str
+    updated_at: str
+    definition: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.definition.get("name", ""))
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        return list(self.definition.get("steps", []))
+
+    def to_resource(self) -> dict[str, Any]:
+        d = self.definition
+        return {
+            "id": self.id,
+            "version": self.version,
+            "name": d.get("name"),
+            "description": d.get("description"),
+            "inputs": d.get("inputs", {"type": "object"}),
+            "steps": d.get("steps", []),
+            "outputs": d.get("outputs", {}),
+            "timeoutSeconds": d.get("timeoutSeconds"),
+            "schedule": d.get("schedule"),
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        }
+
+
+Scope = Literal["admin", "runs"]
+
+
+class ApiKey(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: str
+    last_used_at: str | None = None
+    revoked: bool = False
+
+    def to_resource(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": list(self.scopes),
+            "createdAt": self.created_at,
+            "lastUsedAt": self.last_used_at,
+        }
+
+
+class Principal(BaseModel):
+    """Who is calling: the organization and the key's scopes."""
+
+    org_id: str
+    key_id: str
+    scopes: list[Scope]
+
+    def can(self, scope: Scope) -> bool:
+        return "admin" in self.scopes or scope in self.scopes

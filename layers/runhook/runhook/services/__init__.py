@@ -1,0 +1,1 @@
+"""Use cases: what the API (and the CLI) can do, independent of HTTP."""

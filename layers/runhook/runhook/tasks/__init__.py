@@ -1,0 +1,1 @@
+"""Task definitions: the schema of saved tasks and their validation on save."""

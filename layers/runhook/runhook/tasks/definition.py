@@ -1,0 +1,237 @@
+"""The task definition schema (CONTRACT "Task definitions and step kinds") and its checks.
+
+Each step kind has a pydantic config model here; the engine executes them
+(runhook.engine.steps). Validation collects every problem so a 400 can list them all.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from runhook.tasks.templating import check_expression, check_template
+
+STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_STEPS = 100
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str | None = Field(default=None, max_length=200)
+    timeoutSeconds: int | None = Field(default=None, ge=1, le=86400)
+
+    def templates(self) -> list[tuple[str, str]]:
+        """(field path, template source) pairs to compile-check."""
+        return []
+
+    def expressions(self) -> list[tuple[str, str]]:
+        return []
+
+
+class Retry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    maxAttempts: int = Field(default=1, ge=1, le=10)
+    backoffSeconds: float = Field(default=1.0, ge=0, le=300)
+    backoffRate: float = Field(default=2.0, ge=1, le=10)
+
+
+def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _strings(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _strings(v, f"{path}[{i}]")]
+    return []
+
+
+class HttpStep(_Step):
+    type: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    url: str = Field(min_length=1, max_length=4096)
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    json_: Any = Field(default=None, alias="json")
+    body: str | None = None
+    expectedStatus: list[int] | None = None
+    retry: Retry | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpStep:
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give either json or body, not both")
+        return self
+
+    def templates(self) -> list[tuple[str, str]]:
+        return [
+            ("url", self.url),
+            *_strings(self.headers, "headers"),
+            *_strings(self.query, "query"),
+            *_strings(self.json_, "json"),
+            *_strings(self.body, "body"),
+        ]
+
+
+class TransformStep(_Step):
+    type: Literal["transform"]
+    values: dict[str, str] = Field(min_length=1)
+
+    def expressions(self) -> list[tuple[str, str]]:
+        return [(f"values.{k}", v) for k, v in self.values.items()]
+
+
+class WaitStep(_Step):
+    type: Literal["wait"]
+    seconds: int | None = Field(default=None, ge=0, le=31_536_000)
+    until: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WaitStep:
+        if (self.seconds is None) == (self.until is None):
+            raise ValueError("give exactly one of seconds or until")
+        return self
+
+    def templates(self) -> list[tuple[str, str]]:
+        return [("until", self.until)] if self.until else []
+
+
+class ApprovalStep(_Step):
+    type: Literal["approval"]
+    prompt: str = Field(min_length=1, max_length=4096)
+
+    def templates(self) -> list[tuple[str, str]]:
+        return [("prompt", self.prompt)]
+
+
+class FailStep(_Step):
+    type: Literal["fail"]
+    message: str = Field(default="failed", max_length=4096)
+    code: str = Field(default="failed", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+    def templates(self) -> list[tuple[str, str]]:
+        return [("message", self.message)]
+
+
+class LogStep(_Step):
+    type: Literal["log"]
+    message: str = Field(max_length=16384)
+    level: Literal["info", "warning", "error"] = "info"
+
+    def templates(self) -> list[tuple[str, str]]:
+        return [("message", self.message)]
+
+
+Step = Annotated[
+    HttpStep | TransformStep | WaitStep | ApprovalStep | FailStep | LogStep,
+    Field(discriminator="type"),
+]
+STEP_MODELS: dict[str, type[_Step]] = {
+    "http": HttpStep,
+    "transform": TransformStep,
+    "wait": WaitStep,
+    "approval": ApprovalStep,
+    "fail": FailStep,
+    "log": LogStep,
+}
+# Kinds that run inside the step function; the others are states of the machine.
+COMPUTE_KINDS = frozenset({"http", "transform", "fail", "log"})
+
+
+class TaskDefinition(BaseModel):
+    """What a caller saves. Steps stay raw dicts here and are checked one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4096)
+    inputs: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    steps: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_STEPS)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    timeoutSeconds: int = Field(default=3600, ge=1, le=31_536_000)
+    schedule: str | None = Field(default=None, max_length=256)
+
+
+def parse_step(raw: dict[str, Any]) -> _Step:
+    model = STEP_MODELS[raw["type"]]
+    return model.model_validate(raw)
+
+
+def _pydantic_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        out.append({"path": f"{prefix}.{loc}" if loc else prefix, "message": err["msg"]})
+    return out
+
+
+def validate_definition(raw: Any) -> tuple[TaskDefinition | None, list[dict[str, str]]]:
+    """Check a task definition; return it normalised, or every problem found."""
+    if not isinstance(raw, dict):
+        return None, [{"path": "", "message": "a task definition is a JSON object"}]
+    try:
+        definition = TaskDefinition.model_validate(raw)
+    except ValidationError as exc:
+        return None, _pydantic_errors(exc, "task").copy()
+    errors: list[dict[str, str]] = []
+    try:
+        Draft202012Validator.check_schema(definition.inputs)
+        if definition.inputs.get("type", "object") != "object":
+            errors.append({"path": "inputs.type", "message": "the input schema must be an object"})
+    except SchemaError as exc:
+        errors.append({"path": "inputs", "message": f"invalid JSON Schema: {exc.message}"})
+    seen: set[str] = set()
+    normalised: list[dict[str, Any]] = []
+    for index, raw_step in enumerate(definition.steps):
+        path = f"steps[{index}]"
+        kind = raw_step.get("type") if isinstance(raw_step, dict) else None
+        if kind not in STEP_MODELS:
+            errors.append({"path": f"{path}.type", "message": f"unknown step kind {kind!r}"})
+            continue
+        try:
+            step = parse_step(raw_step)
+        except ValidationError as exc:
+            errors.extend(_pydantic_errors(exc, path))
+            continue
+        if not STEP_ID.match(step.id):
+            errors.append({"path": f"{path}.id", "message": "step ids are snake_case names"})
+        if step.id in seen:
+            errors.append({"path": f"{path}.id", "message": f"duplicate step id {step.id!r}"})
+        seen.add(step.id)
+        for field, source in step.templates():
+            if problem := check_template(source):
+                errors.append({"path": f"{path}.{field}", "message": problem})
+        for field, source in step.expressions():
+            if problem := check_expression(source):
+                errors.append({"path": f"{path}.{field}", "message": problem})
+        normalised.append(step.model_dump(by_alias=True, exclude_none=True))
+    for name, expression in definition.outputs.items():
+        if problem := check_expression(expression):
+            errors.append({"path": f"outputs.{name}", "message": problem})
+    if errors:
+        return None, errors
+    return definition.model_copy(update={"steps": normalised}), []
+
+
+def input_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    """Top-level `default`s declared by the task's input schema."""
+    props = schema.get("properties", {})
+    if not isinstance(props, dict):
+        return {}
+    return {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
+
+
+def validate_inputs(schema: dict[str, Any], inputs: dict[str, Any]) -> list[dict[str, str]]:
+    validator = Draft202012Validator(schema)
+    return [
+        {"path": "/".join(str(p) for p in err.absolute_path), "message": err.message}
+        for err in sorted(validator.iter_errors(inputs), key=lambda e: list(e.absolute_path))
+    ]
