@@ -1,0 +1,1 @@
+"""The public REST API (FastAPI). Only the API function imports this package."""

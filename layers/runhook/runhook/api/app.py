@@ -1,0 +1,93 @@
+"""The ASGI app: served by Mangum on Lambda and by uvicorn in the local cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runhook import __version__
+from runhook.api import errors
+from runhook.api.routes import admin, health, runs, tasks
+
+PREFIX = "/public/v1"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyLimit:
+    """413 for bodies over the limit, counted as they stream (Content-Length can lie)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": "payload_too_large"}, status_code=413)
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="runhook public API",
+        version=__version__,
+        description=(
+            "Run saved automations and hear about them through signed webhooks. "
+            "Compatible with the Komos public API."
+        ),
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    for module in (health, runs, tasks, admin):
+        app.include_router(module.router, prefix=PREFIX)
+    _include_optional(app)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of features that live in their own modules (webhooks)."""
+    try:
+        from runhook.api.routes import webhooks  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return
+    app.include_router(webhooks.router, prefix=PREFIX)
+
+
+app = create_app()
+
+
+def openapi() -> dict[str, Any]:
+    return app.openapi()

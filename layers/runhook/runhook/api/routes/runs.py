@@ -1,0 +1,142 @@
+"""Runs: the Komos contract, plus resume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+
+from runhook.api.deps import Caller
+from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
+from runhook.clock import is_uuid, iso
+from runhook.dal import runs as runs_dal
+from runhook.errors import InvalidRequest
+from runhook.models import Run, RunStatus
+from runhook.services import runs as service
+from runhook.settings import get_settings
+
+router = APIRouter(tags=["runs"])
+
+
+def resource(run: Run) -> dict[str, Any]:
+    return run.to_resource(get_settings().public_base_url)
+
+
+@router.post(
+    "/tasks/{taskId}/runs",
+    status_code=202,
+    summary="Queue a run of a saved task",
+    responses={
+        200: {"description": "A run with this clientRequestId exists already: it is returned"},
+        **merged(
+            _400="invalid_task_id, invalid_inputs (+errors), invalid_body",
+            _402="usage_limit_exceeded (+usage)",
+            _404="task_not_found",
+        ),
+    },
+)
+def create_run(
+    taskId: str,
+    caller: Caller,
+    body: Annotated[CreateRunBody | None, Body()] = None,
+) -> JSONResponse:
+    body = body or CreateRunBody()
+    created = service.create_run(caller, taskId, body.inputs, body.clientRequestId)
+    return JSONResponse({"run": resource(created.run)}, status_code=202 if created.created else 200)
+
+
+@router.get(
+    "/tasks/{taskId}/runs",
+    summary="The 50 most recent runs of a task, newest first",
+    responses=merged(_400="invalid_task_id", _404="task_not_found"),
+)
+def list_task_runs(taskId: str, caller: Caller) -> dict[str, Any]:
+    return {"runs": [resource(r) for r in service.list_task_runs(caller, taskId)]}
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return iso(value) if value else None
+
+
+@router.get(
+    "/task-runs",
+    summary="The organization's recent runs, newest first, with filters and cursor pagination",
+    responses=merged(_400="invalid_query, invalid_page_token, invalid_task_id"),
+)
+def list_runs(
+    caller: Caller,
+    pageSize: Annotated[int, Query(ge=1, le=100)] = 50,
+    pageToken: Annotated[str | None, Query(max_length=2048)] = None,
+    status: RunStatus | None = None,
+    taskId: Annotated[str | None, Query(max_length=36)] = None,
+    triggerType: Literal["manual", "schedule", "api"] | None = None,
+    createdAfter: datetime | None = None,
+    createdBefore: datetime | None = None,
+) -> dict[str, Any]:
+    if taskId is not None and not is_uuid(taskId):
+        raise InvalidRequest("invalid_task_id")
+    runs, token = runs_dal.list_org_runs(
+        caller.org_id,
+        page_size=pageSize,
+        page_token=pageToken,
+        status=status.value if status else None,
+        task_id=taskId,
+        trigger_type=triggerType,
+        created_after=_timestamp(createdAfter),
+        created_before=_timestamp(createdBefore),
+    )
+    return {"runs": [resource(r) for r in runs], "nextPageToken": token}
+
+
+@router.get(
+    "/task-runs/{runId}",
+    summary="The latest status of a run",
+    responses=merged(_400="invalid_run_id", _404="run_not_found"),
+)
+def get_run(runId: str, caller: Caller) -> dict[str, Any]:
+    return {"run": resource(service.visible_run(caller, runId))}
+
+
+@router.get(
+    "/task-runs/{runId}/logs",
+    summary="A run's log entries in ascending time; `after` and `limit` for tailing",
+    responses=merged(_400="invalid_run_id, invalid_cursor", _404="run_not_found"),
+)
+def get_logs(
+    runId: str,
+    caller: Caller,
+    after: Annotated[str | None, Query(max_length=36)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> dict[str, Any]:
+    entries, cursor = service.read_logs(caller, runId, after, limit)
+    return {"runId": runId, "logEntries": [e.to_resource() for e in entries], "nextCursor": cursor}
+
+
+@router.post(
+    "/task-runs/{runId}/cancel",
+    status_code=202,
+    summary="Cancel a pending or running run (a finished run is returned unchanged)",
+    responses=merged(_400="invalid_run_id, invalid_body", _404="run_not_found"),
+)
+def cancel_run(
+    runId: str,
+    caller: Caller,
+    body: Annotated[CancelRunBody | None, Body()] = None,
+) -> dict[str, Any]:
+    reason = body.reason if body else None
+    return {"run": resource(service.cancel_run(caller, runId, reason))}
+
+
+@router.post(
+    "/task-runs/{runId}/resume",
+    status_code=202,
+    summary="Answer a run that waits for a human (approval step)",
+    responses=merged(
+        _400="invalid_run_id, invalid_body", _404="run_not_found", _409="run_not_waiting"
+    ),
+)
+def resume_run(runId: str, caller: Caller, body: ResumeRunBody) -> dict[str, Any]:
+    run = service.resume_run(caller, runId, body.approved, body.data, body.comment)
+    return {"run": resource(run)}

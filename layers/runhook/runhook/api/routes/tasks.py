@@ -1,0 +1,95 @@
+"""Tasks: what the dashboard's builder saves."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from runhook.api.deps import Caller
+from runhook.api.schemas import merged
+from runhook.dal import tasks as tasks_dal
+from runhook.services import tasks as service
+
+router = APIRouter(tags=["tasks"])
+
+TASK_EXAMPLE = {
+    "name": "Fetch order total",
+    "inputs": {
+        "type": "object",
+        "properties": {
+            "orderId": {"type": "string"},
+            "currency": {"type": "string", "default": "EUR"},
+        },
+        "required": ["orderId"],
+    },
+    "steps": [
+        {
+            "id": "fetch",
+            "type": "http",
+            "method": "GET",
+            "url": "https://shop.example.com/orders/{{ inputs.orderId }}",
+        },
+        {"id": "total", "type": "transform", "values": {"amount": "steps.fetch.json.total"}},
+    ],
+    "outputs": {"amount": "steps.total.amount"},
+    "timeoutSeconds": 3600,
+}
+TaskBody = Annotated[Any, Body(openapi_examples={"order": {"value": TASK_EXAMPLE}})]
+
+
+@router.post(
+    "/tasks",
+    status_code=201,
+    summary="Save a task (validated: every problem is listed)",
+    responses=merged(_400="invalid_task (+errors), invalid_body"),
+)
+def create_task(caller: Caller, body: TaskBody) -> dict[str, Any]:
+    return {"task": service.create_task(caller, body).to_resource()}
+
+
+@router.get(
+    "/tasks",
+    summary="The organization's tasks, newest first",
+    responses=merged(_400="invalid_page_token"),
+)
+def list_tasks(
+    caller: Caller,
+    pageSize: Annotated[int, Query(ge=1, le=100)] = 50,
+    pageToken: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    tasks, token = tasks_dal.list_tasks(caller.org_id, page_size=pageSize, page_token=pageToken)
+    return {"tasks": [t.to_resource() for t in tasks], "nextPageToken": token}
+
+
+@router.get(
+    "/tasks/{taskId}",
+    summary="A task (latest version)",
+    responses=merged(_400="invalid_task_id", _404="task_not_found"),
+)
+def get_task(taskId: str, caller: Caller) -> dict[str, Any]:
+    return {"task": service.visible_task(caller, taskId).to_resource()}
+
+
+@router.put(
+    "/tasks/{taskId}",
+    summary="Save a new version of a task (runs keep the version they started with)",
+    responses=merged(
+        _400="invalid_task_id, invalid_task (+errors)",
+        _404="task_not_found",
+        _409="task_modified_concurrently",
+    ),
+)
+def update_task(taskId: str, caller: Caller, body: TaskBody) -> dict[str, Any]:
+    return {"task": service.update_task(caller, taskId, body).to_resource()}
+
+
+@router.delete(
+    "/tasks/{taskId}",
+    status_code=204,
+    summary="Delete a task (its runs stay readable)",
+    responses=merged(_400="invalid_task_id", _404="task_not_found"),
+)
+def delete_task(taskId: str, caller: Caller) -> Response:
+    service.delete_task(caller, taskId)
+    return Response(status_code=204)
