@@ -335,23 +335,27 @@ def list_org_runs(
         kwargs["ExclusiveStartKey"] = to_item(start)
     runs: list[Run] = []
     raw_items: list[dict[str, Any]] = []
-    last: dict[str, Any] | None = None
+    more = False
     for _ in range(max_queries):
         kwargs["Limit"] = max(page_size - len(runs), 1) * (4 if len(filters) > 1 else 1)
         items, last = query(**kwargs)
-        for item in items:
-            if len(runs) < page_size:
-                runs.append(run_from_item(item))
-                raw_items.append(item)
-            else:
-                last = raw_items[-1]
+        for position, item in enumerate(items):
+            if len(runs) == page_size:
+                more = True
                 break
+            runs.append(run_from_item(item))
+            raw_items.append(item)
+            if len(runs) == page_size and position < len(items) - 1:
+                more = True
+        more = more or last is not None
         if len(runs) >= page_size or not last:
             break
         kwargs["ExclusiveStartKey"] = to_item({k: last[k] for k in key_fields})
-    if len(runs) >= page_size and raw_items:
-        last = raw_items[-1]
-    token = encode_token({k: last[k] for k in key_fields}) if last else None
+    token = None
+    if more and raw_items:
+        token = encode_token({k: raw_items[-1][k] for k in key_fields})
+    elif more and last:  # the filter matched nothing within max_queries: resume from there
+        token = encode_token({k: last[k] for k in key_fields})
     return runs, token
 
 

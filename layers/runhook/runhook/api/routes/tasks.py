@@ -35,7 +35,7 @@ TASK_EXAMPLE = {
     "outputs": {"amount": "steps.total.amount"},
     "timeoutSeconds": 3600,
 }
-TaskBody = Annotated[Any, Body(openapi_examples={"order": {"value": TASK_EXAMPLE}})]
+TaskBody = Annotated[dict[str, Any], Body(openapi_examples={"order": {"value": TASK_EXAMPLE}})]
 
 
 @router.post(
