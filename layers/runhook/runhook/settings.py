@@ -30,6 +30,8 @@ class Settings(BaseModel):
     webhook_timeout_seconds: float = Field(default=15.0, alias="WEBHOOK_TIMEOUT_SECONDS")
     # Loopback/private targets are refused unless this is set (the local cloud sets it).
     allow_private_targets: bool = Field(default=False, alias="ALLOW_PRIVATE_TARGETS")
+    # How many reverse proxies in front of the local API may set X-Forwarded-For (0: trust none).
+    trusted_proxy_hops: int = Field(default=0, alias="TRUSTED_PROXY_HOPS")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
 

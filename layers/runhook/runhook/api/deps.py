@@ -14,6 +14,8 @@ from runhook import clock
 from runhook.dal import auth as auth_dal
 from runhook.errors import Forbidden, Unauthorized
 from runhook.models import Principal, Scope
+from runhook.services import ratelimit
+from runhook.settings import get_settings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer sk_live_…`")
 api_key_scheme = APIKeyHeader(
@@ -31,6 +33,12 @@ def source_ip(request: Request) -> str:
         ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
         if ip:
             return str(ip)
+    hops = get_settings().trusted_proxy_hops
+    forwarded = request.headers.get("x-forwarded-for")
+    if hops and forwarded:
+        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
     return request.client.host if request.client else ""
 
 
@@ -75,6 +83,7 @@ def principal(
     allowlist = (org.get("settings") or {}).get("ipAllowlist") or []
     if not ip_allowed(source_ip(request), allowlist):
         raise Forbidden("ip_not_allowed")
+    ratelimit.check(key.id, org.get("settings") or {})
     now = clock.now()
     stale = clock.iso(now - TOUCH_EVERY)
     if not item.get("lastUsedAt") or str(item["lastUsedAt"]) < stale:
