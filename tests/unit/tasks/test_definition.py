@@ -1,0 +1,100 @@
+"""Task definitions are validated on save with every problem listed."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from runhook.tasks.definition import input_defaults, validate_definition, validate_inputs
+
+CONTRACT_EXAMPLE: dict[str, Any] = {
+    "name": "Fetch order total",
+    "inputs": {
+        "type": "object",
+        "properties": {
+            "orderId": {"type": "string"},
+            "currency": {"type": "string", "default": "EUR"},
+        },
+        "required": ["orderId"],
+    },
+    "steps": [
+        {
+            "id": "fetch",
+            "type": "http",
+            "method": "GET",
+            "url": "https://shop.example.com/orders/{{ inputs.orderId }}",
+            "timeoutSeconds": 10,
+            "retry": {"maxAttempts": 3, "backoffSeconds": 2},
+        },
+        {"id": "total", "type": "transform", "values": {"amount": "steps.fetch.json.total"}},
+        {"id": "cool_down", "type": "wait", "seconds": 5},
+        {
+            "id": "approve",
+            "type": "approval",
+            "prompt": "Refund {{ steps.total.amount }} {{ inputs.currency }}?",
+            "timeoutSeconds": 86400,
+        },
+    ],
+    "outputs": {"amount": "steps.total.amount", "approvedBy": "steps.approve.data.user"},
+    "timeoutSeconds": 3600,
+}
+
+
+def test_the_contract_example_is_valid() -> None:
+    definition, errors = validate_definition(copy.deepcopy(CONTRACT_EXAMPLE))
+    assert errors == []
+    assert definition is not None
+    assert [s["id"] for s in definition.steps] == ["fetch", "total", "cool_down", "approve"]
+    assert definition.steps[0]["retry"]["maxAttempts"] == 3
+
+
+def test_every_problem_is_listed() -> None:
+    bad = copy.deepcopy(CONTRACT_EXAMPLE)
+    bad["inputs"] = {"type": "object", "properties": {"x": {"type": "no-such-type"}}}
+    bad["steps"] = [
+        {"id": "Fetch", "type": "http", "url": "https://x/{{ inputs.a "},
+        {"id": "t", "type": "transform", "values": {"a": "steps.[["}},
+        {"id": "t", "type": "log", "message": "ok"},
+        {"id": "k", "type": "teleport"},
+        {"id": "w", "type": "wait"},
+    ]
+    bad["outputs"] = {"o": "a..b"}
+    definition, errors = validate_definition(bad)
+    assert definition is None
+    paths = {e["path"] for e in errors}
+    assert "inputs" in paths
+    assert "steps[0].id" in paths  # not snake_case
+    assert "steps[0].url" in paths  # template syntax
+    assert "steps[1].values.a" in paths  # JMESPath
+    assert "steps[2].id" in paths  # duplicate
+    assert "steps[3].type" in paths  # unknown kind
+    assert any(p.startswith("steps[4]") for p in paths)  # wait needs seconds or until
+    assert "outputs.o" in paths
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        [],
+        "task",
+        {"steps": []},
+        {"name": "x", "steps": [{"id": "a", "type": "log", "message": "m", "extra": 1}]},
+    ],
+)
+def test_malformed_definitions_are_refused(raw: Any) -> None:
+    definition, errors = validate_definition(raw)
+    assert definition is None and errors
+
+
+def test_defaults_merge_and_inputs_validate() -> None:
+    schema = CONTRACT_EXAMPLE["inputs"]
+    assert input_defaults(schema) == {"currency": "EUR"}
+    assert validate_inputs(schema, {"orderId": "48219", "currency": "EUR"}) == []
+    problems = validate_inputs(schema, {"currency": 5})
+    assert {p["message"] for p in problems} == {
+        "'orderId' is a required property",
+        "5 is not of type 'string'",
+    }
