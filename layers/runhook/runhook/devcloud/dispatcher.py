@@ -1,0 +1,209 @@
+"""One loopback port for every AWS call of the local cloud.
+
+- ``POST /2015-03-31/functions/<name|arn>/invocations`` runs the function in-process
+  (Lambda's Invoke wire contract, RequestResponse, Event and DryRun);
+- requests with ``X-Amz-Target: DynamoDB_20120810.*`` go to DynamoDB Local;
+- everything else goes to moto's WSGI application, called in-process.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from runhook.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
+
+if TYPE_CHECKING:
+    from runhook.devcloud.async_invoke import AsyncInvoker
+
+log = logging.getLogger("runhook.devcloud.dispatcher")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+StartResponse = Callable[..., Any]
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "host",
+}
+
+
+class _Upstream:
+    """A keep-alive HTTP connection per thread to one host:port."""
+
+    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._local = threading.local()
+
+    def request(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        for attempt in (1, 2):
+            conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._local.conn = conn
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                return answer.status, answer.getheaders(), data
+            except (http.client.HTTPException, ConnectionError, OSError):
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Dispatcher:
+    """The WSGI application behind the local cloud's AWS endpoint."""
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        moto_app: WSGIApp,
+        dynamodb_port: int,
+        async_invoker: AsyncInvoker | None = None,
+    ) -> None:
+        self.registry = registry
+        self.moto_app = moto_app
+        self.dynamodb = _Upstream("127.0.0.1", dynamodb_port)
+        self.async_invoker = async_invoker
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_20120810."):
+            return self._dynamodb(environ, start_response)
+        match = _INVOKE_PATH.match(path)
+        if match and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(match.group("name"), environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    # -- DynamoDB Local -------------------------------------------------------------
+    def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = _read_body(environ)
+        headers = {
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in _HOP_BY_HOP
+        }
+        headers["Content-Type"] = environ.get("CONTENT_TYPE") or "application/x-amz-json-1.0"
+        headers["Host"] = f"127.0.0.1:{self.dynamodb.port}"
+        try:
+            status, answer_headers, data = self.dynamodb.request(
+                "POST", environ.get("PATH_INFO") or "/", body, headers
+            )
+        except OSError as exc:
+            log.error("DynamoDB Local unreachable: %s", exc)
+            return _json(
+                start_response,
+                503,
+                {"__type": "com.amazonaws.dynamodb#ServiceUnavailable", "message": str(exc)},
+            )
+        out = [(k, v) for k, v in answer_headers if k.lower() not in _HOP_BY_HOP]
+        out.append(("Content-Length", str(len(data))))
+        start_response(f"{status} {http.client.responses.get(status, '')}", out)
+        return [data]
+
+    # -- Lambda Invoke --------------------------------------------------------------
+    def _invoke(
+        self, name: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        from urllib.parse import unquote
+
+        function = self.registry.get(unquote(name))
+        if function is None:
+            return _json(
+                start_response,
+                404,
+                {
+                    "Type": "User",
+                    "Message": f"Function not found: {unquote(name)}",
+                },
+                extra=[("X-Amzn-ErrorType", "ResourceNotFoundException")],
+            )
+        body = _read_body(environ)
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return _json(
+                start_response,
+                400,
+                {"Type": "User", "message": "Could not parse request body into json"},
+                extra=[("X-Amzn-ErrorType", "InvalidRequestContentException")],
+            )
+        invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+        if invocation_type == "DryRun":
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        if invocation_type == "Event":
+            if self.async_invoker is None:  # pragma: no cover - always wired by LocalCloud
+                raise RuntimeError("no async invoker")
+            self.async_invoker.submit(function, event)
+            start_response("202 Accepted", [("Content-Length", "0")])
+            return [b""]
+        result = self.registry.invoke(function, event)
+        return self._invoke_answer(function, result, start_response)
+
+    @staticmethod
+    def _invoke_answer(
+        function: LocalFunction, result: InvokeResult, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        try:
+            data = json.dumps(result.payload).encode()
+        except (TypeError, ValueError) as exc:
+            result = InvokeResult(
+                {
+                    "errorMessage": f"Unable to marshal response: {exc}",
+                    "errorType": "Runtime.MarshalError",
+                    "stackTrace": [],
+                },
+                error=True,
+            )
+            data = json.dumps(result.payload).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("X-Amz-Executed-Version", "$LATEST"),
+        ]
+        if result.error:
+            headers.append(("X-Amz-Function-Error", "Unhandled"))
+        start_response("200 OK", headers)
+        return [data]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return bytes(stream.read(int(length)))
+    if environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING"):
+        return bytes(stream.read())
+    return b""
+
+
+def _json(
+    start_response: StartResponse,
+    status: int,
+    payload: Any,
+    extra: list[tuple[str, str]] | None = None,
+) -> Iterable[bytes]:
+    data = json.dumps(payload).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    start_response(f"{status} {http.client.responses.get(status, '')}", headers + (extra or []))
+    return [data]

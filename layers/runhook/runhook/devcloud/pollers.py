@@ -1,0 +1,226 @@
+"""Event source mappings, locally: threads that poll SQS and invoke functions.
+
+- `SqsEventSource`: an SQS-triggered function (SAM ``Events`` of Type SQS). Batches
+  of up to BatchSize messages in Lambda's SQS event shape; a successful batch is
+  deleted; with ``ReportBatchItemFailures`` only the reported items stay; a failed
+  invocation leaves the whole batch. Messages left in the queue come back after
+  their visibility timeout (or what the handler set with ChangeMessageVisibility),
+  and moto moves them to the DLQ once they were received ``maxReceiveCount`` times.
+- `RuleShim`: an EventBridge rule with a Lambda target is delivered through an SQS
+  queue (moto's PutEvents fails on Lambda targets); each event is handed to the
+  `AsyncInvoker` (retries, then the on-failure destination).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runhook.devcloud.async_invoke import AsyncInvoker
+from runhook.devcloud.cfn import REGION
+from runhook.devcloud.registry import FunctionRegistry, LocalFunction
+
+log = logging.getLogger("runhook.devcloud.pollers")
+
+ClientFactory = Callable[[str], Any]
+
+
+def _message_attributes(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in (raw or {}).items():
+        item: dict[str, Any] = {
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType", "String"),
+        }
+        if "StringValue" in value:
+            item["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            item["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+        out[name] = item
+    return out
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One record of Lambda's SQS event, from a ReceiveMessage message."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": _message_attributes(message.get("MessageAttributes") or {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        **(
+            {"md5OfMessageAttributes": message["MD5OfMessageAttributes"]}
+            if "MD5OfMessageAttributes" in message
+            else {}
+        ),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+@dataclass
+class _Poller:
+    client: ClientFactory
+    queue_url: str
+    name: str
+    workers: int = 1
+    wait_seconds: int = 1
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.busy = 0
+        self._busy_lock = threading.Lock()
+
+    def start(self) -> None:
+        for index in range(self.workers):
+            thread = threading.Thread(
+                target=self._loop, name=f"poller-{self.name}-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _loop(self) -> None:
+        sqs = self.client("sqs")
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                messages = self._receive(sqs)
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("%s: receive failed: %s", self.name, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.5
+            if not messages or self._stop.is_set():
+                continue
+            with self._busy_lock:
+                self.busy += 1
+            try:
+                self.handle(sqs, messages)
+            except Exception as exc:
+                log.exception("%s: poller failed on a batch: %s", self.name, exc)
+            finally:
+                with self._busy_lock:
+                    self.busy -= 1
+
+    def _receive(self, sqs: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def handle(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class SqsEventSource(_Poller):
+    """Feeds an SQS queue to a function in batches (Lambda's SQS event source mapping)."""
+
+    registry: FunctionRegistry | None = None
+    function: LocalFunction | None = None
+    queue_arn: str = ""
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+
+    def _receive(self, sqs: Any) -> list[dict[str, Any]]:
+        answer = sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(self.batch_size, 10)),
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(answer.get("Messages") or [])
+
+    def handle(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        assert self.registry is not None and self.function is not None
+        event = {"Records": [sqs_record(message, self.queue_arn) for message in messages]}
+        result = self.registry.invoke(self.function, event)
+        if result.error:
+            log.info(
+                "%s: batch of %d failed (%s); messages stay for redrive",
+                self.name,
+                len(messages),
+                result.error_type,
+            )
+            return
+        keep = self._failed_ids(result.payload, messages)
+        if keep is None:  # the whole batch counts as failed
+            return
+        done = [m for m in messages if m["MessageId"] not in keep]
+        if keep:
+            log.info("%s: %d of %d messages reported failed", self.name, len(keep), len(messages))
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            answer = sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+            for failure in answer.get("Failed") or []:
+                log.warning("%s: delete failed: %s", self.name, failure)
+
+    def _failed_ids(self, payload: Any, messages: list[dict[str, Any]]) -> set[str] | None:
+        """Ids to keep; None when the response makes the whole batch a failure."""
+        if not self.report_batch_item_failures or not isinstance(payload, dict):
+            return set()
+        failures = payload.get("batchItemFailures")
+        if not failures:
+            return set()
+        ids = {m["MessageId"] for m in messages}
+        keep: set[str] = set()
+        for failure in failures:
+            item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not item or item not in ids:
+                log.warning(
+                    "%s: invalid batchItemFailures entry %r: batch failed", self.name, failure
+                )
+                return None
+            keep.add(str(item))
+        return keep
+
+
+@dataclass
+class RuleShim(_Poller):
+    """Delivers the events of an EventBridge rule's shim queue as async invocations."""
+
+    invoker: AsyncInvoker | None = None
+    registry: FunctionRegistry | None = None
+    function: LocalFunction | None = None
+
+    def _receive(self, sqs: Any) -> list[dict[str, Any]]:
+        answer = sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_seconds
+        )
+        return list(answer.get("Messages") or [])
+
+    def handle(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        assert self.invoker is not None and self.function is not None
+        for message in messages:
+            try:
+                event = json.loads(message.get("Body") or "null")
+            except ValueError:
+                event = message.get("Body")
+            # Lambda's async queue owns the event from here (retries, destination).
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            self.invoker.submit(self.function, event)

@@ -1,0 +1,229 @@
+"""The local Lambda: a registry of Python handlers run in-process.
+
+A function is known by its name, its ARN and its template logical id. Handlers from
+the template are imported by file path (``<CodeUri>/<module>.py``) under a unique
+module name, lazily on first use, as Lambda does on a cold start. Tests register
+extra functions with `FunctionRegistry.register`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runhook.devcloud.cfn import ACCOUNT_ID, REGION
+
+log = logging.getLogger("runhook.devcloud.lambda")
+
+Handler = Callable[[Any, Any], Any]
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + function.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class AsyncConfig:
+    """EventInvokeConfig: retries and destinations of asynchronous invocations."""
+
+    maximum_retry_attempts: int = 2
+    on_failure_arn: str | None = None
+    on_success_arn: str | None = None
+
+
+@dataclass
+class LocalFunction:
+    name: str
+    handler: str
+    logical_id: str | None = None
+    code_dir: Path | None = None
+    func: Handler | None = None
+    timeout_seconds: float = 3.0
+    memory_mb: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    async_config: AsyncConfig = field(default_factory=AsyncConfig)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def arn(self) -> str:
+        return function_arn(self.name)
+
+    def load(self) -> Handler:
+        """Import the handler (once). Raises ImportError/AttributeError like Lambda's init."""
+        if self.func is not None:
+            return self.func
+        with self._lock:
+            if self.func is None:
+                self.func = _import_handler(self)
+        return self.func
+
+
+@dataclass
+class InvokeResult:
+    """What Lambda's Invoke answers: a JSON-able payload, or an error payload."""
+
+    payload: Any
+    error: bool = False
+
+    @property
+    def error_type(self) -> str | None:
+        if self.error and isinstance(self.payload, dict):
+            return str(self.payload.get("errorType"))
+        return None
+
+
+def _import_handler(function: LocalFunction) -> Handler:
+    if function.code_dir is None:
+        raise ImportError(f"function {function.name} has no code directory")
+    module_path, _, attribute = function.handler.rpartition(".")
+    if not module_path or not attribute:
+        raise ImportError(f"bad Handler {function.handler!r} (expected module.function)")
+    file = function.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+    if not file.is_file():
+        raise ImportError(f"Unable to import module '{module_path}': {file} does not exist")
+    unique = f"_runhook_fn_{(function.logical_id or function.name).replace('-', '_')}"
+    module_name = f"{unique}__{module_path.replace('.', '__')}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+        raise ImportError(f"cannot load {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise AttributeError(f"Handler '{attribute}' missing on module '{module_path}' ({file})")
+    return handler  # type: ignore[no-any-return]
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """Lambda's error shape for an unhandled exception."""
+    frames = traceback.format_tb(exc.__traceback__)
+    if isinstance(exc, ImportError | SyntaxError):
+        error_type = "Runtime.ImportModuleError"
+    else:
+        error_type = type(exc).__name__
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type,
+        "requestId": "",
+        "stackTrace": [line.rstrip("\n") for line in frames],
+    }
+
+
+class FunctionRegistry:
+    """Functions by name, ARN or logical id; invokes them in this process."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, LocalFunction] = {}
+        self._functions: list[LocalFunction] = []
+        self._lock = threading.Lock()
+        self.invocations: dict[str, int] = {}
+
+    def add(self, function: LocalFunction) -> LocalFunction:
+        with self._lock:
+            old = self._by_key.get(function.name)
+            if old is not None:
+                self._functions.remove(old)
+                for key in [k for k, v in self._by_key.items() if v is old]:
+                    del self._by_key[key]
+            self._functions.append(function)
+            for alias in (function.name, function.arn, function.logical_id):
+                if alias:
+                    self._by_key[alias] = function
+        return function
+
+    def register(
+        self,
+        name: str,
+        func: Handler,
+        *,
+        timeout_seconds: float = 30.0,
+        maximum_retry_attempts: int = 2,
+        on_failure_arn: str | None = None,
+    ) -> LocalFunction:
+        """Register a Python callable as a Lambda function named `name` (tests use this)."""
+        return self.add(
+            LocalFunction(
+                name=name,
+                handler=f"{getattr(func, '__module__', '?')}.{getattr(func, '__name__', '?')}",
+                func=func,
+                timeout_seconds=timeout_seconds,
+                async_config=AsyncConfig(maximum_retry_attempts, on_failure_arn),
+            )
+        )
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            function = self._by_key.get(name)
+            if function is None:
+                return
+            self._functions.remove(function)
+            for key in [k for k, v in self._by_key.items() if v is function]:
+                del self._by_key[key]
+
+    def get(self, key: str) -> LocalFunction | None:
+        """Look a function up by name, ARN (with or without qualifier) or logical id."""
+        function = self._by_key.get(key)
+        if function is None and key.startswith("arn:"):
+            parts = key.split(":")
+            if len(parts) >= 7:
+                function = self._by_key.get(parts[6])
+        if function is None and ":" in key and not key.startswith("arn:"):
+            function = self._by_key.get(key.split(":", 1)[0])  # name:qualifier
+        return function
+
+    def __iter__(self) -> Any:
+        return iter(list(self._functions))
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+    def invoke(self, function: LocalFunction, event: Any) -> InvokeResult:
+        """Run the handler synchronously; never raises for a handler's own failure."""
+        with self._lock:
+            self.invocations[function.name] = self.invocations.get(function.name, 0) + 1
+        started = time.monotonic()
+        try:
+            handler = function.load()
+            result = handler(event, LambdaContext(function))
+        except Exception as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            log.warning(
+                "%s failed after %.0f ms: %s: %s", function.name, elapsed, type(exc).__name__, exc
+            )
+            log.debug("traceback of %s", function.name, exc_info=exc)
+            return InvokeResult(error_payload(exc), error=True)
+        log.debug("%s answered in %.0f ms", function.name, (time.monotonic() - started) * 1000)
+        return InvokeResult(result)

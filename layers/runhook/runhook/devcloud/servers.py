@@ -1,0 +1,143 @@
+"""The two HTTP servers of the local cloud, each in a background thread.
+
+- `WsgiServer`: werkzeug's threaded server for the AWS dispatcher;
+- `ApiServer`: uvicorn serving the FastAPI app ``runhook.api.app:app``. When that app
+  cannot be imported, a stand-in answers every request with 503 and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+log = logging.getLogger("runhook.devcloud")
+
+API_APP = "runhook.api.app:app"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class WsgiServer:
+    """A threaded werkzeug server on host:port (port 0 picks a free one)."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class _QuietHandler(WSGIRequestHandler):
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                if log.isEnabledFor(logging.DEBUG):
+                    super().log_request(code, size)
+
+        # HTTP/1.1 keeps connections alive (boto3 reuses them).
+        _QuietHandler.protocol_version = "HTTP/1.1"
+        self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self.port = int(self._server.server_port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="aws-dispatcher", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def load_api_app() -> tuple[ASGIApp, str | None]:
+    """The API's ASGI app, or a stand-in and the reason the real one is missing."""
+    import importlib
+
+    module_name, _, attribute = API_APP.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        app = getattr(module, attribute)
+        return app, None
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            reason = f"{API_APP} does not exist yet ({exc})"
+        else:
+            reason = f"{API_APP} failed to import: {exc}"
+            log.error("the API failed to import:\n%s", traceback.format_exc())
+    except Exception as exc:
+        reason = f"{API_APP} failed to import: {type(exc).__name__}: {exc}"
+        log.error("the API failed to import:\n%s", traceback.format_exc())
+    return _missing_api(reason), reason
+
+
+def _missing_api(reason: str) -> ASGIApp:
+    body = json.dumps({"detail": "api_unavailable", "reason": reason}).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+class ApiServer:
+    """uvicorn on host:port in a thread."""
+
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 3000) -> None:
+        import uvicorn
+
+        self.host, self.port = host, port
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="auto",
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="api-server", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve())
+        except BaseException as exc:  # a SystemExit from uvicorn when the port is taken
+            self._error = exc
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(
+                    f"the API server could not start on {self.host}:{self.port}"
+                    f" (port in use?): {self._error!r}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start within {timeout:.0f} s")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(2)
