@@ -74,7 +74,29 @@ def create_app() -> FastAPI:
         app.include_router(module.router, prefix=PREFIX)
     _include_optional(app)
     app.add_middleware(BodyLimit)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with its 422 answers removed: validation errors are 400 here."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        spec.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = spec
+    return spec
 
 
 def _include_optional(app: FastAPI) -> None:
@@ -87,7 +109,3 @@ def _include_optional(app: FastAPI) -> None:
 
 
 app = create_app()
-
-
-def openapi() -> dict[str, Any]:
-    return app.openapi()

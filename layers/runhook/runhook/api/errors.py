@@ -15,7 +15,7 @@ from runhook.errors import RateLimited, RunhookError, ServiceUnavailable
 logger = Logger(child=True)
 
 _STATUS_CODES = {
-    400: "bad_request",
+    400: "invalid_body",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
