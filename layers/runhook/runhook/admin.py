@@ -20,6 +20,9 @@ from runhook.tasks.definition import validate_definition
 _NAMESPACE = uuid.UUID("5b1f0a8e-6d4c-4d7e-9a51-0c3a5e2f7b10")
 DEMO_ORG_ID = str(uuid.uuid5(_NAMESPACE, "demo-organization"))
 DEMO_TASK_ID = str(uuid.uuid5(_NAMESPACE, "demo-task"))
+# The local demo organization is a developer's sandbox (and the test suites' default
+# caller): generous rate limits so load tests measure the service, not the limiter.
+DEMO_SETTINGS: dict[str, object] = {"rateLimitPerSecond": 5000, "rateLimitBurst": 10000}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,12 @@ def use_table(table_name: str | None) -> None:
 
 
 def bootstrap_organization(
-    name: str, *, org_id: str | None = None, api_key: str | None = None, live: bool = True
+    name: str,
+    *,
+    org_id: str | None = None,
+    api_key: str | None = None,
+    live: bool = True,
+    settings: dict[str, object] | None = None,
 ) -> tuple[str, str | None]:
     """Create the organization (if new) and an admin key; returns (org id, secret or None).
 
@@ -46,7 +54,7 @@ def bootstrap_organization(
     made only when the organization has none, so re-running never leaks a new secret.
     """
     org_id = org_id or clock.new_id()
-    auth_dal.put_org(org_id, name)
+    auth_dal.put_org(org_id, name, settings)
     if api_key:
         if auth_dal.lookup_key(api_key) is None:
             auth_dal.create_key(org_id, "bootstrap admin", ["admin"], secret=api_key)

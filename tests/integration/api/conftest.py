@@ -48,8 +48,16 @@ def new_org(local_cloud: Any) -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
-def org_key(new_org: Callable[..., str]) -> str:
-    return new_org("API tests")
+def org_key(new_org: Callable[..., str], api_base: str) -> str:
+    """An organization whose rate limit leaves room for the concurrency tests."""
+    key = new_org("API tests")
+    resp = httpx.patch(
+        f"{api_base}/organization",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"rateLimitPerSecond": 1000, "rateLimitBurst": 2000},
+    )
+    assert resp.status_code == 200, resp.text
+    return key
 
 
 def client_for(api_base: str, key: str | None) -> httpx.Client:
