@@ -114,3 +114,8 @@ ATTEMPT_PREFIX = "ATTEMPT#"
 
 def endpoint_deliveries_gsi1(endpoint_id: str) -> str:
     return f"ENDPOINT#{endpoint_id}"
+
+
+def endpoint_attempts_gsi1(endpoint_id: str) -> str:
+    """Attempts by endpoint, newest first: the endpoint's recent success rate."""
+    return f"ENDPOINT#{endpoint_id}#ATTEMPTS"

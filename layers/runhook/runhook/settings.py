@@ -34,6 +34,10 @@ class Settings(BaseModel):
     trusted_proxy_hops: int = Field(default=0, alias="TRUSTED_PROXY_HOPS")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
+    # An endpoint failing continuously this long is disabled (DESIGN §5: 5 days).
+    webhook_disable_after_seconds: int = Field(
+        default=5 * 24 * 3600, alias="WEBHOOK_DISABLE_AFTER_SECONDS"
+    )
 
     model_config = {"populate_by_name": True, "frozen": True}
 

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
-from runhook.api.routes import admin, health, runs, tasks
+from runhook.api.routes import admin, health, runs, tasks, webhooks
 
 PREFIX = "/public/v1"
 MAX_BODY_BYTES = 1024 * 1024
@@ -70,9 +70,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    for module in (health, runs, tasks, admin):
+    for module in (health, runs, tasks, admin, webhooks):
         app.include_router(module.router, prefix=PREFIX)
-    _include_optional(app)
     app.add_middleware(BodyLimit)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -97,15 +96,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         spec.get("components", {}).get("schemas", {}).pop(name, None)
     app.openapi_schema = spec
     return spec
-
-
-def _include_optional(app: FastAPI) -> None:
-    """Routers of features that live in their own modules (webhooks)."""
-    try:
-        from runhook.api.routes import webhooks  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return
-    app.include_router(webhooks.router, prefix=PREFIX)
 
 
 app = create_app()

@@ -1,0 +1,178 @@
+"""Dispatch: one run event in, one delivery per subscribed endpoint out.
+
+Triggered by the EventBridge rule on the bus (source `runhook`, detail-type
+`task-run.*`). For each event: one Query on the organization's endpoints, one
+delivery item per enabled, subscribed, in-scope endpoint, one SendMessageBatch.
+The cost does not grow with the number of organizations.
+
+Idempotent under EventBridge's at-least-once delivery and Lambda's async retries:
+the delivery id is derived from (event id, endpoint id) and written with a
+condition. A delivery that exists already is enqueued again only if no attempt
+was made yet, under a new generation, so the first message (if it was sent) is
+dropped as stale by the sender.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runhook import clock
+from runhook.dal import webhooks as store
+from runhook.webhooks import catalog, queue
+from runhook.webhooks.models import Delivery
+
+log = logging.getLogger("runhook.webhooks.dispatch")
+
+SOURCE = "runhook"
+_NAMESPACE = uuid.UUID("6f1c7a52-3d0e-4c55-9a57-0d9b8e6c2a11")
+
+
+class InvalidEvent(ValueError):
+    """The bus event lacks what a delivery needs; it is logged and skipped."""
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A run lifecycle event as it arrives from the bus."""
+
+    event_id: str
+    event_type: str
+    org_id: str
+    run_id: str | None
+    task_id: str | None
+    sequence: int | None
+    occurred_at: str | None
+    body: str  # the webhook body: the run resource, or the logs shape
+
+    @property
+    def key(self) -> str:
+        """What makes this event unique: its bus id, else run + sequence + type."""
+        return self.event_id or f"{self.run_id}:{self.sequence}:{self.event_type}"
+
+
+@dataclass
+class DispatchResult:
+    event_type: str = ""
+    skipped: str | None = None
+    created: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+
+def dumps_body(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_event(event: Mapping[str, Any]) -> RunEvent | None:
+    """The run event in an EventBridge event; None for events that are not webhooks."""
+    if event.get("source") != SOURCE:
+        return None
+    event_type = str(event.get("detail-type", ""))
+    if event_type not in catalog.EVENT_TYPES:
+        return None
+    detail = event.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError as exc:
+            raise InvalidEvent("detail is not JSON") from exc
+    if not isinstance(detail, dict) or not detail.get("orgId"):
+        raise InvalidEvent("detail has no orgId")
+    if event_type == catalog.LOG_EVENT:
+        if not isinstance(detail.get("logEntries"), list):
+            raise InvalidEvent("task-run.log without logEntries")
+        body: Any = {"runId": detail.get("runId"), "logEntries": detail["logEntries"]}
+    else:
+        if not isinstance(detail.get("run"), dict):
+            raise InvalidEvent(f"{event_type} without a run")
+        body = detail["run"]
+    return RunEvent(
+        event_id=str(event.get("id") or ""),
+        event_type=event_type,
+        org_id=str(detail["orgId"]),
+        run_id=_str_or_none(detail.get("runId")),
+        task_id=_str_or_none(detail.get("taskId")),
+        sequence=_int_or_none(detail.get("sequence")),
+        occurred_at=_str_or_none(detail.get("occurredAt")),
+        body=dumps_body(body),
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def delivery_id(event_key: str, endpoint_id: str) -> str:
+    """Deterministic: the same event for the same endpoint is always the same delivery."""
+    return str(uuid.uuid5(_NAMESPACE, f"{event_key}/{endpoint_id}"))
+
+
+def dispatch(event: Mapping[str, Any]) -> DispatchResult:
+    try:
+        run_event = parse_event(event)
+    except InvalidEvent as exc:
+        log.warning("dropping malformed run event %s: %s", event.get("id"), exc)
+        return DispatchResult(skipped=str(exc))
+    if run_event is None:
+        return DispatchResult(skipped="not a webhook event")
+    return dispatch_run_event(run_event)
+
+
+def dispatch_run_event(event: RunEvent) -> DispatchResult:
+    result = DispatchResult(event_type=event.event_type)
+    targets = [
+        (endpoint, name)
+        for endpoint in store.routing_endpoints(event.org_id)
+        if endpoint.enabled
+        and (
+            name := catalog.route(
+                endpoint.events, endpoint.task_id, event.event_type, event.task_id
+            )
+        )
+    ]
+    if not targets:
+        result.skipped = "no subscribed endpoint"
+        return result
+    now = clock.now_iso()
+    messages: list[queue.Message] = []
+    for endpoint, name in targets:
+        did = delivery_id(event.key, endpoint.id)
+        delivery = Delivery(
+            id=did,
+            org_id=event.org_id,
+            endpoint_id=endpoint.id,
+            event_type=name,
+            webhook_id=did,
+            payload=event.body,
+            created_at=now,
+            updated_at=now,
+            event_id=event.event_id or None,
+            run_id=event.run_id,
+            task_id=event.task_id,
+            sequence=event.sequence,
+        )
+        if store.create_delivery(delivery):
+            result.created.append(did)
+            messages.append(queue.Message(did, endpoint.id, event.org_id, now, 0))
+            continue
+        # Seen before (a retried or duplicated event): enqueue again only if it was never tried.
+        again = store.requeue(did, only_unattempted=True, statuses=["pending"])
+        if again is None:
+            result.existing.append(did)
+            continue
+        result.requeued.append(did)
+        messages.append(queue.Message(did, endpoint.id, event.org_id, again.created_at, again.gen))
+    queue.send(messages)
+    return result
