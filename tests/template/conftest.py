@@ -8,6 +8,7 @@ these through fixtures only (the suite runs with --import-mode=importlib).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,24 +97,124 @@ class FunctionSpec:
         }
 
 
-def _placeholder(name: str, value: Any) -> str:
-    """A stand-in for an environment value: literal strings stay, intrinsics become names."""
-    if isinstance(value, str | int | float | bool):
-        return str(value)
-    return f"test-{name.lower().replace('_', '-')}"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+_PSEUDO = {
+    "AWS::AccountId": ACCOUNT_ID,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "runhook-test",
+    "AWS::NoValue": "",
+}
+
+
+class Stand_ins:  # noqa: N801 - reads as what it is
+    """Resolves intrinsics to offline stand-ins: parameters to their defaults, resources to
+    `runhook-test-<id>` names and ARNs, conditions evaluated. Enough for environments and
+    DefinitionSubstitutions, not a CloudFormation engine."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.template = template
+        self.params = {
+            name: str(spec.get("Default", ""))
+            for name, spec in template.get("Parameters", {}).items()
+        }
+
+    def ref(self, name: str) -> str:
+        if name in _PSEUDO:
+            return _PSEUDO[name]
+        if name in self.params:
+            return self.params[name]
+        rtype = self.template["Resources"].get(name, {}).get("Type", "")
+        if rtype == "AWS::SQS::Queue":  # Ref of a queue is its URL
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{self.name(name)}"
+        if rtype == "AWS::Serverless::StateMachine":  # ... of a state machine, its ARN
+            return self.get_att(name, "Arn")
+        return self.name(name)
+
+    @staticmethod
+    def name(logical_id: str) -> str:
+        return f"runhook-test-{logical_id.lower()}"
+
+    def get_att(self, name: str, attribute: str) -> str:
+        rtype = self.template["Resources"].get(name, {}).get("Type", "")
+        service = {
+            "AWS::Serverless::Function": "lambda",
+            "AWS::SQS::Queue": "sqs",
+            "AWS::Serverless::StateMachine": "states",
+            "AWS::Events::EventBus": "events",
+            "AWS::DynamoDB::Table": "dynamodb",
+        }.get(rtype, "unknown")
+        if attribute == "Arn":
+            kind = {"lambda": "function:", "states": "stateMachine:", "events": "event-bus/"}
+            prefix = kind.get(service, "")
+            return f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{prefix}{self.name(name)}"
+        return self.name(name)
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template.get("Conditions", {})[name]))
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict) or len(value) != 1:
+            return value
+        (key, arg), *_ = value.items()
+        if key == "Ref":
+            return self.ref(arg)
+        if key == "Fn::GetAtt":
+            return self.get_att(*arg)
+        if key == "Fn::Sub":
+            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+            def sub(match: re.Match[str]) -> str:
+                token = match.group(1)
+                if token in local:
+                    return str(self.resolve(local[token]))
+                if "." in token and token not in _PSEUDO:
+                    return self.get_att(*token.split(".", 1))
+                return self.ref(token)
+
+            return re.sub(r"\$\{([^}!][^}]*)\}", sub, text)
+        if key == "Fn::If":
+            name, yes, no = arg
+            return self.resolve(yes if self.condition(name) else no)
+        if key == "Fn::Equals":
+            left, right = self.resolve(arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self.resolve(arg[0])
+        if key == "Fn::And":
+            return all(self.resolve(arg))
+        if key == "Fn::Or":
+            return any(self.resolve(arg))
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Join":
+            sep, items = arg
+            return sep.join(str(i) for i in self.resolve(items))
+        return value
+
+    def text(self, value: Any) -> str:
+        resolved = self.resolve(value)
+        if isinstance(resolved, bool):
+            return "true" if resolved else "false"
+        return str(resolved)
 
 
 def function_specs(template: dict[str, Any] | None = None) -> list[FunctionSpec]:
     template = template or load_template()
     glob = template.get("Globals", {}).get("Function", {})
     global_env = glob.get("Environment", {}).get("Variables", {})
+    stand_ins = Stand_ins(template)
     specs = []
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource.get("Properties", {})
         env_vars = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-        env = {k: _placeholder(k, v) for k, v in env_vars.items()}
+        env = {k: stand_ins.text(v) for k, v in env_vars.items()}
         code_uri = props.get("CodeUri", glob.get("CodeUri", ""))
         handler = props.get("Handler", glob.get("Handler", ""))
         events = props.get("Events", {}) or {}
@@ -200,3 +301,9 @@ def sam() -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture(scope="session")
 def cfn_lint() -> str:
     return venv_tool("cfn-lint")
+
+
+@pytest.fixture(scope="session")
+def stand_ins(template: dict[str, Any]) -> Stand_ins:
+    """Intrinsics of the template resolved to offline stand-ins (see Stand_ins)."""
+    return Stand_ins(template)
