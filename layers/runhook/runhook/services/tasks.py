@@ -44,6 +44,7 @@ def create_task(principal: Principal, raw: Any, task_id: str | None = None) -> T
 
 def update_task(principal: Principal, task_id: str, raw: Any) -> Task:
     """A new version; runs keep the version they started with."""
+    visible_task(principal, task_id)  # 404 before 400: never reveal another org's task
     definition = _definition(raw)
     for _ in range(3):
         current = visible_task(principal, task_id)
