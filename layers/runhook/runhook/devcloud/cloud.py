@@ -137,16 +137,20 @@ class LocalCloud:
         self.boot_seconds = 0.0
 
         self._dynamodb: Any = None
+        self._api_socket: Any = None
+        self._aws_socket: Any = None
         self._dispatcher_server: Any = None
         self._api_server: Any = None
         self._async: Any = None
         self._pollers: list[Any] = []
         self._extra_pollers: dict[str, Any] = {}
         self._reconciler: threading.Thread | None = None
+        self._watched_machines: set[str] = set()
         self._stop_event = threading.Event()
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._session: Any = None
         self._previous_sigterm: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -181,15 +185,20 @@ class LocalCloud:
         return self
 
     def _boot(self) -> None:
-        from runhook.devcloud.dynamodb_local import (
-            DynamoDBLocal,
-            DynamoDBLocalError,
-            ensure_jar,
-            free_port,
-        )
+        from runhook.devcloud.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, ensure_jar
 
         if not self.template_path.is_file():
             raise LocalCloudError(f"template not found: {self.template_path}")
+        # Take both ports first: a port in use fails fast, and port 0 has no race.
+        if self.serve_api:
+            self._api_socket = self._listen(self.requested_api_port, "API", "--port")
+            self.api_port = int(self._api_socket.getsockname()[1])
+        else:
+            self.api_port = self.requested_api_port
+        self._aws_socket = self._listen(self.requested_aws_port, "AWS endpoint", "--aws-port")
+        self.aws_port = int(self._aws_socket.getsockname()[1])
+        self.aws_endpoint_url = f"http://127.0.0.1:{self.aws_port}"
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
         try:
             jar = ensure_jar(self.cache_dir)
         except DynamoDBLocalError as exc:
@@ -198,11 +207,6 @@ class LocalCloud:
             jar=jar, db_path=None if self.in_memory else self.state_dir / "dynamodb"
         )
         self._dynamodb.spawn()  # Java boots while moto is imported and wired
-
-        self.aws_port = self.requested_aws_port or free_port()
-        self.api_port = self.requested_api_port if self.requested_api_port else free_port()
-        self.aws_endpoint_url = f"http://127.0.0.1:{self.aws_port}"
-        self.api_url = f"http://127.0.0.1:{self.api_port}"
         # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
         self._set_env({"MOTO_PORT": str(self.aws_port)})
 
@@ -255,6 +259,11 @@ class LocalCloud:
                     server.stop()
                 except Exception as exc:
                     log.warning("stopping %s: %s", attribute, exc)
+        for attribute in ("_api_socket", "_aws_socket"):
+            sock = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if sock is not None:
+                sock.close()
         if self._dynamodb is not None:
             self._dynamodb.stop()
             self._dynamodb = None
@@ -297,7 +306,7 @@ class LocalCloud:
 
     # -- AWS clients --------------------------------------------------------------------
     def session(self) -> Any:
-        """A boto3 session with the local cloud's region and test credentials."""
+        """A new boto3 session with the local cloud's region and test credentials."""
         import boto3
 
         return boto3.session.Session(
@@ -311,21 +320,38 @@ class LocalCloud:
         with self._clients_lock:
             existing = self._clients.get(service)
             if existing is None:
-                existing = self.new_client(service)
+                existing = self._make_client(service)
                 self._clients[service] = existing
             return existing
 
     def new_client(self, service: str) -> Any:
+        """A client of its own (pollers hold one each: a long poll blocks its connection)."""
+        with self._clients_lock:
+            return self._make_client(service)
+
+    def _make_client(self, service: str) -> Any:
+        # One session for all clients: its loader caches the service models (creating a
+        # session per client costs ~0.5 s of CPU each). Sessions are not thread-safe:
+        # callers hold _clients_lock.
         from botocore.config import Config
 
-        return self.session().client(
-            service,  # type: ignore[call-overload]
+        if self._session is None:
+            self._session = self.session()
+        return self._session.client(
+            service,
             endpoint_url=self.aws_endpoint_url,
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=65),
+            config=Config(
+                retries={"max_attempts": 2, "mode": "standard"},
+                read_timeout=65,
+                max_pool_connections=20,
+            ),
         )
 
     # -- pieces -----------------------------------------------------------------------
     def _start_dispatcher(self) -> None:
+        from runhook.devcloud._fastimport import defer_moto_batch
+
+        defer_moto_batch()  # before moto is imported: saves ~2 s of CPU at start-up
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from runhook.devcloud.async_invoke import AsyncInvoker
@@ -333,21 +359,29 @@ class LocalCloud:
         from runhook.devcloud.servers import WsgiServer
 
         self._async = AsyncInvoker(self.registry, self.new_client, self.async_retry_delays)
+        ddb = self._dynamodb
         dispatcher = Dispatcher(
             self.registry,
             DomainDispatcherApplication(create_backend_app),
-            self._dynamodb.port,
+            lambda: int(ddb.port),
             self._async,
         )
-        try:
-            server = WsgiServer(dispatcher, "127.0.0.1", self.aws_port)
-        except OSError as exc:
-            raise LocalCloudError(
-                f"cannot listen on 127.0.0.1:{self.aws_port} (AWS endpoint): {exc}; "
-                "pick another with --aws-port"
-            ) from exc
+        server = WsgiServer(dispatcher, self._aws_socket)
+        self._aws_socket = None
         self._dispatcher_server = server
         server.start()
+
+    @staticmethod
+    def _listen(port: int, what: str, option: str) -> Any:
+        from runhook.devcloud.servers import listen
+
+        try:
+            return listen(port)
+        except OSError as exc:
+            raise LocalCloudError(
+                f"cannot listen on 127.0.0.1:{port} for the {what}: {exc.strerror or exc}; "
+                f"stop what uses it or pick another port with {option}"
+            ) from exc
 
     def _moto_api(self, action: str, payload: Any) -> None:
         request = urllib.request.Request(  # noqa: S310 - a loopback http URL
@@ -443,7 +477,8 @@ class LocalCloud:
             )
         for poller in self._pollers:
             poller.start()
-        if deployment.state_machines and self.reconcile_interval > 0:
+        self._watched_machines.update(deployment.state_machines.values())
+        if self.reconcile_interval > 0:
             self._reconciler = threading.Thread(
                 target=self._emit_execution_status_changes, name="sfn-status-events", daemon=True
             )
@@ -459,7 +494,7 @@ class LocalCloud:
         events = self.new_client("events")
         seen: set[str] = set()
         while not self._stop_event.wait(self.reconcile_interval):
-            for arn in list(self.deployment.state_machines.values()):
+            for arn in sorted(self._watched_machines):
                 for status in ("FAILED", "TIMED_OUT", "ABORTED"):
                     try:
                         page = sfn.list_executions(
@@ -528,12 +563,13 @@ class LocalCloud:
         app, self.api_error = load_api_app()
         if self.api_error:
             log.warning("API unavailable: %s (serving 503 on %s)", self.api_error, self.api_url)
-        self._api_server = ApiServer(app, "127.0.0.1", self.api_port)
+        self._api_server = ApiServer(app, self._api_socket)
+        self._api_socket = None
         try:
             self._api_server.start()
         except RuntimeError as exc:
             self._api_server = None
-            raise LocalCloudError(f"{exc}; pick another with --port") from exc
+            raise LocalCloudError(str(exc)) from exc
 
     def _chain_sigterm(self) -> None:
         """On SIGTERM stop the cloud (no orphan Java), then do what was done before."""
@@ -551,6 +587,10 @@ class LocalCloud:
 
         signal.signal(signal.SIGTERM, handler)
         self._previous_sigterm = previous if previous is not None else signal.SIG_DFL
+
+    def watch_state_machine(self, arn: str) -> None:
+        """Emit status-change events for this machine's failed executions too."""
+        self._watched_machines.add(arn)
 
     def stop_dynamodb(self) -> None:
         """Kill DynamoDB Local now (for a forced exit: never leave an orphan Java)."""

@@ -77,6 +77,8 @@ def _configure_logging(level: str) -> None:
     )
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto", "flask_cors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # moto logs every failed state (a normal Retry/Catch flow) as an ERROR with a huge repr.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 def run(args: argparse.Namespace) -> int:

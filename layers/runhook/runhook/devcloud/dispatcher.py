@@ -44,17 +44,22 @@ _HOP_BY_HOP = {
 class _Upstream:
     """A keep-alive HTTP connection per thread to one host:port."""
 
-    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
+    def __init__(self, host: str, port: Callable[[], int], timeout: float = 60.0) -> None:
+        self.host, self._port, self.timeout = host, port, timeout
         self._local = threading.local()
+
+    @property
+    def port(self) -> int:
+        return self._port()
 
     def request(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         for attempt in (1, 2):
             conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            port = self.port
+            if conn is None or conn.port != port:
+                conn = http.client.HTTPConnection(self.host, port, timeout=self.timeout)
                 self._local.conn = conn
             try:
                 conn.request(method, path, body=body, headers=headers)
@@ -76,7 +81,7 @@ class Dispatcher:
         self,
         registry: FunctionRegistry,
         moto_app: WSGIApp,
-        dynamodb_port: int,
+        dynamodb_port: Callable[[], int],
         async_invoker: AsyncInvoker | None = None,
     ) -> None:
         self.registry = registry

@@ -120,6 +120,8 @@ class DynamoDBLocal:
     java: str = "java"
     heap: str = "512m"
     _process: subprocess.Popen[bytes] | None = None
+    _auto_port: bool = False
+    _respawns: int = 0
 
     @property
     def endpoint(self) -> str:
@@ -154,7 +156,8 @@ class DynamoDBLocal:
         """Start the process (returns at once; `wait_ready` waits until it answers)."""
         if shutil.which(self.java) is None:
             raise DynamoDBLocalError(f"{self.java} not found: DynamoDB Local needs Java 17+")
-        if self.port == 0:
+        if self.port == 0 or self._auto_port:
+            self._auto_port = True
             self.port = free_port()
         if self.db_path is not None:
             self.db_path.mkdir(parents=True, exist_ok=True)
@@ -194,6 +197,12 @@ class DynamoDBLocal:
             if process is None:
                 raise DynamoDBLocalError("DynamoDB Local was not started")
             if process.poll() is not None:
+                if self._auto_port and self._respawns < 3:
+                    # Another process took the free port before Java bound it: try another.
+                    self._respawns += 1
+                    log.info("DynamoDB Local exited (%s); retrying", process.returncode)
+                    self.spawn()
+                    continue
                 raise DynamoDBLocalError(
                     f"DynamoDB Local exited with {process.returncode} (port {self.port} taken?)"
                 )

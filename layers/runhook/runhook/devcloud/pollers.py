@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runhook.devcloud.async_invoke import AsyncInvoker
-from runhook.devcloud.cfn import REGION
+from runhook.devcloud.cfn import ACCOUNT_ID, REGION
 from runhook.devcloud.registry import FunctionRegistry, LocalFunction
 
 log = logging.getLogger("runhook.devcloud.pollers")
@@ -221,6 +221,8 @@ class RuleShim(_Poller):
                 event = json.loads(message.get("Body") or "null")
             except ValueError:
                 event = message.get("Body")
+            if isinstance(event, dict) and "detail-type" in event:
+                event.setdefault("account", ACCOUNT_ID)  # moto leaves it out
             # Lambda's async queue owns the event from here (retries, destination).
             sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
             self.invoker.submit(self.function, event)

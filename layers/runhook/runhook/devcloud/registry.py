@@ -129,7 +129,9 @@ def _import_handler(function: LocalFunction) -> Handler:
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """Lambda's error shape for an unhandled exception."""
-    frames = traceback.format_tb(exc.__traceback__)
+    # Like Lambda's runtime: the handler's frames, not the runtime's own.
+    summary = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    frames = traceback.format_list(summary)
     if isinstance(exc, ImportError | SyntaxError):
         error_type = "Runtime.ImportModuleError"
     else:

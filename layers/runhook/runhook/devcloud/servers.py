@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 import time
 import traceback
@@ -26,10 +27,23 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class WsgiServer:
-    """A threaded werkzeug server on host:port (port 0 picks a free one)."""
+def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A listening TCP socket on host:port (0: the OS picks a free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class WsgiServer:
+    """A threaded werkzeug server on an already listening socket."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         class _QuietHandler(WSGIRequestHandler):
@@ -39,8 +53,12 @@ class WsgiServer:
 
         # HTTP/1.1 keeps connections alive (boto3 reuses them).
         _QuietHandler.protocol_version = "HTTP/1.1"
-        self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self.port = int(self._server.server_port)
+        host, port = sock.getsockname()[:2]
+        self._server = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler, fd=sock.fileno()
+        )
+        sock.close()  # werkzeug serves a duplicate of the descriptor
+        self.port = int(port)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="aws-dispatcher", daemon=True
         )
@@ -97,12 +115,14 @@ def _missing_api(reason: str) -> ASGIApp:
 
 
 class ApiServer:
-    """uvicorn on host:port in a thread."""
+    """uvicorn in a thread, on an already listening socket."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 3000) -> None:
+    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
         import uvicorn
 
-        self.host, self.port = host, port
+        self._sock = sock
+        host, port = sock.getsockname()[:2]
+        self.host, self.port = str(host), int(port)
         config = uvicorn.Config(
             app,
             host=host,
@@ -118,7 +138,7 @@ class ApiServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve())
+            asyncio.run(self._server.serve(sockets=[self._sock]))
         except BaseException as exc:  # a SystemExit from uvicorn when the port is taken
             self._error = exc
 
@@ -128,8 +148,7 @@ class ApiServer:
         while not self._server.started:
             if not self._thread.is_alive():
                 raise RuntimeError(
-                    f"the API server could not start on {self.host}:{self.port}"
-                    f" (port in use?): {self._error!r}"
+                    f"the API server could not start on {self.host}:{self.port}: {self._error!r}"
                 )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API server did not start within {timeout:.0f} s")
@@ -141,3 +160,4 @@ class ApiServer:
         if self._thread.is_alive():
             self._server.force_exit = True
             self._thread.join(2)
+        self._sock.close()

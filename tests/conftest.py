@@ -1,0 +1,65 @@
+"""Shared fixtures: the local cloud (booted once per test process) and AWS clients for it.
+
+- `local_cloud` — a `runhook.devcloud.LocalCloud`: DynamoDB Local in memory, moto,
+  the template deployed, the pollers running and the API served on a free port. One
+  per test process (each pytest-xdist worker boots its own, on its own free ports).
+  Webhook retries are compressed (WEBHOOK_RETRY_SCHEDULE=1,1,1,1,1,1,1).
+  Its environment (AWS_ENDPOINT_URL, TABLE_NAME, ...) is applied to os.environ for
+  the whole session, so in-process code (runhook.aws clients, repositories) talks to it.
+- `aws` — boto3 clients and a session pointed at the local cloud's AWS endpoint.
+
+Tests that need the cloud use the `local_cloud` fixture (and get the `localcloud`
+marker automatically): `pytest -m "not localcloud"` runs everything else.
+
+Do not use moto's `mock_aws` in a process that runs the local cloud: it resets every
+moto backend of the process, which wipes the local cloud's queues and state machines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Extra environment for the handlers of the test cloud (applied before the deploy).
+LOCAL_CLOUD_ENV: dict[str, str] = {
+    "WEBHOOK_RETRY_SCHEDULE": "1,1,1,1,1,1,1",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    marker = pytest.mark.localcloud
+    for item in items:
+        if "local_cloud" in getattr(item, "fixturenames", ()):
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The whole service, in memory, on free ports; stopped at the end of the session."""
+    from runhook.devcloud import LocalCloud
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cloud = LocalCloud(
+        in_memory=True,
+        api_port=0,
+        aws_port=0,
+        state_dir=tmp_path_factory.mktemp(f"localcloud-{worker}"),
+        env_overrides=LOCAL_CLOUD_ENV,
+        install_signal_handlers=True,
+    )
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(local_cloud: Any) -> Any:
+    """boto3 clients for the local cloud (`runhook.devcloud.testing.LocalAws`)."""
+    from runhook.devcloud.testing import LocalAws
+
+    return LocalAws(local_cloud)
