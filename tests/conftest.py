@@ -6,7 +6,9 @@
   Webhook retries are compressed (WEBHOOK_RETRY_SCHEDULE=1,1,1,1,1,1,1).
   Its environment (AWS_ENDPOINT_URL, TABLE_NAME, ...) is applied to os.environ for
   the whole session, so in-process code (runhook.aws clients, repositories) talks to it.
-- `aws` — boto3 clients and a session pointed at the local cloud's AWS endpoint.
+- `aws` — boto3 clients and a session pointed at the local cloud's AWS endpoint
+  (`runhook.devcloud.testing.LocalAws`: `aws.sqs`, `aws.sfn`, `aws.client("logs")`, ...).
+- `clean_env` — os.environ as it was before any local cloud (for subprocesses).
 
 Tests that need the cloud use the `local_cloud` fixture (and get the `localcloud`
 marker automatically): `pytest -m "not localcloud"` runs everything else.
@@ -22,6 +24,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# The environment before any local cloud changed it (for subprocesses of the tests).
+_ORIGINAL_ENV = dict(os.environ)
 
 # Extra environment for the handlers of the test cloud (applied before the deploy).
 LOCAL_CLOUD_ENV: dict[str, str] = {
@@ -55,6 +60,12 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield cloud
     finally:
         cloud.stop()
+
+
+@pytest.fixture()
+def clean_env() -> dict[str, str]:
+    """The environment the test process started with (no local cloud variables in it)."""
+    return dict(_ORIGINAL_ENV)
 
 
 @pytest.fixture(scope="session")

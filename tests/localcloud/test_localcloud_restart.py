@@ -1,0 +1,139 @@
+"""`runhook dev` as a user runs it: data survives a restart, no Java is left behind."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
+
+RUNHOOK = Path(sys.executable).with_name("runhook")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class DevProcess:
+    """`runhook dev` in a subprocess, its output collected line by line."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [str(RUNHOOK), "dev", "--state-dir", str(state_dir), "--port", "0", "--aws-port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while "runhook dev: ready" not in self.output:
+            if self.process.poll() is not None:
+                pytest.fail(f"runhook dev exited with {self.process.returncode}:\n{self.output}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"runhook dev not ready within {timeout} s:\n{self.output}")
+            time.sleep(0.1)
+
+    def url(self, label: str) -> str:
+        match = re.search(rf"^\s+{label}\s+(http://127\.0\.0\.1:\d+)", self.output, re.MULTILINE)
+        assert match, f"no {label} URL in:\n{self.output}"
+        return match.group(1)
+
+    def stop(self, sig: int, timeout: float = 30.0) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+
+def java_processes(marker: str) -> list[int]:
+    """Pids of live processes whose command line mentions `marker` (our state dir)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if marker in cmdline and "java" in cmdline and ") Z " not in stat:
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_no_java(marker: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while java_processes(marker):
+        assert time.monotonic() < deadline, f"Java still running: {java_processes(marker)}"
+        time.sleep(0.1)
+
+
+def dynamodb(endpoint: str) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_data_survives_a_restart_and_no_java_is_left(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    state_dir = tmp_path / "state"
+    key = {"pk": {"S": "LOCALCLOUD#restart"}, "sk": {"S": "X"}}
+    value = uuid.uuid4().hex
+
+    first = DevProcess(state_dir, clean_env)
+    try:
+        first.wait_ready()
+        assert len(java_processes(str(state_dir))) == 1
+        dynamodb(first.url("AWS endpoint")).put_item(
+            TableName="runhook-local", Item={**key, "v": {"S": value}}
+        )
+        if "(unavailable" not in first.output:
+            health = httpx.get(f"{first.url('API')}/public/v1/health", timeout=10)
+            assert health.status_code == 200
+    finally:
+        code = first.stop(signal.SIGINT)  # Ctrl-C
+    assert code == 0, first.output
+    assert "runhook dev: stopped" in first.output
+    wait_no_java(str(state_dir), timeout=2)
+
+    second = DevProcess(state_dir, clean_env)
+    try:
+        second.wait_ready()
+        item = dynamodb(second.url("AWS endpoint")).get_item(TableName="runhook-local", Key=key)
+        assert item["Item"]["v"]["S"] == value
+        assert "table runhook-local exists (kept)" in second.output
+        if "admin API key" in first.output and "RUNHOOK_DEV_API_KEY" not in clean_env:
+            assert "already has one" in second.output  # the key is not printed again
+    finally:
+        # A killed parent cannot clean up: Java must still go (it dies with its parent).
+        second.stop(signal.SIGKILL)
+    wait_no_java(str(state_dir), timeout=10)
