@@ -18,9 +18,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     summary = {
         "eventId": event.get("id"),
         "eventType": result.event_type,
-        "created": len(result.created),
-        "requeued": len(result.requeued),
-        "existing": len(result.existing),
+        "deliveriesCreated": len(result.created),
+        "deliveriesRequeued": len(result.requeued),
+        "deliveriesExisting": len(result.existing),
         "skipped": result.skipped,
     }
     logger.info("dispatched", extra=summary)

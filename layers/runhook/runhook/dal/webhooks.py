@@ -382,7 +382,7 @@ def delivery_from_item(item: Mapping[str, Any]) -> Delivery:
         if data.get(field) is not None:
             data[field] = int(data[field])
     if data.get("lease_until") is not None:
-        data["lease_until"] = float(data["lease_until"])
+        data["lease_until"] = int(data["lease_until"]) / 1000  # stored in epoch ms
     data["test"] = bool(data.get("test", False))
     return Delivery(**data)
 
@@ -401,6 +401,7 @@ def delivery_item(delivery: Delivery) -> dict[str, Any]:
         **_to_attrs(delivery, _DELIVERY_ATTRS),
     }
     item["test"] = delivery.test or None
+    item["leaseUntil"] = None  # only `claim` leases
     return item
 
 
@@ -436,11 +437,12 @@ def claim(delivery_id: str, gen: int, *, now: float, lease_seconds: float) -> De
     zero = update.value("zero", 0)
     one = update.value("one", 1)
     update.set_raw(f"{update.name('attempts')} = if_not_exists(#attempts, {zero}) + {one}")
-    update.set("leaseUntil", round(now + lease_seconds, 3))
+    # Epoch milliseconds (DynamoDB numbers are decimals; ints keep boto3 happy).
+    update.set("leaseUntil", int((now + lease_seconds) * 1000))
     update.set("updatedAt", clock.now_iso())
     update.value("gen", gen)
     update.value("pending", "pending")
-    update.value("now", round(now, 3))
+    update.value("now", int(now * 1000))
     update.name("status")
     condition = (
         "attribute_exists(pk) AND #gen = :gen AND #status = :pending "

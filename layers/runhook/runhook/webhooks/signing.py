@@ -58,7 +58,7 @@ def standard_key(secret: str) -> bytes:
     """The base64-decoded secret (Standard Webhooks)."""
     material = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
     try:
-        key = base64.b64decode(material, validate=True)
+        key = base64.b64decode(material + "=" * (-len(material) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidSecret("the secret is not whsec_<base64>") from exc
     if not key:
