@@ -1,0 +1,59 @@
+"""A run's log entries for one invocation: stored as they happen, published once.
+
+Every entry is written to DynamoDB (`dal.runs.append_logs`) when the step that made it
+finishes — or before the engine sleeps or hands over — so `GET …/logs` shows a
+long-running step's progress. The bus gets all of an invocation's entries in one
+`task-run.log` event (split only to stay under the event size limit), sent with the
+invocation's final lifecycle event.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from runhook import clock
+from runhook.dal import runs as runs_dal
+from runhook.models import LogEntry, LogLevel
+
+log = logging.getLogger("runhook.engine")
+
+_PY_LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+MAX_MESSAGE = 16_384
+
+
+class Journal:
+    def __init__(self, run_id: str, retention_days: int) -> None:
+        self.run_id = run_id
+        self.retention_days = retention_days
+        self._unsaved: list[LogEntry] = []
+        self._unpublished: list[LogEntry] = []
+
+    def write(self, level: LogLevel, message: str, node_id: str | None = None) -> LogEntry:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
+        entry = LogEntry(
+            id=clock.sortable_id(),
+            timestamp=clock.now_iso(),
+            level=level,
+            message=message,
+            nodeId=node_id,
+        )
+        self._unsaved.append(entry)
+        self._unpublished.append(entry)
+        log.log(_PY_LEVEL[level], message, extra={"run_id": self.run_id, "node_id": node_id})
+        return entry
+
+    def flush(self) -> None:
+        """Store the entries written since the last flush."""
+        if not self._unsaved:
+            return
+        entries, self._unsaved = self._unsaved, []
+        try:
+            runs_dal.append_logs(self.run_id, entries, ttl_days=self.retention_days)
+        except Exception:
+            self._unsaved = entries + self._unsaved
+            raise
+
+    def take_unpublished(self) -> list[LogEntry]:
+        entries, self._unpublished = self._unpublished, []
+        return entries

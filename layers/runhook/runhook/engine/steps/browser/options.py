@@ -1,0 +1,82 @@
+"""How a browser session launches Chromium and what it may do (pure: no Playwright here).
+
+Chromium is the distribution's (Debian's `chromium` package): Playwright's own browser
+download is not used. The real binary is /usr/lib/chromium/chromium (/usr/bin/chromium
+is a shell wrapper that adds flags and prints errors). On AWS Lambda (detected by the
+runtime API variable the Lambda runtime sets) Chromium runs as a single process without
+a zygote, with HOME and the profile under /tmp, the only writable place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_EXECUTABLE = "/usr/lib/chromium/chromium"
+BASE_FLAGS = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-gpu",
+)
+LAMBDA_FLAGS = ("--single-process", "--no-zygote", "--disable-dev-shm-usage")
+
+MB = 1024 * 1024
+
+
+def on_lambda(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return bool(env.get("AWS_LAMBDA_RUNTIME_API"))
+
+
+@dataclass(frozen=True)
+class BrowserOptions:
+    """Limits and launch settings of one browser step execution."""
+
+    executable_path: str = DEFAULT_EXECUTABLE
+    lambda_mode: bool = False
+    allow_private_targets: bool = False
+    tmp_dir: str | None = None  # where the per-session profile goes (None: the system's)
+    default_action_timeout: float = 10.0
+    launch_timeout: float = 30.0
+    click_retries: int = 1  # a click that timed out is tried this many more times (a warning)
+    max_pages: int = 5  # pages (tabs, popups) a session may have open
+    max_response_bytes: int = 10 * MB  # a response declaring more fails the step
+    max_screenshot_bytes: int = 5 * MB
+    max_extract_chars: int = 100_000  # per extracted value (longer is cut, with a warning)
+    viewport: tuple[int, int] = (1280, 800)
+    kill_grace: float = 5.0  # past the step deadline, the watchdog ends the browser
+    cancel_poll_interval: float = 1.0
+    extra_flags: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_environment(
+        cls, *, allow_private_targets: bool, environ: Mapping[str, str] | None = None
+    ) -> BrowserOptions:
+        env = os.environ if environ is None else environ
+        lam = on_lambda(env)
+        return cls(
+            executable_path=env.get("RUNHOOK_CHROMIUM", DEFAULT_EXECUTABLE),
+            lambda_mode=lam,
+            allow_private_targets=allow_private_targets,
+            tmp_dir="/tmp" if lam else None,
+        )
+
+    def flags(self) -> list[str]:
+        """Chromium's command-line switches (Playwright adds --headless, --no-sandbox, ...)."""
+        out = list(BASE_FLAGS)
+        if self.lambda_mode:
+            out.extend(LAMBDA_FLAGS)
+        out.extend(self.extra_flags)
+        return out
+
+    def environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The browser's environment: ours, with HOME and caches under /tmp on Lambda."""
+        env = dict(os.environ if environ is None else environ)
+        if self.lambda_mode:
+            env.update(
+                HOME="/tmp", XDG_CONFIG_HOME="/tmp/.config", XDG_CACHE_HOME="/tmp/.cache"
+            )
+        return env
