@@ -17,7 +17,6 @@ from runhook.models import LogEntry, LogLevel
 
 log = logging.getLogger("runhook.engine")
 
-_PY_LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 MAX_MESSAGE = 16_384
 
 
@@ -40,7 +39,8 @@ class Journal:
         )
         self._unsaved.append(entry)
         self._unpublished.append(entry)
-        log.log(_PY_LEVEL[level], message, extra={"run_id": self.run_id, "node_id": node_id})
+        # Echoed to the function's own log at DEBUG: the run's log is the record.
+        log.debug("[%s] %s", level, message, extra={"run_id": self.run_id, "node_id": node_id})
         return entry
 
     def flush(self) -> None:

@@ -56,6 +56,7 @@ log = logging.getLogger("runhook.engine")
 LAMBDA_MARGIN_SECONDS = 30.0  # left for writing results and events before Lambda's timeout
 INLINE_BACKOFF_LIMIT = 10.0  # longer retry backoffs become a Wait state (no compute billed)
 MAX_ERROR_MESSAGE = 2000
+STOP_CHECK_SECONDS = 2.0  # how often a long step may re-read the run's status
 DEFAULT_RUN_TIMEOUT = 3600
 
 
@@ -580,6 +581,17 @@ class Engine:
         def write(level: Any, message: str) -> None:
             journal.write(level, message, node)
 
+        run_id = loaded.run.id
+        checked = [time.monotonic(), False]
+
+        def should_stop() -> bool:
+            """Whether the run stopped being RUNNING (throttled DynamoDB read)."""
+            if not checked[1] and time.monotonic() - float(checked[0]) >= STOP_CHECK_SECONDS:
+                current = runs_dal.get_run(run_id)
+                checked[0] = time.monotonic()
+                checked[1] = current is None or current.status is not RunStatus.RUNNING
+            return bool(checked[1])
+
         return StepCall(
             step=loaded.steps[index],
             index=index,
@@ -590,6 +602,7 @@ class Engine:
             attempt=attempt,
             max_attempts=max_attempts,
             settings=self.settings,
+            should_stop=should_stop,
         )
 
     def _deadline(self, loaded: _Loaded) -> datetime:

@@ -76,6 +76,9 @@ class StepCall:
     max_attempts: int = 1
     settings: Settings = field(default_factory=get_settings)
     clock: Callable[[], float] = time.monotonic
+    # Long-running kinds poll this between actions: True once the run is no longer
+    # RUNNING (cancelled, failed by the reconciler). Reads DynamoDB at most every few s.
+    should_stop: Callable[[], bool] = lambda: False
 
     @property
     def node_id(self) -> str:

@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import json
+import ssl
+import threading
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -32,6 +34,21 @@ MAX_REDIRECTS = 5
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 USER_AGENT = "runhook/1.0 (+https://github.com/runhook)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+_ssl_lock = threading.Lock()
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _tls() -> ssl.SSLContext:
+    """One verifying TLS context per container: loading the CA bundle costs ~100 ms."""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            import certifi
+
+            _ssl_context = ssl.create_default_context(cafile=certifi.where())
+        return _ssl_context
 
 
 class _Request:
@@ -143,7 +160,7 @@ class HttpKind(StepKind):
         elif request.body is not None:
             content = request.body.encode()
         allow_private = call.settings.allow_private_targets
-        with httpx.Client(follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(follow_redirects=False, trust_env=False, verify=_tls()) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 try:
                     target = check_url(url, allow_private=allow_private)
