@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from runhook.netguard import BlockedTarget, check_url, is_public_address
 
 
