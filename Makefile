@@ -5,6 +5,7 @@
 #                  Idempotent: stamp files make a second run take well under a second.
 #   make dev       the local cloud (`runhook dev`) on http://127.0.0.1:3000
 #   make test      install + ruff + ruff format --check + mypy + every test (what .ci/run runs)
+#   make bench     benchmarks + cost model, each beside a baseline (docs/performance.md)
 #   make lock      regenerate requirements.lock (UPGRADE=1 to move every pin to the newest)
 #   make build     `sam build` (no container) into .aws-sam/ for `sam deploy --config-env <env>`
 SHELL := /bin/bash
@@ -82,9 +83,11 @@ unit: install
 test: install lint typecheck
 	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+# Benchmarks and the cost model (benchmarks/): one table per benchmark beside its baseline.
+# BENCH_ARGS="--only api,cost" or "--quick"; output also in .cache/bench/latest.txt.
+BENCH_ARGS ?=
 bench: install
-	@if [ -d tests/bench ]; then $(BIN)/pytest tests/bench -q -p no:xdist; \
-	 else echo "no benchmarks yet (tests/bench)"; fi
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # requirements.lock pins every package of the dev environment; `pip install -c` uses it.
 # By default existing pins stay and only new dependencies are resolved; UPGRADE=1 re-resolves all.

@@ -1,0 +1,273 @@
+"""Benchmark 1: cold-start proxy of every function in template.yaml.
+
+For each AWS::Serverless::Function: a fresh interpreter imports the handler module by file
+path (the function's folder first on sys.path, as Lambda's /var/task) with the function's
+Environment from the template, which runs its module-level initialisation (Powertools
+Logger, the FastAPI app and Mangum for the API). That is Lambda's INIT phase minus the
+runtime's own start. The time is measured inside the child, around the import; the
+process's whole wall time (interpreter start included) is reported beside it.
+
+Baselines, measured in the same rounds: `import boto3` + Powertools Logger for worker
+functions, `import fastapi, mangum, boto3` for the API. Subjects run round-robin in a
+shuffled order each round, after one unmeasured warm-up round (bytecode compiled, files
+in the page cache: what a Lambda image has).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import stats
+from benchmarks.table import Table, ms, times
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+_HANDLER_CHILD = r"""
+import importlib.util, json, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+path, attribute, module_name, code_dir = sys.argv[1:5]
+sys.path.insert(0, code_dir)
+spec = importlib.util.spec_from_file_location(module_name, path)
+module = importlib.util.module_from_spec(spec)
+sys.modules[module_name] = module
+spec.loader.exec_module(module)
+handler = getattr(module, attribute)
+assert callable(handler)
+t1, c1 = time.perf_counter(), time.process_time()
+web = sorted({m.split(".")[0] for m in sys.modules} & {"fastapi", "starlette", "uvicorn"})
+print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": len(sys.modules), "web": web}))
+"""
+
+_BASELINE_CHILD = r"""
+import json, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+exec(sys.argv[1])
+t1, c1 = time.perf_counter(), time.process_time()
+print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": len(sys.modules), "web": []}))
+"""
+
+WORKER_BASELINE = "import boto3\nfrom aws_lambda_powertools import Logger\nLogger()"
+API_BASELINE = "import fastapi, mangum, boto3"
+
+
+@dataclass
+class Subject:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    baseline: str | None = None  # the baseline subject's name (functions only)
+    memory_mb: int = 0
+    samples: list[float] = field(default_factory=list)  # wall ms of the import
+    cpu: list[float] = field(default_factory=list)  # CPU ms of the import (less load-bound)
+    wall: list[float] = field(default_factory=list)  # wall ms of the whole process
+    modules: int = 0
+    web: list[str] = field(default_factory=list)
+
+
+def _functions() -> list[dict[str, Any]]:
+    """(logical id, handler file, attribute, code dir, environment, memory, is_api)."""
+    from runhook.devcloud.cfn import Resolver, load_template, parameter_defaults
+
+    template = load_template(TEMPLATE)
+    resources = template["Resources"]
+
+    def ref(name: str) -> str:
+        kind = resources.get(name, {}).get("Type", "")
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.us-east-1.amazonaws.com/123456789012/bench-{name.lower()}"
+        if kind == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:us-east-1:123456789012:stateMachine:bench-{name.lower()}"
+        return f"bench-{name.lower()}"
+
+    def get_att(name: str, attribute: str) -> str:
+        return f"arn:aws:bench:us-east-1:123456789012:{name.lower()}"
+
+    resolver = Resolver(template, parameter_defaults(template), ref, get_att)
+    globals_ = (template.get("Globals") or {}).get("Function") or {}
+    global_env = (globals_.get("Environment") or {}).get("Variables") or {}
+    out = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties") or {}
+        variables = {**global_env, **((props.get("Environment") or {}).get("Variables") or {})}
+        env = {k: str(resolver.resolve(v)) for k, v in variables.items()}
+        handler = str(props.get("Handler", globals_.get("Handler", "")))
+        module, _, attribute = handler.rpartition(".")
+        code_dir = (ROOT / str(props.get("CodeUri", globals_.get("CodeUri", "")))).resolve()
+        events = props.get("Events") or {}
+        out.append(
+            {
+                "id": logical_id,
+                "file": code_dir / (module.replace(".", "/") + ".py"),
+                "attribute": attribute,
+                "code_dir": code_dir,
+                "env": env,
+                "memory": int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                "api": any(e.get("Type") in {"Api", "HttpApi"} for e in events.values()),
+            }
+        )
+    return out
+
+
+def _lambda_env(name: str, extra: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    return {
+        **keep,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": extra.pop("__memory", "512"),
+        **extra,
+    }
+
+
+def subjects() -> list[Subject]:
+    out = [
+        Subject(
+            name="baseline: boto3 + Powertools Logger",
+            argv=[sys.executable, "-c", _BASELINE_CHILD, WORKER_BASELINE],
+            env=_lambda_env("baseline-worker", {}),
+            cwd=ROOT,
+        ),
+        Subject(
+            name="baseline: fastapi + mangum + boto3",
+            argv=[sys.executable, "-c", _BASELINE_CHILD, API_BASELINE],
+            env=_lambda_env("baseline-api", {}),
+            cwd=ROOT,
+        ),
+    ]
+    for spec in _functions():
+        env = _lambda_env(f"bench-{spec['id']}", {**spec["env"], "__memory": str(spec["memory"])})
+        module_name = f"bench_fn_{spec['code_dir'].name}"
+        out.append(
+            Subject(
+                name=spec["id"],
+                argv=[
+                    sys.executable,
+                    "-c",
+                    _HANDLER_CHILD,
+                    str(spec["file"]),
+                    spec["attribute"],
+                    module_name,
+                    str(spec["code_dir"]),
+                ],
+                env=env,
+                cwd=spec["code_dir"],
+                baseline=out[1].name if spec["api"] else out[0].name,
+                memory_mb=spec["memory"],
+            )
+        )
+    return out
+
+
+def _once(subject: Subject) -> tuple[float, float, dict[str, Any]]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        subject.argv,
+        cwd=subject.cwd,
+        env=subject.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    wall = (time.perf_counter() - started) * 1000
+    if result.returncode != 0:
+        raise RuntimeError(f"{subject.name}: the import failed:\n{result.stderr[-2000:]}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return float(data["ms"]), wall, data
+
+
+def measure(rounds: int, seed: int = 7) -> list[Subject]:
+    items = subjects()
+    order = list(items)
+    rng = random.Random(seed)
+    for round_no in range(rounds + 1):  # round 0 warms up and is not kept
+        rng.shuffle(order)
+        for subject in order:
+            inside, wall, data = _once(subject)
+            if round_no == 0:
+                continue
+            subject.samples.append(inside)
+            subject.cpu.append(float(data["cpu"]))
+            subject.wall.append(wall)
+            subject.modules = int(data["modules"])
+            subject.web = list(data.get("web") or [])
+    return items
+
+
+def run(quick: bool = False) -> list[Table]:
+    rounds = 7 if quick else 9
+    items = measure(rounds)
+    by_name = {s.name: s for s in items}
+    table = Table(
+        title=f"1. Cold-start proxy: import + init of each handler in a fresh interpreter "
+        f"(median of {rounds})",
+        columns=[
+            "function",
+            "memory",
+            "init ms",
+            "init CPU ms",
+            "min ms",
+            "process ms",
+            "modules",
+            "baseline",
+            "baseline ms",
+            "baseline CPU ms",
+            "ratio",
+            "CPU ratio",
+        ],
+    )
+
+    def row(subject: Subject, base: Subject | None) -> None:
+        value, cpu = stats.median(subject.samples), stats.median(subject.cpu)
+        table.add(
+            subject.name,
+            f"{subject.memory_mb} MB" if subject.memory_mb else "-",
+            ms(value, 0),
+            ms(cpu, 0),
+            ms(min(subject.samples), 0),
+            ms(stats.median(subject.wall), 0),
+            subject.modules,
+            base.name.removeprefix("baseline: ") if base else "-",
+            ms(stats.median(base.samples), 0) if base else "-",
+            ms(stats.median(base.cpu), 0) if base else "-",
+            times(stats.ratio(value, stats.median(base.samples))) if base else "-",
+            times(stats.ratio(cpu, stats.median(base.cpu))) if base else "-",
+        )
+
+    for subject in items:
+        if subject.baseline is not None:
+            row(subject, by_name[subject.baseline])
+    for subject in items:
+        if subject.baseline is None:
+            row(subject, None)
+    leaking = [s.name for s in items if s.baseline and "Api" not in s.name and s.web]
+    table.notes.append(
+        "init ms: wall time to import the handler module (module-level init included), "
+        "measured inside the child; init CPU ms: the CPU time of the same (less sensitive to "
+        "other load); min ms: the fastest run; process ms: the whole child, interpreter start "
+        "and exit included. Ratios are of the medians."
+    )
+    table.notes.append(
+        f"Local interpreter: Python {sys.version.split()[0]} on this machine's CPU; Lambda runs "
+        "python3.12 on arm64 (Graviton), so absolute figures differ; the ratio is the point."
+    )
+    table.notes.append(
+        "Worker functions importing a web framework: "
+        + (", ".join(leaking) if leaking else "none (tests/template/test_handlers.py guards it)")
+    )
+    return [table]

@@ -1,0 +1,296 @@
+"""The local cloud as the benchmarks use it: booted in this process, with a fast organization.
+
+`BenchCloud` starts `runhook.devcloud.LocalCloud` in memory on free ports (like the test
+suite's fixture), optionally with a `CallRecorder` hooked in before anything starts, and
+makes an organization whose rate limits are far above what one machine can send, so the
+limiter is never what a benchmark measures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.calls import IGNORE_HEADER, CallRecorder
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
+FAST_ORG_SETTINGS: dict[str, object] = {"rateLimitPerSecond": 100000, "rateLimitBurst": 200000}
+
+
+def compute_task(steps: int = 5) -> dict[str, Any]:
+    """A compute-only task: `steps` transform steps (no I/O beyond runhook's own)."""
+    return {
+        "name": f"bench: {steps} compute steps",
+        "inputs": {"type": "object", "properties": {"word": {"type": "string", "default": "hi"}}},
+        "steps": [
+            {"id": f"step_{i}", "type": "transform", "values": {"word": "inputs.word"}}
+            for i in range(steps)
+        ],
+        "outputs": {"word": f"steps.step_{steps - 1}.word"},
+        "timeoutSeconds": 600,
+    }
+
+
+def wait_task(seconds: int = 2) -> dict[str, Any]:
+    return {
+        "name": f"bench: wait {seconds} s",
+        "steps": [
+            {"id": "before", "type": "log", "message": "waiting"},
+            {"id": "pause", "type": "wait", "seconds": seconds},
+            {"id": "after", "type": "log", "message": "done"},
+        ],
+        "timeoutSeconds": 600,
+    }
+
+
+def approval_task() -> dict[str, Any]:
+    return {
+        "name": "bench: approval",
+        "steps": [
+            {"id": "prepare", "type": "transform", "values": {"ok": "inputs"}},
+            {"id": "approve", "type": "approval", "prompt": "Ship it?"},
+            {"id": "finish", "type": "log", "message": "approved"},
+        ],
+        "timeoutSeconds": 600,
+    }
+
+
+def parked_task() -> dict[str, Any]:
+    """A run that parks in a long Wait state after one invocation (for API load)."""
+    return {
+        "name": "bench: parked",
+        "steps": [{"id": "park", "type": "wait", "seconds": 7200}],
+        "timeoutSeconds": 10800,
+    }
+
+
+class BenchCloud:
+    """A started local cloud plus an API client for a fast organization."""
+
+    def __init__(
+        self,
+        *,
+        recorder: CallRecorder | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        from runhook.devcloud import LocalCloud
+
+        self.recorder = recorder
+        self._state = tempfile.TemporaryDirectory(prefix="runhook-bench-")
+        if recorder is not None:
+            recorder.install()
+            import runhook.devcloud.servers as servers
+
+            original = servers.load_api_app
+
+            def load_api_app() -> tuple[Any, str | None]:
+                app, error = original()
+                return recorder.asgi(app), error
+
+            servers.load_api_app = load_api_app  # type: ignore[assignment]
+        self.cloud = LocalCloud(
+            in_memory=True,
+            api_port=0,
+            aws_port=0,
+            state_dir=Path(self._state.name),
+            env_overrides=dict(env or {}),
+            install_signal_handlers=True,
+        )
+        if recorder is not None:
+            recorder.wrap_registry(self.cloud.registry)
+        self.boot_seconds = 0.0
+        self.api_key = ""
+        self.org_id = ""
+        self.http: httpx.Client | None = None
+
+    def __enter__(self) -> BenchCloud:
+        began = time.monotonic()
+        self.cloud.start()
+        self.boot_seconds = time.monotonic() - began
+        from runhook.admin import bootstrap_organization
+
+        org_id, key = bootstrap_organization(
+            f"bench {uuid.uuid4().hex[:6]}", live=False, settings=FAST_ORG_SETTINGS
+        )
+        assert key, "a new organization always gets a key"
+        self.org_id, self.api_key = org_id, key
+        self.http = httpx.Client(
+            base_url=self.base_url, headers=self.headers(ignore=True), timeout=30
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.http is not None:
+            self.http.close()
+        self.cloud.stop()
+        if self.recorder is not None:
+            self.recorder.uninstall()
+        self._state.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.cloud.api_url}/public/v1"
+
+    def headers(self, *, ignore: bool = False) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if ignore:
+            headers[IGNORE_HEADER] = "1"
+        return headers
+
+    # -- API helpers (the benchmark's own requests: not counted by a recorder) ------------
+    def client(self) -> httpx.Client:
+        assert self.http is not None, "use BenchCloud as a context manager"
+        return self.http
+
+    def create_task(self, definition: dict[str, Any]) -> str:
+        answer = self.client().post("/tasks", json=definition)
+        answer.raise_for_status()
+        body = answer.json()
+        task = body.get("task", body)
+        return str(task["id"])
+
+    def start_run(self, task_id: str, *, counted: bool = False) -> str:
+        """POST a run with a fresh clientRequestId; `counted` makes it a billed request."""
+        answer = self.client().post(
+            f"/tasks/{task_id}/runs",
+            json={"clientRequestId": str(uuid.uuid4())},
+            headers=self.headers(ignore=not counted),
+        )
+        if answer.status_code not in (200, 202):
+            raise RuntimeError(f"POST run: {answer.status_code} {answer.text}")
+        return str(answer.json()["run"]["id"])
+
+    def resume(self, run_id: str, *, counted: bool = False) -> None:
+        answer = self.client().post(
+            f"/task-runs/{run_id}/resume",
+            json={"approved": True},
+            headers=self.headers(ignore=not counted),
+        )
+        if answer.status_code >= 300:
+            raise RuntimeError(f"resume: {answer.status_code} {answer.text}")
+
+    def run_status(self, run_id: str) -> dict[str, Any]:
+        """The run as DynamoDB has it (read directly: no API request, not counted)."""
+        from runhook.dal import runs as runs_dal
+
+        with CallRecorder.ignored():
+            run = runs_dal.get_run(run_id)
+        if run is None:
+            return {"status": "MISSING"}
+        status = getattr(run.status, "value", run.status)
+        return {"status": str(status).upper(), "waiting": run.waiting}
+
+    def wait_for(
+        self, run_id: str, statuses: set[str], timeout: float = 60.0, interval: float = 0.01
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.run_status(run_id)
+            if state["status"] in statuses:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {state['status']} after {timeout} s")
+            time.sleep(interval)
+
+    def wait_waiting(self, run_id: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.run_status(run_id)
+            if state.get("waiting"):
+                return
+            if state["status"] in TERMINAL:
+                raise RuntimeError(f"run {run_id} ended ({state['status']}) before waiting")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} never waited for approval")
+            time.sleep(0.01)
+
+    def transitions(self, run_id: str) -> int:
+        """Billed state transitions of the run's execution (GetExecutionHistory)."""
+        from benchmarks.calls import state_transitions
+
+        sfn = self.cloud.client("stepfunctions")
+        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        events: list[dict[str, Any]] = []
+        token: str | None = None
+        with CallRecorder.ignored():
+            while True:
+                kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+                if token:
+                    kwargs["nextToken"] = token
+                page = sfn.get_execution_history(**kwargs)
+                events.extend(page.get("events") or [])
+                token = page.get("nextToken")
+                if not token:
+                    break
+        return state_transitions(events)
+
+    def subscribe(self, url: str) -> str:
+        """A webhook endpoint for every event, pointing at `url`; its id."""
+        answer = self.client().post("/webhook-endpoints", json={"url": url})
+        if answer.status_code >= 300:
+            raise RuntimeError(f"webhook endpoint: {answer.status_code} {answer.text}")
+        body = answer.json()
+        endpoint = body.get("endpoint", body)
+        return str(endpoint["id"])
+
+    def unsubscribe(self, endpoint_id: str) -> None:
+        self.client().delete(f"/webhook-endpoints/{endpoint_id}")
+
+
+class Receiver:
+    """A webhook receiver in its own process (`benchmarks.receiver`): answers 204."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="runhook-bench-receiver-")
+        self.log_path = Path(self._dir.name) / "receipts.jsonl"
+        port_file = Path(self._dir.name) / "port"
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.receiver", str(port_file), str(self.log_path)],
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text().strip():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the webhook receiver did not start")
+            time.sleep(0.02)
+        self.port = int(port_file.read_text().strip())
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._offset = 0
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Receipts logged since the last call (each: time, run id, event, delivery id)."""
+        if not self.log_path.exists():
+            return []
+        with self.log_path.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+
+    def close(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(5)
+        self._dir.cleanup()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
