@@ -20,7 +20,7 @@ from typing import Any
 
 from runhook.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
 
-log = logging.getLogger("runhook.devcloud.async")
+log = logging.getLogger("devcloud.async")
 
 ClientFactory = Callable[[str], Any]
 

@@ -29,7 +29,7 @@ from typing import Any
 from runhook.devcloud.cfn import ACCOUNT_ID, REGION
 from runhook.devcloud.registry import FunctionRegistry, Handler, LocalFunction, function_arn
 
-log = logging.getLogger("runhook.devcloud")
+log = logging.getLogger("devcloud")
 
 DEFAULT_API_PORT = 3000
 DEFAULT_AWS_PORT = 4566

@@ -31,11 +31,15 @@ from runhook.devcloud.registry import (
     function_arn,
 )
 
-log = logging.getLogger("runhook.devcloud.deployer")
+log = logging.getLogger("devcloud.deployer")
 
 ClientFactory = Callable[[str], Any]
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/runhook-local"
+
+# Concurrent batches per SQS event source (Lambda starts with five pollers); the
+# function's ScalingConfig.MaximumConcurrency caps it when set.
+DEFAULT_SQS_CONCURRENCY = 5
 
 _QUEUE_ATTRIBUTES = (
     "DelaySeconds",
@@ -601,7 +605,7 @@ class Deployer:
                 batch_size=int(props.get("BatchSize", 10)),
                 report_batch_item_failures="ReportBatchItemFailures"
                 in (props.get("FunctionResponseTypes") or []),
-                maximum_concurrency=int(scaling.get("MaximumConcurrency", 2)),
+                maximum_concurrency=int(scaling.get("MaximumConcurrency", DEFAULT_SQS_CONCURRENCY)),
             )
         )
 

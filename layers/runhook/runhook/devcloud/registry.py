@@ -22,7 +22,7 @@ from typing import Any
 
 from runhook.devcloud.cfn import ACCOUNT_ID, REGION
 
-log = logging.getLogger("runhook.devcloud.lambda")
+log = logging.getLogger("devcloud.lambda")
 
 Handler = Callable[[Any, Any], Any]
 

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-log = logging.getLogger("runhook.devcloud")
+log = logging.getLogger("devcloud")
 
 API_APP = "runhook.api.app:app"
 
