@@ -144,6 +144,17 @@ def test_health_through_the_stack(local_cloud: Any) -> None:
     assert answer.json()["status"] == "ok"
 
 
+def test_health_fails_when_dynamodb_is_unreachable(local_cloud: Any, aws: Any) -> None:
+    with local_cloud.dynamodb_outage():
+        with pytest.raises(aws.dynamodb.exceptions.ClientError) as info:
+            aws.dynamodb.describe_table(TableName=local_cloud.table_name)
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        if local_cloud.api_error is None:
+            answer = httpx.get(f"{local_cloud.api_url}/public/v1/health", timeout=30)
+            assert answer.status_code == 503, answer.text
+    assert aws.dynamodb.describe_table(TableName=local_cloud.table_name)["Table"]
+
+
 def test_seeded_demo_data(local_cloud: Any, aws: Any) -> None:
     if local_cloud.org_id is None:
         pytest.skip("runhook.admin.bootstrap_demo is not available")

@@ -21,7 +21,7 @@ import threading
 import time
 import types
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,7 @@ class LocalCloud:
         self._api_socket: Any = None
         self._aws_socket: Any = None
         self._dispatcher_server: Any = None
+        self._dispatcher: Any = None
         self._api_server: Any = None
         self._async: Any = None
         self._pollers: list[Any] = []
@@ -366,6 +367,7 @@ class LocalCloud:
             lambda: int(ddb.port),
             self._async,
         )
+        self._dispatcher = dispatcher
         server = WsgiServer(dispatcher, self._aws_socket)
         self._aws_socket = None
         self._dispatcher_server = server
@@ -591,6 +593,18 @@ class LocalCloud:
     def watch_state_machine(self, arn: str) -> None:
         """Emit status-change events for this machine's failed executions too."""
         self._watched_machines.add(arn)
+
+    @contextlib.contextmanager
+    def dynamodb_outage(self) -> Iterator[None]:
+        """For the block, every DynamoDB request through the AWS endpoint answers 503."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            raise LocalCloudError("the local cloud is not running")
+        dispatcher.dynamodb_down.set()
+        try:
+            yield
+        finally:
+            dispatcher.dynamodb_down.clear()
 
     def stop_dynamodb(self) -> None:
         """Kill DynamoDB Local now (for a forced exit: never leave an orphan Java)."""

@@ -88,6 +88,8 @@ class Dispatcher:
         self.moto_app = moto_app
         self.dynamodb = _Upstream("127.0.0.1", dynamodb_port)
         self.async_invoker = async_invoker
+        # Fault injection: while set, DynamoDB answers 503 (LocalCloud.dynamodb_outage()).
+        self.dynamodb_down = threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -102,6 +104,16 @@ class Dispatcher:
     # -- DynamoDB Local -------------------------------------------------------------
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = _read_body(environ)
+        if self.dynamodb_down.is_set():
+            return _json(
+                start_response,
+                503,
+                {
+                    "__type": "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+                    "message": "DynamoDB is unavailable (simulated outage)",
+                },
+                extra=[("Content-Type", "application/x-amz-json-1.0")],
+            )
         headers = {
             key[5:].replace("_", "-").title(): value
             for key, value in environ.items()
