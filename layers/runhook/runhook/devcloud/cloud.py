@@ -7,6 +7,11 @@ Boots DynamoDB Local (Java), moto in-process behind the dispatcher, deploys
 template.yaml, starts the event-source pollers, seeds the demo data and serves the
 API with uvicorn. Only one LocalCloud can run in a process at a time: handlers share
 the process's environment (os.environ) and moto's backends are process-global.
+
+What survives a restart: only DynamoDB's data (in `<state_dir>/dynamodb`). moto keeps
+its state in memory, so queues (and their messages), the bus, rules, state machines
+and executions are created afresh on every start; the deploy is idempotent for what
+persists (an existing table is kept, missing indexes are added).
 """
 
 from __future__ import annotations
@@ -141,6 +146,7 @@ class LocalCloud:
         self._aws_socket: Any = None
         self._dispatcher_server: Any = None
         self._dispatcher: Any = None
+        self._state_lock: Any = None
         self._api_server: Any = None
         self._async: Any = None
         self._pollers: list[Any] = []
@@ -204,6 +210,8 @@ class LocalCloud:
             jar = ensure_jar(self.cache_dir)
         except DynamoDBLocalError as exc:
             raise LocalCloudError(str(exc)) from exc
+        if not self.in_memory:
+            self._lock_state_dir()
         self._dynamodb = DynamoDBLocal(
             jar=jar, db_path=None if self.in_memory else self.state_dir / "dynamodb"
         )
@@ -268,6 +276,9 @@ class LocalCloud:
         if self._dynamodb is not None:
             self._dynamodb.stop()
             self._dynamodb = None
+        if self._state_lock is not None:
+            self._state_lock.close()  # releases the lock
+            self._state_lock = None
         self._restore_env()
         if self._previous_sigterm is not None:
             with contextlib.suppress(ValueError):
@@ -372,6 +383,22 @@ class LocalCloud:
         self._aws_socket = None
         self._dispatcher_server = server
         server.start()
+
+    def _lock_state_dir(self) -> None:
+        """One local cloud per state directory (two DynamoDB Locals on one file corrupt it)."""
+        import fcntl
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = (self.state_dir / ".lock").open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            raise LocalCloudError(
+                f"{self.state_dir} is in use by another runhook dev; stop it first, or use "
+                "another --state-dir (or --in-memory)"
+            ) from exc
+        self._state_lock = handle
 
     @staticmethod
     def _listen(port: int, what: str, option: str) -> Any:
