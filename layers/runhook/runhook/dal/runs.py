@@ -362,10 +362,19 @@ def list_org_runs(
 # --- logs --------------------------------------------------------------------------------
 
 
-def append_logs(run_id: str, entries: Sequence[LogEntry], ttl_days: int) -> None:
-    """Write log entries (BatchWriteItem, 25 at a time; unprocessed items retried)."""
+def append_logs(
+    run_id: str,
+    entries: Sequence[LogEntry],
+    ttl_days: int,
+    extra_requests: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Write log entries (BatchWriteItem, 25 at a time; unprocessed items retried).
+
+    `extra_requests` are further PutRequests for the same table written in the same
+    batches (the engine stores a step's result with its log lines in one call).
+    """
     expires = clock.epoch() + ttl_days * 86400
-    requests = [
+    requests = [*extra_requests] + [
         {
             "PutRequest": {
                 "Item": to_item(

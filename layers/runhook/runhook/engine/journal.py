@@ -10,6 +10,8 @@ invocation's final lifecycle event.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from runhook import clock
 from runhook.dal import runs as runs_dal
@@ -43,13 +45,16 @@ class Journal:
         log.debug("[%s] %s", level, message, extra={"run_id": self.run_id, "node_id": node_id})
         return entry
 
-    def flush(self) -> None:
-        """Store the entries written since the last flush."""
-        if not self._unsaved:
+    def flush(self, extra_requests: Sequence[dict[str, Any]] = ()) -> None:
+        """Store the entries written since the last flush (with `extra_requests`, e.g. a
+        step's result item, in the same BatchWriteItem)."""
+        if not self._unsaved and not extra_requests:
             return
         entries, self._unsaved = self._unsaved, []
         try:
-            runs_dal.append_logs(self.run_id, entries, ttl_days=self.retention_days)
+            runs_dal.append_logs(
+                self.run_id, entries, ttl_days=self.retention_days, extra_requests=extra_requests
+            )
         except Exception:
             self._unsaved = entries + self._unsaved
             raise

@@ -51,8 +51,14 @@ def _part_sk(index: int, part: int) -> str:
     return f"{keys.step_sk(index)}#P{part:03d}"
 
 
-def save(run_id: str, record: StepRecord, expires_at: int) -> None:
-    """Write the step's item (after its parts, if any). Overwrites: a retried step wins."""
+def put_requests(
+    run_id: str, record: StepRecord, expires_at: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """BatchWriteItem PutRequests for a step: (its parts, if any; the step item itself).
+
+    Write the parts first: the step item marks the result complete. Overwrites: a
+    retried step's record wins.
+    """
     pk = keys.run_pk(run_id)
     item: dict[str, Any] = {
         "pk": pk,
@@ -70,39 +76,43 @@ def save(run_id: str, record: StepRecord, expires_at: int) -> None:
         "expiresAt": expires_at,
     }
     encoded = dumps(record.result)
-    requests: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
     if len(encoded.encode()) <= INLINE_LIMIT:
         item["result"] = encoded
     else:
         packed = zlib.compress(encoded.encode(), 6)
-        parts = [packed[i : i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
-        item["resultParts"] = len(parts)
-        for n, chunk in enumerate(parts, start=1):
-            requests.append(
-                {
-                    "PutRequest": {
-                        "Item": to_item(
-                            {
-                                "pk": pk,
-                                "sk": _part_sk(record.index, n),
-                                "type": "step_part",
-                                "chunk": chunk,
-                                "expiresAt": expires_at,
-                            }
-                        )
-                    }
-                }
-            )
-    for start in range(0, len(requests), 25):  # parts first: the step item marks completion
-        pending: dict[str, Any] = {table_name(): requests[start : start + 25]}
+        chunks = [packed[i : i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
+        item["resultParts"] = len(chunks)
+        for n, chunk in enumerate(chunks, start=1):
+            part = {
+                "pk": pk,
+                "sk": _part_sk(record.index, n),
+                "type": "step_part",
+                "chunk": chunk,
+                "expiresAt": expires_at,
+            }
+            parts.append({"PutRequest": {"Item": to_item(part)}})
+    return parts, {"PutRequest": {"Item": to_item(item)}}
+
+
+def write(requests: list[dict[str, Any]]) -> None:
+    """BatchWriteItem in chunks that stay under the 16 MB request limit."""
+    for start in range(0, len(requests), 10):  # a part is up to 350 KB: 10 per call
+        pending: dict[str, Any] = {table_name(): requests[start : start + 10]}
         for _ in range(8):
             with translate_errors():
                 resp = ddb().batch_write_item(RequestItems=pending)
             pending = resp.get("UnprocessedItems") or {}
             if not pending:
                 break
-    with translate_errors():
-        ddb().put_item(TableName=table_name(), Item=to_item(item))
+        else:
+            raise RuntimeError("DynamoDB kept returning unprocessed items")
+
+
+def save(run_id: str, record: StepRecord, expires_at: int) -> None:
+    """Write a step's record on its own (parts first, then the step item)."""
+    parts, main = put_requests(run_id, record, expires_at)
+    write([*parts, main])
 
 
 def load(run_id: str) -> dict[int, StepRecord]:

@@ -28,7 +28,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -76,6 +76,7 @@ class _Loaded:
     journal: Journal
     timeout_seconds: int
     final: tuple[str, Run] | None = None  # the lifecycle event to publish last
+    pending: list[tuple[str, Run]] = field(default_factory=list)  # progress events not yet sent
 
     @property
     def total(self) -> int:
@@ -223,6 +224,8 @@ class Engine:
                 return Next(kind="compute", index=index, runner=kind.runner)
             if ran and not self._has_time_for(loaded, index, kind):
                 return Next(kind="compute", index=index, runner=self.runner)
+            if not kind.quick:
+                self._flush_events(loaded)  # progress so far goes out before a slow step
             outcome = self._execute(loaded, index, kind, attempt)
             if isinstance(outcome, Next):
                 return outcome
@@ -292,6 +295,7 @@ class Engine:
                         node,
                     )
                     loaded.journal.flush()
+                    self._flush_events(loaded)
                     if delay > INLINE_BACKOFF_LIMIT or delay > self._lambda_remaining() - (
                         LAMBDA_MARGIN_SECONDS + timeout
                     ):
@@ -374,7 +378,7 @@ class Engine:
         if updated is None:
             return self._lost_race(loaded, index)
         loaded.run = updated
-        self._publish_now("task-run.updated", updated)
+        loaded.pending.append(("task-run.updated", updated))
         return True
 
     def _lost_race(self, loaded: _Loaded, index: int) -> bool:
@@ -416,12 +420,12 @@ class Engine:
         )
 
     def _save(self, loaded: _Loaded, record: results.StepRecord) -> None:
-        loaded.journal.flush()
-        results.save(
-            loaded.run.id,
-            record,
-            results.expiry(loaded.run.deadline, self.settings.log_retention_days),
-        )
+        """The step's record and its log lines in one BatchWriteItem (big results: parts first)."""
+        expires = results.expiry(loaded.run.deadline, self.settings.log_retention_days)
+        parts, item = results.put_requests(loaded.run.id, record, expires)
+        if parts:
+            results.write(parts)
+        loaded.journal.flush(extra_requests=[item])
 
     # -- endings ----------------------------------------------------------------------------
     def _complete(self, loaded: _Loaded) -> Next:
@@ -552,7 +556,8 @@ class Engine:
                 self._publish_strict([("task-run.failed", events.run_detail(failed))])
             return None
         steps = definition.steps
-        records = results.load(run.id)
+        # Only steps before currentStep have results a template may read.
+        records = results.load(run.id) if run.current_step > 0 else {}
         data: dict[str, Any] = {
             "inputs": run.inputs,
             "steps": {
@@ -628,7 +633,10 @@ class Engine:
         """Store pending logs; publish them with the final lifecycle event, in one call."""
         loaded.journal.flush()
         entries = loaded.journal.take_unpublished()
-        batch: list[tuple[str, dict[str, Any]]] = []
+        batch: list[tuple[str, dict[str, Any]]] = [
+            (detail_type, events.run_detail(run)) for detail_type, run in loaded.pending
+        ]
+        loaded.pending.clear()
         if entries:
             batch.append(("task-run.log", events.log_detail(loaded.run, entries)))
         if loaded.final is not None:
@@ -639,6 +647,13 @@ class Engine:
         if strict or loaded.final is not None:
             self._publish_strict(batch)
         else:
+            self._publish_best_effort(batch)
+
+    def _flush_events(self, loaded: _Loaded) -> None:
+        """Send the progress events held back while quick steps ran (one PutEvents)."""
+        if loaded.pending:
+            batch = [(t, events.run_detail(run)) for t, run in loaded.pending]
+            loaded.pending.clear()
             self._publish_best_effort(batch)
 
     def _publish_now(self, detail_type: str, run: Run) -> None:

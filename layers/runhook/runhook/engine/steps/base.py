@@ -102,6 +102,9 @@ class StepKind(ABC):
     mode: ClassVar[Mode] = Mode.INLINE
     runner: ClassVar[str] = DEFAULT_RUNNER
     default_timeout: ClassVar[float] = 30.0
+    # Quick kinds finish in milliseconds: progress events of a run of quick steps are
+    # sent together; before a slow step (http, browser) pending events go out first.
+    quick: ClassVar[bool] = False
 
     def describe(self, call: StepCall) -> str | None:
         """The info line written when the step starts (None: the kind logs its own)."""

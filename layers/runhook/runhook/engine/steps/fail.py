@@ -11,6 +11,7 @@ from runhook.tasks.templating import render
 
 class FailKind(StepKind):
     kind = "fail"
+    quick = True
     config = FailStep
 
     def describe(self, call: StepCall) -> str | None:

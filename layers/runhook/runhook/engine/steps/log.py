@@ -13,6 +13,7 @@ MAX_MESSAGE = 16_384
 
 class LogKind(StepKind):
     kind = "log"
+    quick = True
     config = LogStep
 
     def describe(self, call: StepCall) -> str | None:

@@ -11,6 +11,7 @@ from runhook.tasks.templating import TemplateError, search
 
 class TransformKind(StepKind):
     kind = "transform"
+    quick = True
     config = TransformStep
 
     def describe(self, call: StepCall) -> str | None:

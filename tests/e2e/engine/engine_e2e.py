@@ -1,0 +1,94 @@
+"""Helpers of the engine's end-to-end tests: tasks and runs through the REST API."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+@dataclass
+class Api:
+    """An organization's REST client on the local cloud, plus the cloud itself."""
+
+    client: httpx.Client
+    cloud: Any
+    org_id: str
+
+    def task(self, definition: dict[str, Any]) -> str:
+        resp = self.client.post("/tasks", json=definition)
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["task"]["id"])
+
+    def start(self, task_id: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        resp = self.client.post(f"/tasks/{task_id}/runs", json={"inputs": inputs or {}})
+        assert resp.status_code == 202, resp.text
+        run: dict[str, Any] = resp.json()["run"]
+        assert run["status"] == "PENDING"
+        return run
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        resp = self.client.get(f"/task-runs/{run_id}")
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json()["run"])
+
+    def wait(self, run_id: str, until: Any = None, timeout: float = 30.0) -> dict[str, Any]:
+        """Poll the run until `until(run)` (default: a terminal status)."""
+        until = until or (lambda r: r["status"] in TERMINAL)
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.run(run_id)
+            if until(run):
+                return run
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} did not get there in {timeout} s: {run}")
+            time.sleep(0.1)
+
+    def waiting(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait(run_id, lambda r: r.get("waiting") or r["status"] in TERMINAL, timeout)
+
+    def logs(self, run_id: str) -> list[dict[str, Any]]:
+        resp = self.client.get(f"/task-runs/{run_id}/logs", params={"limit": 500})
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["logEntries"])
+
+    def execution(self, run_id: str) -> dict[str, Any]:
+        sfn = self.cloud.new_client("stepfunctions")
+        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        return dict(sfn.describe_execution(executionArn=arn))
+
+    def wait_execution(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            execution = self.execution(run_id)
+            if execution["status"] != "RUNNING":
+                return execution
+            if time.monotonic() > deadline:
+                raise AssertionError(f"execution {run_id} still RUNNING after {timeout} s")
+            time.sleep(0.1)
+
+    def transitions(self, run_id: str) -> list[str]:
+        """The states the execution entered, in order (billed transitions)."""
+        sfn = self.cloud.new_client("stepfunctions")
+        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in events
+            if e["type"].endswith("StateEntered")
+        ]
+
+
+def messages(logs: list[dict[str, Any]], node: str | None = None) -> list[str]:
+    return [e["message"] for e in logs if node is None or e["nodeId"] == node]
