@@ -1,7 +1,8 @@
 # runhook — the two set-up commands are `make dev` and `make test`; both call `make install`.
 #
 #   make install   .venv (the package + dev tools, pinned by requirements.lock), the DynamoDB
-#                  Local jar (.cache/dynamodb-local) and AWS SAM CLI (.cache/sam-venv).
+#                  Local jar (.cache/dynamodb-local), AWS SAM CLI (.cache/sam-venv) and
+#                  Debian's chromium (browser steps; apt-get when missing and run as root).
 #                  Idempotent: stamp files make a second run take well under a second.
 #   make dev       the local cloud (`runhook dev`) on http://127.0.0.1:3000
 #   make test      install + ruff + ruff format --check + mypy + every test (what .ci/run runs)
@@ -27,6 +28,10 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_DIR := $(CACHE)/dynamodb-local
 DDB_STAMP := $(DDB_DIR)/.installed-$(DDB_LOCAL_VERSION)
 
+# Browser steps drive the distribution's Chromium through Playwright (Playwright's own browser
+# download is not used). The real binary, not the /usr/bin/chromium wrapper script.
+CHROMIUM := /usr/lib/chromium/chromium
+
 # The machine's pip config lists local wheel folders that do not always exist: mute that noise.
 QUIET_PIP := 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2 || true)
 PYTEST_ARGS ?=
@@ -41,7 +46,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@sed -n 's/^#   //p' Makefile
 
-install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP)
+install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP) $(CHROMIUM)
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "make install: no Python 3.11+ found (set PYTHON=/path/to/python3.11+)" >&2; exit 1; }
@@ -66,6 +71,16 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/sam --version
 	rm -f $(SAM_VENV)/.installed-*
 	touch $@
+
+# The binary is its own stamp. Without apt-get as root this only warns: browser tests then skip.
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "make install: installing Debian's chromium (browser steps)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "make install: warning: apt-get install chromium failed: browser steps and their tests will be skipped" >&2; \
+	else \
+	  echo "make install: warning: $(CHROMIUM) is missing and apt-get (as root) is not available: browser steps and their tests will be skipped (install the distribution's chromium package)" >&2; \
+	fi
 
 dev: install
 	$(BIN)/runhook dev

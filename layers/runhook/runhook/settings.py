@@ -32,6 +32,8 @@ class Settings(BaseModel):
     allow_private_targets: bool = Field(default=False, alias="ALLOW_PRIVATE_TARGETS")
     # How many reverse proxies in front of the local API may set X-Forwarded-For (0: trust none).
     trusted_proxy_hops: int = Field(default=0, alias="TRUSTED_PROXY_HOPS")
+    # Browser-step screenshots (runs/<runId>/<name>.png); served by presigned URLs.
+    artifacts_bucket: str = Field(default="", alias="ARTIFACTS_BUCKET")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
     # An endpoint failing continuously this long is disabled (DESIGN §5: 5 days).

@@ -130,8 +130,116 @@ class LogStep(_Step):
         return [("message", self.message)]
 
 
+# -- browser (runhook.engine.steps.browser) ------------------------------------------------
+ARTIFACT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+MAX_BROWSER_ACTIONS = 100
+
+
+class _BrowserAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    timeoutSeconds: float | None = Field(default=None, gt=0, le=300)
+
+
+class GotoAction(_BrowserAction):
+    action: Literal["goto"]
+    url: str = Field(min_length=1, max_length=4096)
+    waitUntil: Literal["load", "domcontentloaded", "networkidle", "commit"] = "load"
+
+
+class ClickAction(_BrowserAction):
+    action: Literal["click"]
+    selector: str = Field(min_length=1, max_length=2048)
+
+
+class FillAction(_BrowserAction):
+    action: Literal["fill"]
+    selector: str = Field(min_length=1, max_length=2048)
+    value: str = Field(max_length=65536)
+
+
+class SelectAction(_BrowserAction):
+    action: Literal["select"]
+    selector: str = Field(min_length=1, max_length=2048)
+    value: str | list[str] = Field(max_length=1024)
+
+
+class PressAction(_BrowserAction):
+    action: Literal["press"]
+    selector: str = Field(min_length=1, max_length=2048)
+    key: str = Field(min_length=1, max_length=64)
+
+
+class WaitForAction(_BrowserAction):
+    action: Literal["wait_for"]
+    selector: str = Field(min_length=1, max_length=2048)
+    state: Literal["visible", "attached", "hidden"] = "visible"
+
+
+class ExtractAction(_BrowserAction):
+    action: Literal["extract"]
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    selector: str = Field(min_length=1, max_length=2048)
+    from_: Literal["text", "html", "attribute"] = Field(default="text", alias="from")
+    attribute: str | None = Field(default=None, min_length=1, max_length=256)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _attribute(self) -> ExtractAction:
+        if (self.from_ == "attribute") != (self.attribute is not None):
+            raise ValueError('give `attribute` exactly when `from` is "attribute"')
+        return self
+
+
+class ScreenshotAction(_BrowserAction):
+    action: Literal["screenshot"]
+    name: str = Field(pattern=ARTIFACT_NAME)
+    fullPage: bool = True
+
+
+BrowserAction = Annotated[
+    GotoAction
+    | ClickAction
+    | FillAction
+    | SelectAction
+    | PressAction
+    | WaitForAction
+    | ExtractAction
+    | ScreenshotAction,
+    Field(discriminator="action"),
+]
+
+
+class BrowserStep(_Step):
+    """Actions run in order in one headless Chromium context (no arbitrary JavaScript)."""
+
+    type: Literal["browser"]
+    actions: list[BrowserAction] = Field(min_length=1, max_length=MAX_BROWSER_ACTIONS)
+    retry: Retry | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> BrowserStep:
+        for kind in ("extract", "screenshot"):
+            names = [getattr(a, "name", "") for a in self.actions if a.action == kind]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"duplicate {kind} names: {', '.join(duplicates)}")
+        return self
+
+    def templates(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for i, action in enumerate(self.actions):
+            if isinstance(action, GotoAction):
+                out.append((f"actions[{i}].url", action.url))
+            elif isinstance(action, FillAction):
+                out.append((f"actions[{i}].value", action.value))
+            elif isinstance(action, SelectAction):
+                out.extend(_strings(action.value, f"actions[{i}].value"))
+        return out
+
+
 Step = Annotated[
-    HttpStep | TransformStep | WaitStep | ApprovalStep | FailStep | LogStep,
+    HttpStep | TransformStep | WaitStep | ApprovalStep | FailStep | LogStep | BrowserStep,
     Field(discriminator="type"),
 ]
 STEP_MODELS: dict[str, type[_Step]] = {
@@ -141,8 +249,10 @@ STEP_MODELS: dict[str, type[_Step]] = {
     "approval": ApprovalStep,
     "fail": FailStep,
     "log": LogStep,
+    "browser": BrowserStep,
 }
-# Kinds that run inside the step function; the others are states of the machine.
+# Kinds that run inside the step function; the others are states of the machine
+# (`browser` runs in the browser function: runhook.engine.steps.browser, docs/engine.md).
 COMPUTE_KINDS = frozenset({"http", "transform", "fail", "log"})
 
 

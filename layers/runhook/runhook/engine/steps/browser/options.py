@@ -44,6 +44,7 @@ class BrowserOptions:
     click_retries: int = 1  # a click that timed out is tried this many more times (a warning)
     max_pages: int = 5  # pages (tabs, popups) a session may have open
     max_response_bytes: int = 10 * MB  # a response declaring more fails the step
+    max_transfer_bytes: int = 50 * MB  # all a session's pages may load (the guard proxy counts)
     max_screenshot_bytes: int = 5 * MB
     max_extract_chars: int = 100_000  # per extracted value (longer is cut, with a warning)
     viewport: tuple[int, int] = (1280, 800)
@@ -72,11 +73,11 @@ class BrowserOptions:
         out.extend(self.extra_flags)
         return out
 
-    def environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    def environment(
+        self, environ: Mapping[str, str] | None = None
+    ) -> dict[str, str | float | bool]:
         """The browser's environment: ours, with HOME and caches under /tmp on Lambda."""
-        env = dict(os.environ if environ is None else environ)
+        env: dict[str, str | float | bool] = dict(os.environ if environ is None else environ)
         if self.lambda_mode:
-            env.update(
-                HOME="/tmp", XDG_CONFIG_HOME="/tmp/.config", XDG_CACHE_HOME="/tmp/.cache"
-            )
+            env.update(HOME="/tmp", XDG_CONFIG_HOME="/tmp/.config", XDG_CACHE_HOME="/tmp/.cache")
         return env

@@ -31,18 +31,28 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Download, Page, Playwright, Request, Response
+from playwright.sync_api import (
+    BrowserContext,
+    Download,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    Route,
+    WebSocketRoute,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Route, WebSocketRoute, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from runhook.adapters.artifacts import ArtifactStore
 from runhook.engine import redact
 from runhook.engine.steps.base import StepFailure, short
 from runhook.engine.steps.browser import procs
+from runhook.engine.steps.browser.guardproxy import BLOCKED_HEADER, GuardProxy
 from runhook.engine.steps.browser.options import BrowserOptions
 from runhook.models import LogLevel
-from runhook.netguard import BlockedTarget, check_url
+from runhook.netguard import BlockedTarget, CheckedTarget, check_url
 from runhook.tasks.definition import (
     ClickAction,
     ExtractAction,
@@ -63,7 +73,9 @@ _NO_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})
 
 
 def _size(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1048576 else f"{n / 1048576:.1f} MB"
+    return (
+        f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1048576 else f"{n / 1048576:.1f} MB"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -146,11 +158,14 @@ class BrowserSession:
         self._violation: StepFailure | None = None
         self._watchdog: _Watchdog | None = None
         self._page: Page | None = None
+        self._proxy: GuardProxy | None = None
+        self.profile: str | None = None  # the unique user-data dir (marks the processes)
 
     # -- the session ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         options = self.options
         profile = tempfile.mkdtemp(prefix="runhook-chromium-", dir=options.tmp_dir)
+        self.profile = profile
         watchdog = _Watchdog(
             profile,
             self.deadline + options.kill_grace,
@@ -161,7 +176,14 @@ class BrowserSession:
         self._watchdog = watchdog
         playwright: Playwright | None = None
         context: BrowserContext | None = None
+        proxy = GuardProxy(
+            allow_private=options.allow_private_targets,
+            max_bytes=options.max_transfer_bytes,
+            checker=self._check,
+        )
+        self._proxy = proxy
         try:
+            proxy.start()
             watchdog.start()
             started = time.monotonic()
             playwright = sync_playwright().start()
@@ -185,6 +207,7 @@ class BrowserSession:
             }
         finally:
             watchdog.stop()
+            self._drain_refusals()
             if context is not None:
                 with contextlib.suppress(Exception):
                     context.close()
@@ -194,6 +217,7 @@ class BrowserSession:
             left = procs.kill(procs.session_processes(profile))
             if left:
                 log.warning("Chromium processes %s survived the session", sorted(left))
+            proxy.stop()
             shutil.rmtree(profile, ignore_errors=True)
 
     def _launch(self, playwright: Playwright, profile: str) -> BrowserContext:
@@ -208,7 +232,11 @@ class BrowserSession:
                 executable_path=options.executable_path,
                 headless=True,
                 chromium_sandbox=False,
-                args=options.flags(),
+                args=[
+                    *options.flags(),
+                    f"--proxy-server={self._proxy.server_url if self._proxy else ''}",
+                    "--proxy-bypass-list=<-loopback>",
+                ],
                 env=options.environment(),
                 timeout=budget * 1000,
                 accept_downloads=False,
@@ -217,6 +245,8 @@ class BrowserSession:
             )
         except PlaywrightError as exc:
             self._check_stop()
+            if budget < options.launch_timeout and self._remaining() <= 0.1:
+                raise self._step_timeout("launching Chromium") from exc
             raise StepFailure(
                 "browser_unavailable",
                 f"cannot start Chromium ({options.executable_path}): {_first_line(exc)}",
@@ -228,6 +258,20 @@ class BrowserSession:
         return context
 
     # -- guards and limits ----------------------------------------------------------------
+    def _check(self, url: str) -> CheckedTarget:
+        return check_url(url, allow_private=self.options.allow_private_targets)
+
+    def _drain_refusals(self) -> list[tuple[str, str]]:
+        """Connections the proxy refused since the last call (redirect hops, and Chromium's
+        own background requests, which is why they go to the process log, not the run's)."""
+        proxy = self._proxy
+        drained: list[tuple[str, str]] = []
+        while proxy is not None and not proxy.refusals.empty():
+            url, reason = proxy.refusals.get_nowait()
+            log.info("guard proxy refused %s: %s", redact.url(url), reason)
+            drained.append((url, reason))
+        return drained
+
     def _refusal(self, url: str) -> tuple[str, str] | None:
         """(code, reason) when the page may not reach `url`; None when it may."""
         try:
@@ -245,7 +289,7 @@ class BrowserSession:
             return ("target_not_allowed", reason) if reason else None
         target = url if checked == scheme else checked + url[len(scheme) :]
         try:
-            check_url(target, allow_private=self.options.allow_private_targets)
+            self._check(target)
         except BlockedTarget as exc:
             if exc.code == "target_not_allowed":
                 self._guard_cache[cache_key] = str(exc)
@@ -334,8 +378,15 @@ class BrowserSession:
         )
 
     def _check_stop(self) -> None:
+        self._drain_refusals()
         if self._violation is not None:
             raise self._violation
+        if self._proxy is not None and self._proxy.over_limit:
+            raise StepFailure(
+                "transfer_too_large",
+                f"the pages loaded more than {_size(self.options.max_transfer_bytes)}, "
+                "the most a browser step may transfer",
+            )
         watchdog = self._watchdog
         fired = watchdog.fired if watchdog is not None else None
         if fired == "cancelled":
@@ -419,22 +470,38 @@ class BrowserSession:
         if refusal is not None:
             raise StepFailure(refusal[0], f"goto {redact.url(url)} refused: {refusal[1]}")
         started = time.monotonic()
+        self._drain_refusals()
+        blocked_before = self._blocked
         try:
             response = page.goto(url, timeout=ms, wait_until=action.waitUntil)
         except PlaywrightError as exc:
-            if "ERR_BLOCKED_BY_CLIENT" in str(exc) and self._blocked:
-                raise StepFailure(
-                    "target_not_allowed",
-                    f"goto {redact.url(url)}: the navigation was refused by the target guard "
-                    "(a redirect to a non-public address?)",
-                ) from exc
+            hops = self._drain_refusals()
+            text = str(exc)
+            if "ERR_BLOCKED_BY_CLIENT" in text and self._blocked > blocked_before:
+                raise self._refused(url, None) from exc
+            if "ERR_TUNNEL_CONNECTION_FAILED" in text and hops:
+                raise self._refused(url, hops[-1]) from exc
             raise
+        if response is not None and response.headers.get(BLOCKED_HEADER.lower()):
+            hops = self._drain_refusals()
+            raise self._refused(url, hops[-1] if hops else None)
         took = (time.monotonic() - started) * 1000
         status = response.status if response is not None else None
         shown = f"{status}, {took:.0f} ms" if status is not None else f"{took:.0f} ms"
         self.log("info", f"Navigated to {redact.url(page.url)} ({shown})")
         if status is not None and status >= 400:
             self.log("warning", f"{redact.url(page.url)} answered {status}")
+
+    def _refused(self, url: str, hop: tuple[str, str] | None) -> StepFailure:
+        where = (
+            f" at {redact.url(hop[0])}: {hop[1]}"
+            if hop
+            else " (a redirect to a non-public address)"
+        )
+        return StepFailure(
+            "target_not_allowed",
+            f"goto {redact.url(url)}: the navigation was refused by the target guard{where}",
+        )
 
     def _click(self, action: ClickAction, page: Page, seconds: float) -> None:
         attempts = 1 + max(0, self.options.click_retries)

@@ -1,0 +1,243 @@
+"""The browser session against a real local site and Debian's Chromium."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from runhook.engine.steps.browser import procs
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+
+def _no_processes_left(outcome: Any) -> None:
+    profile = outcome.session.profile
+    assert profile, "the session never made its profile"
+    assert procs.session_processes(profile) == set()
+
+
+def test_order_lookup_flow(run_browser: Any, site: Any) -> None:
+    outcome = run_browser(
+        [
+            {"action": "goto", "url": "{{ inputs.site }}/order-lookup.html"},
+            {"action": "fill", "selector": "#order", "value": "{{ inputs.order }}"},
+            {"action": "select", "selector": "#country", "value": "fr"},
+            {"action": "click", "selector": "#find"},
+            {"action": "wait_for", "selector": "#total", "state": "visible"},
+            {"action": "extract", "name": "total", "selector": "#total"},
+            {
+                "action": "extract",
+                "name": "status",
+                "selector": "#status",
+                "from": "attribute",
+                "attribute": "data-status",
+            },
+            {"action": "extract", "name": "lines", "selector": "#result p", "all": True},
+            {"action": "extract", "name": "html", "selector": "#result .total", "from": "html"},
+            {"action": "screenshot", "name": "order"},
+        ],
+        data={"inputs": {"site": site.url, "order": "48219"}, "steps": {}, "run": {"id": "r"}},
+    )
+    assert outcome.error is None, outcome.error and outcome.error.message
+    result = outcome.result
+    assert result["title"] == "Order lookup"
+    assert result["url"] == f"{site.url}/order-lookup.html"
+    assert result["extracted"]["total"] == "129.90 EUR"
+    assert result["extracted"]["status"] == "shipped"
+    assert result["extracted"]["lines"] == ["Order 48219 (fr): shipped", "Total: 129.90 EUR"]
+    assert '<span id="total">129.90 EUR</span>' in result["extracted"]["html"]
+    shot = result["screenshots"]["order"]
+    assert shot["key"] == "runs/run-1/order.png" and shot["contentType"] == "image/png"
+    assert outcome.store.objects[shot["key"]].startswith(b"\x89PNG\r\n\x1a\n")
+    info = outcome.messages("info")
+    assert info[0].startswith("Chromium started in ")
+    assert info[1].startswith(f"Navigated to {site.url}/order-lookup.html (200, ")
+    assert info[2:] == [
+        "Filled #order (5 characters)",
+        'Selected ["fr"] in #country',
+        "Clicked #find",
+        info[5],
+        "Extracted total from #total: 129.90 EUR",
+        "Extracted status from #status: shipped",
+        'Extracted lines from #result p: ["Order 48219 (fr): shipped", "Total: 129.90 EUR"]',
+        info[9],
+        f"Saved screenshot order.png ({info[10].split('(', 1)[1]}",
+    ]
+    assert info[5].startswith("#total is visible (after ")
+    assert outcome.messages("warning") == []
+    _no_processes_left(outcome)
+
+
+def test_missing_selector_fails_within_the_action_timeout(run_browser: Any, site: Any) -> None:
+    started = time.monotonic()
+    outcome = run_browser(
+        [
+            {"action": "goto", "url": f"{site.url}/flaky.html"},
+            {"action": "wait_for", "selector": "#never", "timeoutSeconds": 1},
+        ]
+    )
+    assert outcome.error is not None
+    assert outcome.error.code == "browser_timeout"
+    assert "'#never' did not become visible within 1 s" in outcome.error.message
+    assert "action 2 (wait_for #never)" in outcome.error.message
+    after_launch = time.monotonic() - started - outcome.session.metrics["launch_ms"] / 1000
+    assert after_launch < 1 + 10, after_launch  # the action's 1 s, plus a loaded machine's slack
+    _no_processes_left(outcome)
+
+
+def test_the_step_timeout_bounds_every_action(run_browser: Any, site: Any) -> None:
+    started = time.monotonic()
+    outcome = run_browser(
+        [
+            {"action": "goto", "url": f"{site.url}/flaky.html"},
+            {"action": "click", "selector": "#never", "timeoutSeconds": 60},
+        ],
+        timeout=20,
+    )
+    took = time.monotonic() - started
+    assert outcome.error is not None and outcome.error.code == "step_timeout", outcome.error
+    assert "within its timeout of 20 s" in outcome.error.message
+    assert took < 20 + 8, took  # the step's 20 s (launch included), plus the kill grace
+    _no_processes_left(outcome)
+
+
+def test_an_element_that_appears_late_is_waited_for(run_browser: Any, site: Any) -> None:
+    outcome = run_browser(
+        [
+            {"action": "goto", "url": f"{site.url}/flaky.html?delay=1500"},
+            {"action": "extract", "name": "late", "selector": "#late", "timeoutSeconds": 5},
+        ]
+    )
+    assert outcome.error is None, outcome.error and outcome.error.message
+    assert outcome.result["extracted"] == {"late": "here at last"}
+
+
+def test_a_click_that_timed_out_is_retried_with_a_warning(run_browser: Any, site: Any) -> None:
+    outcome = run_browser(
+        [
+            {"action": "goto", "url": f"{site.url}/flaky.html?button=1500"},
+            {"action": "click", "selector": "#late-button", "timeoutSeconds": 1},
+            {"action": "wait_for", "selector": "#clicked", "timeoutSeconds": 2},
+        ]
+    )
+    assert outcome.error is None, outcome.error and outcome.error.message
+    assert outcome.messages("warning") == [
+        "Retrying element click after timeout: #late-button (attempt 2/2)"
+    ]
+    info = outcome.messages("info")
+    assert info.index("Clicked #late-button") > 1
+
+
+def test_goto_a_private_address_is_refused_when_deployed(run_browser: Any, site: Any) -> None:
+    before = len(site.requests)
+    outcome = run_browser(
+        [{"action": "goto", "url": f"{site.url}/order-lookup.html"}],
+        allow_private_targets=False,
+    )
+    assert outcome.error is not None
+    assert outcome.error.code in {"target_not_allowed", "scheme_not_allowed"}
+    https = run_browser(
+        [{"action": "goto", "url": "https://127.0.0.1:9/"}], allow_private_targets=False
+    )
+    assert https.error is not None and https.error.code == "target_not_allowed"
+    assert "non-public address (127.0.0.1)" in https.error.message
+    assert site.requests[before:] == []
+
+
+def test_only_http_urls_can_be_opened(run_browser: Any) -> None:
+    outcome = run_browser([{"action": "goto", "url": "file:///etc/passwd"}])
+    assert outcome.error is not None and outcome.error.code == "scheme_not_allowed"
+
+
+def test_the_guard_sees_redirect_hops_and_subresources(
+    run_browser: Any, site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request of the page passes the guard: here `localhost` plays the private host."""
+    from runhook.engine.steps.browser import session
+    from runhook.netguard import BlockedTarget, check_url
+
+    def guard(url: str, **kwargs: Any) -> Any:
+        if url.startswith("http://localhost"):
+            raise BlockedTarget("target_not_allowed", "'localhost' resolves to a private address")
+        return check_url(url, **kwargs)
+
+    monkeypatch.setattr(session, "check_url", guard)
+    port = site.url.rsplit(":", 1)[1]
+    before = len(site.requests)
+    hop = f"{site.url}/redirect?to=http://localhost:{port}/order-lookup.html"
+    redirected = run_browser([{"action": "goto", "url": hop}])
+    assert redirected.error is not None and redirected.error.code == "target_not_allowed"
+    assert f"refused by the target guard at http://localhost:{port}/order-lookup.html" in (
+        redirected.error.message
+    )
+    assert "/order-lookup.html" not in site.requests[before:]
+
+    before = len(site.requests)
+    image = f"http://localhost:{port}/pixel.png"
+    outcome = run_browser([{"action": "goto", "url": f"{site.url}/image.html?src={image}"}])
+    assert outcome.error is None, outcome.error and outcome.error.message
+    assert any(
+        m.startswith(f"Blocked request to {image}: 'localhost' resolves to a private")
+        for m in outcome.messages("warning")
+    ), outcome.logs
+    assert "/pixel.png" not in site.requests[before:]
+
+
+def test_pages_downloads_and_sizes_are_capped(run_browser: Any, site: Any) -> None:
+    outcome = run_browser(
+        [
+            {"action": "goto", "url": f"{site.url}/popups.html"},
+            {"action": "click", "selector": "#open"},
+            {"action": "click", "selector": "#download"},
+            {"action": "goto", "url": f"{site.url}/flaky.html"},
+        ],
+        max_pages=3,
+    )
+    assert outcome.error is None, outcome.error and outcome.error.message
+    warnings = outcome.messages("warning")
+    assert "A page tried to open more than 3 pages: closed it" in warnings
+    assert any(w.startswith("Download refused: report.bin") for w in warnings), warnings
+
+    big = run_browser(
+        [{"action": "goto", "url": f"{site.url}/big?mb=3"}], max_response_bytes=1024 * 1024
+    )
+    assert big.error is not None and big.error.code == "response_too_large"
+    assert "3.0 MB" in big.error.message
+    _no_processes_left(big)
+
+    shot = run_browser(
+        [
+            {"action": "goto", "url": f"{site.url}/order-lookup.html"},
+            {"action": "screenshot", "name": "s"},
+        ],
+        max_screenshot_bytes=100,
+    )
+    assert shot.error is not None and shot.error.code == "screenshot_too_large"
+    assert any("taking the viewport only" in w for w in shot.messages("warning"))
+
+
+def test_cancel_stops_the_browser(run_browser: Any, site: Any) -> None:
+    flag = threading.Event()
+    threading.Timer(1.5, flag.set).start()
+    started = time.monotonic()
+    outcome = run_browser(
+        [{"action": "goto", "url": f"{site.url}/slow?seconds=60", "timeoutSeconds": 60}],
+        timeout=90,
+        should_stop=flag.is_set,
+    )
+    took = time.monotonic() - started
+    assert outcome.error is not None and outcome.error.code == "cancelled", outcome.error
+    launch = (outcome.session.metrics.get("launch_ms") or 0) / 1000
+    assert took < max(1.5, launch) + 6, took
+    _no_processes_left(outcome)
+
+
+def test_a_missing_browser_fails_clearly(run_browser: Any) -> None:
+    outcome = run_browser(
+        [{"action": "goto", "url": "http://127.0.0.1:9/"}], executable_path="/nonexistent/chromium"
+    )
+    assert outcome.error is not None and outcome.error.code == "browser_unavailable"
+    assert "/nonexistent/chromium" in outcome.error.message
