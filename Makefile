@@ -40,13 +40,18 @@ ENV ?= dev
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install dev test lint typecheck unit bench clean lock layer-requirements \
+.PHONY: help install _install dev test lint typecheck unit bench clean lock layer-requirements \
         build validate deploy
 
 help:
 	@sed -n 's/^#   //p' Makefile
 
-install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP) $(CHROMIUM)
+# The parts are independent (mostly downloads): a sub-make installs them side by side.
+install:
+	@$(MAKE) --no-print-directory -j4 _install
+
+_install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP) $(CHROMIUM)
+	@:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "make install: no Python 3.11+ found (set PYTHON=/path/to/python3.11+)" >&2; exit 1; }
