@@ -178,6 +178,10 @@ class LocalCloud:
                 )
             _active = self
         began = time.monotonic()
+        # A LocalCloud can be started again after stop(): forget the previous run's state.
+        self._stop_event = threading.Event()
+        self.dynamodb_endpoint = ""
+        self._clients, self._session = {}, None
         atexit.register(self.stop)
         try:
             self._boot()
