@@ -12,6 +12,7 @@ from runhook.tasks.templating import render
 class FailKind(StepKind):
     kind = "fail"
     quick = True
+    default_timeout = 10.0
     config = FailStep
 
     def describe(self, call: StepCall) -> str | None:

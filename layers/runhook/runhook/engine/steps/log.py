@@ -14,6 +14,7 @@ MAX_MESSAGE = 16_384
 class LogKind(StepKind):
     kind = "log"
     quick = True
+    default_timeout = 10.0
     config = LogStep
 
     def describe(self, call: StepCall) -> str | None:

@@ -12,6 +12,7 @@ from runhook.tasks.templating import TemplateError, search
 class TransformKind(StepKind):
     kind = "transform"
     quick = True
+    default_timeout = 10.0
     config = TransformStep
 
     def describe(self, call: StepCall) -> str | None:

@@ -1,0 +1,69 @@
+"""Fixtures of the engine's integration tests: the engine's actions called in-process
+against the local cloud's DynamoDB Local and bus (no state machine in between), so
+retries, races and hand-overs can be staged exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from runhook import clock
+from runhook.models import Run, RunStatus, Task
+from tests.unit.engine.engine_support import Target
+
+pytestmark = pytest.mark.localcloud
+
+
+@pytest.fixture()
+def make_run(local_cloud: Any) -> Callable[..., Run]:
+    """`make_run(steps, outputs=None, timeout=600, inputs=None)`: a task version and a PENDING run."""
+    from runhook.dal import runs as runs_dal
+    from runhook.dal import tasks as tasks_dal
+    from runhook.tasks.definition import validate_definition
+
+    def make(
+        steps: list[dict[str, Any]],
+        outputs: dict[str, str] | None = None,
+        timeout: int = 600,
+        inputs: dict[str, Any] | None = None,
+    ) -> Run:
+        definition, problems = validate_definition(
+            {"name": "t", "steps": steps, "outputs": outputs or {}, "timeoutSeconds": timeout}
+        )
+        assert definition is not None, problems
+        now = clock.now()
+        task = Task(
+            id=clock.new_id(),
+            org_id=clock.new_id(),
+            version=1,
+            created_at=clock.iso(now),
+            updated_at=clock.iso(now),
+            definition=definition.model_dump(exclude_none=True),
+        )
+        assert tasks_dal.put_new_version(task, expected_version=None)
+        run = Run(
+            id=clock.new_id(),
+            org_id=task.org_id,
+            task_id=task.id,
+            task_version=1,
+            status=RunStatus.PENDING,
+            created_at=clock.iso(now),
+            steps_total=len(steps),
+            inputs=inputs or {},
+            deadline=clock.iso(now + timedelta(seconds=timeout)),
+        )
+        runs_dal.create_run(run)
+        return run
+
+    return make
+
+
+@pytest.fixture()
+def target() -> Iterator[Target]:
+    """A real HTTP server on loopback for http steps, stopped after the test."""
+    server = Target()
+    yield server
+    server.stop()
