@@ -130,3 +130,27 @@ def test_test_send_and_delivery_listing(org: Org, receivers: Any) -> None:
     assert rest["deliveries"][0]["id"] == listed[1]["id"]
     one = org.delivery(listed[1]["id"])
     assert one["attempts"][0]["statusCode"] == 200
+
+
+def test_listen_registers_itself_and_verifies(org: Org, local_cloud: Any) -> None:
+    """`runhook webhooks listen` next to the local cloud: register, receive, verify, clean up."""
+    import io
+
+    from runhook.webhooks.listen import Listener, register
+
+    out = io.StringIO()
+    listener = Listener(port=0, out=out).start()
+    try:
+        registration = register(local_cloud.api_url, org.key, listener.url, ["task-run.failed"])
+        listener.secrets = [registration.secret]
+        publish(org.id, "task-run.started")
+        publish(org.id, "task-run.failed")
+        wait_until(lambda: listener.received)
+        time.sleep(1)
+        assert [(d.event, d.verified) for d in listener.received] == [("task-run.failed", True)]
+        assert "[verified]" in out.getvalue()
+        registration.delete()
+        gone = org.api.get(f"/webhook-endpoints/{registration.endpoint_id}")
+        assert gone.status_code == 404
+    finally:
+        listener.stop()

@@ -410,6 +410,38 @@ def create_delivery(delivery: Delivery) -> bool:
     return _put(delivery_item(delivery), "attribute_not_exists(pk)")
 
 
+def create_deliveries(deliveries: Sequence[Delivery]) -> bool:
+    """Put new deliveries in one transaction (≤ 100); False when any exists already.
+
+    The common case of dispatch (one round trip for all of an event's endpoints);
+    on False the caller falls back to one conditional put per delivery.
+    """
+    if not deliveries:
+        return True
+    if len(deliveries) > 100:
+        return False
+    items = [
+        {
+            "Put": {
+                "TableName": table_name(),
+                "Item": to_item(delivery_item(d)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for d in deliveries
+    ]
+    if len(items) == 1:
+        return create_delivery(deliveries[0])
+    try:
+        with translate_errors():
+            ddb().transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if error_code(exc) == "TransactionCanceledException":
+            return False
+        raise
+    return True
+
+
 def get_delivery(delivery_id: str, *, with_attempts: bool = False) -> Delivery | None:
     if not with_attempts:
         item = get(keys.delivery_pk(delivery_id), keys.DELIVERY_SK, consistent=True)

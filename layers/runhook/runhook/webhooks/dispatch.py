@@ -146,11 +146,9 @@ def dispatch_run_event(event: RunEvent) -> DispatchResult:
         result.skipped = "no subscribed endpoint"
         return result
     now = clock.now_iso()
-    messages: list[queue.Message] = []
-    for endpoint, name in targets:
-        did = delivery_id(event.key, endpoint.id)
-        delivery = Delivery(
-            id=did,
+    deliveries = [
+        Delivery(
+            id=(did := delivery_id(event.key, endpoint.id)),
             org_id=event.org_id,
             endpoint_id=endpoint.id,
             event_type=name,
@@ -163,16 +161,33 @@ def dispatch_run_event(event: RunEvent) -> DispatchResult:
             task_id=event.task_id,
             sequence=event.sequence,
         )
-        if store.create_delivery(delivery):
-            result.created.append(did)
-            messages.append(queue.Message(did, endpoint.id, event.org_id, now, 0))
-            continue
-        # Seen before (a retried or duplicated event): enqueue again only if it was never tried.
-        again = store.requeue(did, only_unattempted=True, statuses=["pending"])
-        if again is None:
-            result.existing.append(did)
-            continue
-        result.requeued.append(did)
-        messages.append(queue.Message(did, endpoint.id, event.org_id, again.created_at, again.gen))
+        for endpoint, name in targets
+    ]
+    messages: list[queue.Message] = []
+    if store.create_deliveries(deliveries):  # the common case: all new, one round trip
+        result.created = [d.id for d in deliveries]
+        messages = [queue.Message(d.id, d.endpoint_id, d.org_id, now, 0) for d in deliveries]
+    else:
+        for delivery in deliveries:
+            message = _create_or_requeue(delivery, result)
+            if message is not None:
+                messages.append(message)
     queue.send(messages)
     return result
+
+
+def _create_or_requeue(delivery: Delivery, result: DispatchResult) -> queue.Message | None:
+    """One delivery of an event seen before (a retried or duplicated event)."""
+    if store.create_delivery(delivery):
+        result.created.append(delivery.id)
+        return queue.Message(
+            delivery.id, delivery.endpoint_id, delivery.org_id, delivery.created_at, 0
+        )
+    # It exists: enqueue it again only if it was never tried (the first message may
+    # never have been sent); the new generation makes any earlier message stale.
+    again = store.requeue(delivery.id, only_unattempted=True, statuses=["pending"])
+    if again is None:
+        result.existing.append(delivery.id)
+        return None
+    result.requeued.append(delivery.id)
+    return queue.Message(again.id, again.endpoint_id, again.org_id, again.created_at, again.gen)
