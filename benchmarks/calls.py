@@ -82,8 +82,9 @@ class Invocation:
 
     function: str
     memory_mb: int
-    duration_ms: float
+    duration_ms: float  # wall time: what Lambda bills
     error: bool = False
+    cpu_ms: float = 0.0  # CPU time of the invoking thread (worker threads not included)
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,6 @@ class CallRecorder:
         with self._lock:
             self._data = Recording()
             self._on = True
-            self.last_activity = time.monotonic()
         try:
             yield self._data
         finally:
@@ -407,19 +407,17 @@ class CallRecorder:
     def _before(
         self, params: MutableMapping[str, Any], model: Any, context: Any, service: str, **_: Any
     ) -> None:
-        if not self._on and model.name not in self.keep_params:
-            return
+        if isinstance(context, dict):
+            context["bench_params"] = params
+            context["bench_current"] = _current.get()
+            context["bench_ignored"] = _ignored.get()
+            context["bench_thread"] = threading.current_thread().name
         if (
             self._on
             and service == "dynamodb"
             and "ReturnConsumedCapacity" in (model.input_shape.members if model.input_shape else {})
         ):
             params.setdefault("ReturnConsumedCapacity", "INDEXES")
-        if isinstance(context, dict):
-            context["bench_params"] = params
-            context["bench_current"] = _current.get()
-            context["bench_ignored"] = _ignored.get()
-            context["bench_thread"] = threading.current_thread().name
         if model.name in self.keep_params and len(self.kept) < self.keep_limit:
             with self._lock:
                 self.kept.append((model.name, json.loads(json.dumps(params, default=str))))
@@ -502,20 +500,23 @@ class CallRecorder:
 
         def invoke(function: Any, event: Any) -> Any:
             token = _current.set(f"function:{function.name}")
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             result = None
             try:
                 result = original(function, event)
                 return result
             finally:
                 elapsed = (time.perf_counter() - started) * 1000
+                cpu = (time.thread_time() - cpu_started) * 1000
                 _current.reset(token)
+                recorder.last_activity = time.monotonic()
                 if recorder._on and not _ignored.get():
                     invocation = Invocation(
                         function=str(function.name),
                         memory_mb=int(getattr(function, "memory_mb", 128) or 128),
                         duration_ms=elapsed,
                         error=bool(getattr(result, "error", True)),
+                        cpu_ms=cpu,
                     )
                     with recorder._lock:
                         if recorder._on:

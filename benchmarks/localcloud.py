@@ -111,7 +111,8 @@ class BenchCloud:
         self.boot_seconds = 0.0
         self.api_key = ""
         self.org_id = ""
-        self.http: httpx.Client | None = None
+        self.http: httpx.Client | None = None  # the benchmark's own requests (not counted)
+        self.counted: httpx.Client | None = None  # requests a recorder counts
 
     def __enter__(self) -> BenchCloud:
         began = time.monotonic()
@@ -127,11 +128,13 @@ class BenchCloud:
         self.http = httpx.Client(
             base_url=self.base_url, headers=self.headers(ignore=True), timeout=30
         )
+        self.counted = httpx.Client(base_url=self.base_url, headers=self.headers(), timeout=30)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.http is not None:
-            self.http.close()
+        for http in (self.http, self.counted):
+            if http is not None:
+                http.close()
         self.cloud.stop()
         if self.recorder is not None:
             self.recorder.uninstall()
@@ -148,9 +151,10 @@ class BenchCloud:
         return headers
 
     # -- API helpers (the benchmark's own requests: not counted by a recorder) ------------
-    def client(self) -> httpx.Client:
-        assert self.http is not None, "use BenchCloud as a context manager"
-        return self.http
+    def client(self, *, counted: bool = False) -> httpx.Client:
+        http = self.counted if counted else self.http
+        assert http is not None, "use BenchCloud as a context manager"
+        return http
 
     def create_task(self, definition: dict[str, Any]) -> str:
         answer = self.client().post("/tasks", json=definition)
@@ -161,20 +165,16 @@ class BenchCloud:
 
     def start_run(self, task_id: str, *, counted: bool = False) -> str:
         """POST a run with a fresh clientRequestId; `counted` makes it a billed request."""
-        answer = self.client().post(
-            f"/tasks/{task_id}/runs",
-            json={"clientRequestId": str(uuid.uuid4())},
-            headers=self.headers(ignore=not counted),
+        answer = self.client(counted=counted).post(
+            f"/tasks/{task_id}/runs", json={"clientRequestId": str(uuid.uuid4())}
         )
         if answer.status_code not in (200, 202):
             raise RuntimeError(f"POST run: {answer.status_code} {answer.text}")
         return str(answer.json()["run"]["id"])
 
     def resume(self, run_id: str, *, counted: bool = False) -> None:
-        answer = self.client().post(
-            f"/task-runs/{run_id}/resume",
-            json={"approved": True},
-            headers=self.headers(ignore=not counted),
+        answer = self.client(counted=counted).post(
+            f"/task-runs/{run_id}/resume", json={"approved": True}
         )
         if answer.status_code >= 300:
             raise RuntimeError(f"resume: {answer.status_code} {answer.text}")

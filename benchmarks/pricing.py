@@ -29,8 +29,11 @@ class Price:
         return self.usd / self.per
 
     def describe(self) -> str:
+        amount = f"{self.usd:.10f}".rstrip("0")
+        whole, _, cents = amount.partition(".")
+        amount = f"{whole}.{cents.ljust(2, '0')}"
         per = f"{self.per:,.0f} " if self.per != 1 else ""
-        return f"${self.usd:g} per {per}{self.unit}"
+        return f"${amount} per {per}{self.unit}"
 
 
 @dataclass(frozen=True)

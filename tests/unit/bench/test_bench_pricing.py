@@ -93,3 +93,10 @@ def test_items_are_sorted_biggest_first_and_shares_add_up() -> None:
     assert sum(share(item, items) for item in items) == pytest.approx(1.0)
     assert total_per_million(items) == pytest.approx(125 + 75 + 1)
     assert share(items[0], line_items(Usage(), prices)) == 0.0
+
+
+def test_prices_describe_themselves_readably() -> None:
+    prices = load_prices(PRICES_FILE)
+    assert prices["sfn_transition"].describe() == "$0.025 per 1,000 transitions"
+    assert prices["lambda_gb_second"].describe() == "$0.0000133334 per GB-second"
+    assert prices["apigw_http_request"].describe().startswith("$1.00 per 1,000,000 requests")

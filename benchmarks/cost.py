@@ -1,0 +1,257 @@
+"""Benchmark 5: the cost model. Count every AWS call a run makes, price it per million runs.
+
+A `CallRecorder` is hooked into botocore before the local cloud starts, so it sees every
+call of every handler (they all run in this process), the Lambda invocations of the local
+registry (timed) and the requests to the API. One run at a time, each recorded from its
+`POST /tasks/{id}/runs` until the run is over and nothing billed has happened for 2.5 s
+(webhooks delivered). Scenarios:
+
+- A: 5 compute steps, no webhook endpoint;
+- B: the same with one webhook endpoint subscribed to every event (a local receiver);
+- C: an approval task (transform, approval, log) with that endpoint; the approval is
+  answered with `POST /task-runs/{id}/resume` as soon as the run waits.
+
+Billed quantities (see `benchmarks.calls.usage`): DynamoDB read/write units as DynamoDB
+Local reports them (ReturnConsumedCapacity=INDEXES, so GSI writes count), Step Functions
+transitions from GetExecutionHistory (states entered), Lambda requests and GB-seconds
+(measured wall time of each invocation here, rounded up to the ms, at the function's
+MemorySize), EventBridge events, SQS requests (empty long polls are a fixed cost of the
+queue, not per run, and are left out), API Gateway requests, CloudWatch Logs bytes (what
+the handlers wrote, plus Lambda's START/END/REPORT lines). Prices: benchmarks/prices.json.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import calls, stats
+from benchmarks.calls import CallRecorder, Recording, Usage
+from benchmarks.localcloud import (
+    TERMINAL,
+    BenchCloud,
+    Receiver,
+    approval_task,
+    compute_task,
+)
+from benchmarks.pricing import line_items, load_prices, share, total_per_million
+from benchmarks.table import Table, usd
+
+PLATFORM_LOG_BYTES = 300  # Lambda's START, END and REPORT lines per invocation
+QUIET_SECONDS = 2.5
+
+
+@dataclass
+class Scenario:
+    key: str
+    label: str
+    task: dict[str, Any]
+    approval: bool = False
+    webhook: bool = False
+    usages: list[Usage] = field(default_factory=list)
+    recordings: list[Recording] = field(default_factory=list)
+    expected_transitions: int | None = None
+
+    def mean(self) -> Usage:
+        total = Usage()
+        for usage in self.usages:
+            total = _add(total, usage)
+        return total.scaled(1 / len(self.usages)) if self.usages else total
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        **{
+            name: getattr(a, name) + getattr(b, name)
+            for name in Usage.__dataclass_fields__  # type: ignore[attr-defined]
+        }
+    )
+
+
+def _expected(task: dict[str, Any]) -> int | None:
+    try:
+        from runhook.engine.plan import expected_transitions
+    except ImportError:
+        return None
+    return int(expected_transitions([str(s["type"]) for s in task["steps"]]))
+
+
+def _one_run(bench: BenchCloud, recorder: CallRecorder, scenario: Scenario, task_id: str) -> None:
+    recorder.wait_quiet(QUIET_SECONDS, timeout=30)
+    with recorder.recording() as recording:
+        run_id = bench.start_run(task_id, counted=True)
+        if scenario.approval:
+            bench.wait_waiting(run_id)
+            bench.resume(run_id, counted=True)
+        state = bench.wait_for(run_id, TERMINAL, timeout=120)
+        if state["status"] != "COMPLETED":
+            raise RuntimeError(f"{scenario.label}: run {run_id} ended {state['status']}")
+        recorder.wait_quiet(QUIET_SECONDS, timeout=60)
+    api = bench.cloud.registry.get("ApiFunction")
+    scenario.recordings.append(recording)
+    scenario.usages.append(
+        calls.usage(
+            recording,
+            transitions=bench.transitions(run_id),
+            api_memory_mb=int(getattr(api, "memory_mb", 1024) or 1024),
+            platform_log_bytes_per_invocation=PLATFORM_LOG_BYTES,
+        )
+    )
+
+
+def measure(repeats: int) -> list[Scenario]:
+    scenarios = [
+        Scenario("A", "A: 5 compute steps", compute_task(5)),
+        Scenario("B", "B: 5 compute steps + 1 webhook endpoint", compute_task(5), webhook=True),
+        Scenario("C", "C: approval + 1 webhook endpoint", approval_task(), True, True),
+    ]
+    recorder = CallRecorder()
+    recorder.count_stdout()  # before any handler is imported (Powertools keeps the stream)
+    with BenchCloud(recorder=recorder) as bench, Receiver() as receiver:
+        tasks = {}
+        for scenario in scenarios:
+            scenario.expected_transitions = _expected(scenario.task)
+            key = scenario.label.split(":")[1].split("+")[0].strip()
+            if key not in tasks:
+                tasks[key] = bench.create_task(scenario.task)
+            # Warm-up run (not recorded): imports, first connections.
+            warm = bench.start_run(tasks[key])
+            if scenario.approval:
+                bench.wait_waiting(warm)
+                bench.resume(warm)
+            bench.wait_for(warm, TERMINAL, timeout=120)
+        endpoint = None
+        for scenario in scenarios:
+            if scenario.webhook and endpoint is None:
+                endpoint = bench.subscribe(receiver.url)
+            key = scenario.label.split(":")[1].split("+")[0].strip()
+            for _ in range(repeats):
+                _one_run(bench, recorder, scenario, tasks[key])
+    return scenarios
+
+
+def _calls_table(scenarios: list[Scenario]) -> Table:
+    columns = ["service", "operation"] + [f"{s.key}: per run" for s in scenarios]
+    table = Table(
+        title="5a. Cost model: AWS calls per run, by service and operation (mean of the runs)",
+        columns=columns,
+    )
+    per: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for scenario in scenarios:
+        totals: dict[tuple[str, str], float] = defaultdict(float)
+        for recording in scenario.recordings:
+            for key, op in calls.by_operation(recording.calls).items():
+                idle = op.empty if key == ("sqs", "ReceiveMessage") else 0
+                totals[key] += op.calls - idle
+        for key, value in totals.items():
+            per[key][scenario.key] = value / max(1, len(scenario.recordings))
+    names = {"stepfunctions": "Step Functions", "dynamodb": "DynamoDB", "events": "EventBridge"}
+    for (service, operation), values in sorted(per.items()):
+        note = ""
+        if service == "lambda" and operation == "Invoke":
+            note = " (by the state machine)"
+        table.add(
+            names.get(service, service.upper() if service in {"sqs"} else service),
+            operation + note,
+            *[_num(values.get(s.key, 0.0)) for s in scenarios],
+        )
+
+    def row(label: str, value: Callable[[Scenario, Usage], str]) -> None:
+        table.add("=", label, *[value(s, s.mean()) for s in scenarios])
+
+    row("DynamoDB read units (RRU)", lambda s, u: _num(u.dynamodb_rru))
+    row("DynamoDB write units (WRU)", lambda s, u: _num(u.dynamodb_wru))
+    row("  of which estimated (refused writes)", lambda s, u: _num(u.dynamodb_estimated))
+    row(
+        "Step Functions transitions (planned)",
+        lambda s, u: f"{u.sfn_transitions} ({s.expected_transitions})",
+    )
+    row("EventBridge events", lambda s, u: str(u.eventbridge_events))
+    row("SQS requests (idle polls left out)", lambda s, u: str(u.sqs_requests))
+    row("API Gateway requests", lambda s, u: str(u.api_requests))
+    row("Lambda invocations (incl. API)", lambda s, u: str(u.lambda_requests))
+    functions = sorted({i.function for s in scenarios for r in s.recordings for i in r.invocations})
+    for function in functions:
+        table.add(
+            "=",
+            f"  {function.replace('runhook-local-', '')}: count x p50 ms (CPU)",
+            *[_invocations(s, function) for s in scenarios],
+        )
+    table.add("=", "  api: requests x p50 ms", *[_api(s) for s in scenarios])
+    row("Lambda GB-seconds", lambda s, u: f"{u.lambda_gb_seconds:.4f}")
+    row("log bytes (CloudWatch Logs)", lambda s, u: f"{u.log_bytes:,}")
+    table.notes.append(
+        "Scenarios: " + "; ".join(s.label for s in scenarios) + ". Webhook endpoint: one, "
+        "subscribed to every event, at a local receiver answering 204."
+    )
+    table.notes.append(
+        "Left out as local-only: the SQS shim queues standing in for EventBridge → Lambda "
+        "targets, the emulated Step Functions status-change events, and the benchmark's own "
+        "reads. Durations: wall time of each invocation in the local cloud on this machine "
+        "(x86, Python 3.11, shared CPUs) as a proxy for arm64 Lambda's billed duration."
+    )
+    return table
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}" if value != int(value) else str(int(value))
+
+
+def _invocations(scenario: Scenario, function: str) -> str:
+    chosen = [i for r in scenario.recordings for i in r.invocations if i.function == function]
+    if not chosen:
+        return "-"
+    count = len(chosen) / max(1, len(scenario.recordings))
+    wall = stats.median([i.duration_ms for i in chosen])
+    cpu = stats.median([i.cpu_ms for i in chosen])
+    return f"{_num(round(count, 1))} x {wall:.0f} ({cpu:.0f})"
+
+
+def _api(scenario: Scenario) -> str:
+    durations = [a.duration_ms for r in scenario.recordings for a in r.api_requests]
+    if not durations:
+        return "-"
+    count = len(durations) / max(1, len(scenario.recordings))
+    return f"{_num(round(count, 1))} x {stats.median(durations):.0f}"
+
+
+def _cost_table(scenario: Scenario) -> Table:
+    prices = load_prices()
+    items = line_items(scenario.mean(), prices)
+    table = Table(
+        title=f"5{chr(ord('b') + 'ABC'.index(scenario.key))}. Cost per million runs, "
+        f"{scenario.label} (biggest first)",
+        columns=["line item", "per run", "list price", "$ per 1M runs", "share"],
+    )
+    for item in items:
+        quantity = item.quantity
+        if item.key == "logs_ingested_gb":
+            per_run = f"{quantity * 1024**2:,.1f} KB"
+        elif item.key == "lambda_gb_second":
+            per_run = f"{quantity:.4f} GB-s"
+        else:
+            per_run = _num(round(quantity, 2))
+        table.add(
+            item.label,
+            per_run,
+            item.price.describe(),
+            usd(item.per_million_runs),
+            f"{share(item, items) * 100:.1f}%",
+        )
+    table.add("total", "", "", usd(total_per_million(items)), "100.0%")
+    table.notes.append(prices.caption())
+    return table
+
+
+def run(quick: bool = False) -> list[Table]:
+    repeats = 2 if quick else 3
+    scenarios = measure(repeats)
+    tables = [_calls_table(scenarios)] + [_cost_table(s) for s in scenarios]
+    tables[-1].notes.append(
+        "Not modelled: free tiers, X-Ray traces (Tracing: Active; sampled), CloudWatch "
+        "metrics, DynamoDB storage/PITR/streams, data transfer, idle SQS polling by the "
+        "event source mapping (a fixed cost per queue, not per run), clients polling GET run."
+    )
+    return tables
