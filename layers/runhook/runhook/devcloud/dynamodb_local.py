@@ -143,6 +143,7 @@ class DynamoDBLocal:
             "-jar",
             str(self.jar),
             "-sharedDb",
+            "-disableTelemetry",  # no phoning home from a developer's machine or CI
             "-port",
             str(self.port),
         ]
