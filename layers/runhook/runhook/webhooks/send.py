@@ -129,6 +129,7 @@ class _Outcome:
     attempt: Attempt | None = None
     health: tuple[str, str, str, bool] | None = None  # org, endpoint, at, ok
     note: str = ""
+    settle: Callable[[], None] | None = None  # record the result, then release the message
 
 
 @dataclass
@@ -193,13 +194,26 @@ class Sender:
         workers = max(1, min(self.max_workers, len(records)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
             outcomes = list(pool.map(lambda r: self._safe_process(r, cache), records))
-        attempts = [o.attempt for o in outcomes if o.attempt is not None]
-        if attempts:
-            store.put_attempts(attempts)
+            # Record before release: attempts first, then each delivery's state, and only
+            # then does its message become visible again (or move to the DLQ).
+            attempts = [o.attempt for o in outcomes if o.attempt is not None]
+            if attempts:
+                store.put_attempts(attempts)
+            list(pool.map(self._safe_settle, outcomes))
         report.disabled_endpoints = self._record_health(outcomes)
         report.failed_message_ids = [o.message_id for o in outcomes if o.retry]
         report.outcomes = [o.note for o in outcomes]
         return report
+
+    @staticmethod
+    def _safe_settle(outcome: _Outcome) -> None:
+        if outcome.settle is None:
+            return
+        try:
+            outcome.settle()
+        except Exception:
+            log.exception("could not record delivery message %s", outcome.message_id)
+            outcome.retry = True
 
     def _safe_process(self, record: Record, cache: _EndpointCache) -> _Outcome:
         try:
@@ -267,7 +281,7 @@ class Sender:
         response = self._post(delivery, endpoint, started, number)
         attempt_no = record.receive_count
         next_at: str | None = None
-        retry = False
+        visibility: int | None = None  # retry: hand the message back after this many seconds
         dead_letter = False
         status: DeliveryStatus
         if response.ok:
@@ -291,28 +305,15 @@ class Sender:
             if delay is None:
                 status = "failed"
                 # SQS redrives it on the next receive when this was its last receive;
-                # otherwise (queue allows more receives than the schedule) we move it.
-                dead_letter = not (self._max_receive and attempt_no >= self._max_receive)
-                if not dead_letter:
-                    retry = True
-                    queue.change_visibility(record.receipt_handle, 0)
+                # otherwise (the queue allows more receives than the schedule) we move it.
+                if self._max_receive and attempt_no >= self._max_receive:
+                    visibility = 0
+                else:
+                    dead_letter = True
             else:
                 status = "pending"
-                retry = True
+                visibility = delay
                 next_at = clock.iso(started + timedelta(seconds=delay))
-                queue.change_visibility(record.receipt_handle, delay)
-        if dead_letter and not self._dead_letter(record, message):
-            retry = True  # no DLQ URL: let the redrive policy do it
-            queue.change_visibility(record.receipt_handle, 0)
-        store.finish_attempt(
-            delivery.id,
-            delivery.gen,
-            status=status,
-            at=at,
-            status_code=response.status,
-            error=response.error,
-            next_attempt_at=next_at,
-        )
         attempt = Attempt(
             delivery_id=delivery.id,
             endpoint_id=endpoint.id,
@@ -325,14 +326,33 @@ class Sender:
             response_excerpt=response.excerpt,
             next_attempt_at=next_at,
         )
-        note = "succeeded" if response.ok else ("retry" if next_at else "failed")
-        return _Outcome(
+        outcome = _Outcome(
             record.message_id,
-            retry=retry,
+            retry=visibility is not None,
             attempt=attempt,
             health=(endpoint.org_id, endpoint.id, at, response.ok),
-            note=note,
+            note="succeeded" if response.ok else ("retry" if next_at else "failed"),
         )
+
+        def settle() -> None:
+            store.finish_attempt(
+                delivery.id,
+                delivery.gen,
+                status=status,
+                at=at,
+                status_code=response.status,
+                error=response.error,
+                next_attempt_at=next_at,
+            )
+            hand_back = visibility
+            if dead_letter and not self._dead_letter(record, message):
+                hand_back = 0  # no DLQ URL: let the redrive policy do it
+            if hand_back is not None:
+                queue.change_visibility(record.receipt_handle, hand_back)
+                outcome.retry = True
+
+        outcome.settle = settle
+        return outcome
 
     # -- HTTP ----------------------------------------------------------------------------
 
