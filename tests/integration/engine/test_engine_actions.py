@@ -229,3 +229,21 @@ def test_a_cancel_between_steps_stops_the_batch(make_run: MakeRun, target: Targe
     assert [h.path for h in target.hits] == ["/cancel-me"]
     final = runs_dal.get_run(run.id)
     assert final is not None and final.status is RunStatus.CANCELLED
+
+
+def test_a_batch_for_a_runner_that_is_not_deployed_fails_instead_of_looping(
+    make_run: MakeRun,
+) -> None:
+    run = make_run(
+        [{"id": "a", "type": "log", "message": "x"}, {"id": "b", "type": "log", "message": "y"}]
+    )
+    runs_dal.transition(
+        run.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.RUNNING}
+    )
+    advance(run.id, {"kind": "compute", "index": 0, "runner": "browser"})
+    failed = runs_dal.get_run(run.id)
+    assert failed is not None and failed.status is RunStatus.FAILED
+    assert failed.error is not None and (failed.error.code, failed.error.nodeId) == (
+        "runner_unavailable",
+        "a",
+    )

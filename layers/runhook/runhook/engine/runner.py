@@ -188,6 +188,15 @@ class Engine:
     def _advance(self, loaded: _Loaded, nxt: Next | None, answer: Any) -> Next:
         index = loaded.run.current_step
         attempt = 1
+        if nxt is not None and nxt.kind == "compute" and nxt.runner not in (None, self.runner):
+            # The machine sent another runner's batch here: this deployment has no route
+            # for it. Fail instead of handing it back and forth forever.
+            return self._fail_run(
+                loaded,
+                "runner_unavailable",
+                f"no {nxt.runner!r} runner is deployed for this step",
+                index,
+            )
         if nxt is not None and nxt.index == index and index < loaded.total:
             if nxt.kind in ("wait", "approval") and not nxt.retry:
                 kind = get_kind(loaded.step_type(index))
