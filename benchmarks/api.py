@@ -45,7 +45,7 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> list[Table]:
-    seconds = 4.0 if quick else 10.0
+    seconds = 4.0 if quick else 8.0
     concurrency = 8
     recorder = CallRecorder()
     recorder.keep_params = {"TransactWriteItems"}

@@ -125,10 +125,15 @@ class BenchCloud:
         )
         assert key, "a new organization always gets a key"
         self.org_id, self.api_key = org_id, key
+        # No keep-alive: uvicorn drops idle connections after 5 s, and a request racing
+        # that close would fail; a loopback connect per request costs next to nothing.
+        fresh = httpx.Limits(max_keepalive_connections=0)
         self.http = httpx.Client(
-            base_url=self.base_url, headers=self.headers(ignore=True), timeout=30
+            base_url=self.base_url, headers=self.headers(ignore=True), timeout=60, limits=fresh
         )
-        self.counted = httpx.Client(base_url=self.base_url, headers=self.headers(), timeout=30)
+        self.counted = httpx.Client(
+            base_url=self.base_url, headers=self.headers(), timeout=60, limits=fresh
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
