@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from runhook import clock
-from runhook.engine.steps import KINDS, Mode, StepFailure, get_kind
+from runhook.engine.steps import DEFAULT_RUNNER, KINDS, Mode, StepFailure, get_kind
 from runhook.tasks.definition import COMPUTE_KINDS, STEP_MODELS
 from tests.unit.engine.engine_support import make_call, run_step
 
@@ -25,7 +25,8 @@ def test_every_defined_kind_has_one_module_and_the_right_mode() -> None:
     for name in STEP_MODELS:
         kind = get_kind(name)
         assert kind.config is STEP_MODELS[name]
-        assert (kind.mode is Mode.INLINE) == (name in COMPUTE_KINDS), name
+        runs_in_step_function = kind.mode is Mode.INLINE and kind.runner == DEFAULT_RUNNER
+        assert runs_in_step_function == (name in COMPUTE_KINDS), name
 
 
 def test_transform_evaluates_jmespath_over_the_context() -> None:

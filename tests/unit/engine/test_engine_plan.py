@@ -58,3 +58,9 @@ def test_a_step_of_another_runner_hands_over(monkeypatch: pytest.MonkeyPatch) ->
         plan.Batch(3, 4, "end"),
     ]
     assert plan.expected_transitions(types) == 3 + 2 + 2
+
+
+def test_browser_steps_run_in_their_own_function() -> None:
+    types = ["http", "browser", "browser", "transform"]
+    assert [b.reason for b in plan.batches(types)] == ["handoff", "handoff", "end"]
+    assert plan.expected_transitions(types) == 7

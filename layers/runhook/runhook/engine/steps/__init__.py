@@ -16,6 +16,7 @@ from runhook.engine.steps.base import (
     StepFailure,
     StepKind,
 )
+from runhook.engine.steps.browser import BrowserKind
 from runhook.engine.steps.fail import FailKind
 from runhook.engine.steps.http import HttpKind
 from runhook.engine.steps.log import LogKind
@@ -24,7 +25,15 @@ from runhook.engine.steps.wait import WaitKind
 
 KINDS: dict[str, StepKind] = {
     kind.kind: kind
-    for kind in (HttpKind(), TransformKind(), WaitKind(), ApprovalKind(), FailKind(), LogKind())
+    for kind in (
+        HttpKind(),
+        TransformKind(),
+        WaitKind(),
+        ApprovalKind(),
+        FailKind(),
+        LogKind(),
+        BrowserKind(),  # runner "browser": its own function (a container image with Chromium)
+    )
 }
 
 
