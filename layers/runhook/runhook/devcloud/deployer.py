@@ -154,6 +154,7 @@ class Deployer:
             "AWS::StepFunctions::StateMachine": 5,
             "AWS::Events::Rule": 6,
             "AWS::DynamoDB::Table": 7,
+            "AWS::S3::Bucket": 2,
         }
         logical_ids = sorted(self.resources, key=lambda lid: order.get(self._type(lid), 99))
         for logical_id in logical_ids:
@@ -202,6 +203,7 @@ class Deployer:
                 "AWS::Serverless::StateMachine": self._state_machine,
                 "AWS::StepFunctions::StateMachine": self._state_machine,
                 "AWS::Events::Rule": self._rule,
+                "AWS::S3::Bucket": self._bucket,
             }.get(kind)
             if creator is None:
                 log.debug("%s (%s): nothing to create locally", logical_id, kind)
@@ -233,6 +235,8 @@ class Deployer:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
         if kind in ("AWS::Serverless::HttpApi", "AWS::Serverless::Api"):
             return "local"
+        if kind == "AWS::S3::Bucket":
+            return self._bucket_name(logical_id)
         return logical_id
 
     def _get_att(self, logical_id: str, attribute: str) -> Any:
@@ -259,6 +263,9 @@ class Deployer:
         elif kind in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
             arn = self._state_machine_arn(logical_id)
             values = {"Arn": arn, "Name": arn.rsplit(":", 1)[-1]}
+        elif kind == "AWS::S3::Bucket":
+            name = self._bucket_name(logical_id)
+            values = {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
         else:
             values = {}
         if attribute not in values:
@@ -440,6 +447,23 @@ class Deployer:
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         return Queue(logical_id or name, name, url, arn)
 
+    # -- S3 -------------------------------------------------------------------------------
+    def _bucket_name(self, logical_id: str) -> str:
+        name = self._props(logical_id).get("BucketName")
+        if name is not None:
+            return str(self.resolver.resolve(name))
+        return re.sub(r"[^a-z0-9-]", "-", f"{self.stack_name}-{logical_id}".lower())[:63]
+
+    def _bucket(self, logical_id: str) -> None:
+        """A private bucket (moto's S3); lifecycle and encryption are AWS's business."""
+        s3 = self.client("s3")
+        name = self._bucket_name(logical_id)
+        try:
+            s3.create_bucket(Bucket=name)
+            log.info("created bucket %s", name)
+        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            pass
+
     # -- Logs -----------------------------------------------------------------------------
     def _log_group(self, logical_id: str) -> None:
         logs = self.client("logs")
@@ -534,6 +558,16 @@ class Deployer:
             self._warn(f"function {logical_id}: runtime {runtime} cannot run locally (skipped)")
             return
         code_uri = raw.get("CodeUri", glob.get("CodeUri"))
+        handler = raw.get("Handler", glob.get("Handler", "app.handler"))
+        if raw.get("PackageType") == "Image":
+            # A container image runs in-process too: its handler is ImageConfig.Command[0]
+            # in the Dockerfile's folder (the image copies that folder's app.py).
+            metadata = self.resources[logical_id].get("Metadata") or {}
+            dockerfile = Path(str(metadata.get("DockerContext", "."))) / str(
+                metadata.get("Dockerfile", "Dockerfile")
+            )
+            code_uri = str(dockerfile.parent)
+            handler = ((raw.get("ImageConfig") or {}).get("Command") or ["app.handler"])[0]
         if not isinstance(code_uri, str):
             self._warn(f"function {logical_id}: CodeUri must be a local path (skipped)")
             return
@@ -547,7 +581,7 @@ class Deployer:
         destinations = invoke_config.get("DestinationConfig") or {}
         function = LocalFunction(
             name=name,
-            handler=str(raw.get("Handler", glob.get("Handler", "app.handler"))),
+            handler=str(handler),
             logical_id=logical_id,
             code_dir=(self.template_dir / code_uri).resolve(),
             timeout_seconds=float(raw.get("Timeout", glob.get("Timeout", 3))),
