@@ -72,7 +72,12 @@ class Api:
             time.sleep(0.1)
 
     def transitions(self, run_id: str) -> list[str]:
-        """The states the execution entered, in order (billed transitions)."""
+        """The states the finished execution entered, in order (billed transitions).
+
+        The run's status is committed before the machine reaches its last states, so
+        this waits for the execution to end first.
+        """
+        self.wait_execution(run_id)
         sfn = self.cloud.new_client("stepfunctions")
         arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
         events: list[dict[str, Any]] = []
