@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -127,6 +128,8 @@ class Engine:
         self.runner = runner
         self.settings = settings or get_settings()
         self.sleep = sleep
+        # What this invocation did, for the handler's metrics (step_succeeded, run_failed, …).
+        self.outcomes: Counter[str] = Counter()
         self._lambda_deadline: float | None = (
             time.monotonic() + remaining_ms() / 1000.0 if remaining_ms is not None else None
         )
@@ -174,6 +177,7 @@ class Engine:
             changes={"status": RunStatus.RUNNING, "started_at": now, "current_step": 0},
         )
         if run is not None:
+            self.outcomes["run_started"] += 1
             self._publish_now("task-run.started", run)
             return run
         current = runs_dal.get_run(run_id)
@@ -292,6 +296,7 @@ class Engine:
                 duration = int((time.monotonic() - t0) * 1000)
                 ok = self._record_success(loaded, index, kind, result, attempt, started, duration)
                 return True if ok else END
+            self.outcomes["step_attempt_failed"] += 1
             if failure.retryable and attempt < max_attempts and retry is not None:
                 delay = float(retry.backoffSeconds) * float(retry.backoffRate) ** (attempt - 1)
                 if failure.retry_after is not None:
@@ -360,6 +365,7 @@ class Engine:
         The last step's progress is folded into the completion (one write, one event).
         """
         node = loaded.node_id(index) or ""
+        self.outcomes["step_succeeded"] += 1
         self._save(
             loaded,
             results.StepRecord(
@@ -413,6 +419,7 @@ class Engine:
         started: str,
     ) -> None:
         node = loaded.node_id(index) or ""
+        self.outcomes["step_failed"] += 1
         loaded.journal.write("error", f"failed: {failure.message}", node)
         self._save(
             loaded,
@@ -462,6 +469,7 @@ class Engine:
                 loaded.final = ("task-run.completed", current)  # a retry: say it again
             return END
         loaded.run = done
+        self.outcomes["run_completed"] += 1
         loaded.journal.write("info", f"run completed ({loaded.total}/{loaded.total} steps)")
         loaded.final = ("task-run.completed", done)
         return END
@@ -478,6 +486,7 @@ class Engine:
         node = loaded.node_id(index) if index is not None else None
         failed = _mark_failed(loaded.run.id, code, message, node, steps_done)
         if failed is not None:
+            self.outcomes["run_failed"] += 1
             loaded.run = failed
             loaded.final = ("task-run.failed", failed)
         return END
@@ -523,6 +532,7 @@ class Engine:
             "info", f"waiting for approval: {prompt} (expires {waiting.expiresAt})", call.node_id
         )
         loaded.final = ("task-run.waiting", updated)
+        self.outcomes["approval_parked"] += 1
         self._finish(loaded, strict=True)
         return {"runId": run.id, "waiting": True}
 
@@ -543,6 +553,7 @@ class Engine:
         failed = _mark_failed(run.id, code, message, node, None)
         if failed is None:
             return output(state.runId, END)
+        self.outcomes["run_failed"] += 1
         journal.write("error", f"run failed: {message}", node)
         journal.flush()
         entries = journal.take_unpublished()
