@@ -118,7 +118,10 @@ Resources:
 """
     )
     registry = FunctionRegistry()
-    Deployer(load_template(tmp_path / "template.yaml"), tmp_path, lambda s: None, registry).deploy()
+    deployment = Deployer(
+        load_template(tmp_path / "template.yaml"), tmp_path, lambda s: None, registry
+    ).deploy()
+    assert [w for w in deployment.warnings if "Broken" in w]  # said at deploy time
     one, two, broken = (registry.get(n) for n in ("One", "Two", "Broken"))
     assert one is not None and two is not None and broken is not None
     assert registry.invoke(one, 1).payload == {"from": "one", "event": 1}

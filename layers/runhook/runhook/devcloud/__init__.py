@@ -1,10 +1,30 @@
-"""The local cloud behind `runhook dev` and the pytest fixture (DESIGN §3).
+"""The local cloud behind `runhook dev` and the pytest fixture (DESIGN §3; README.md here).
 
-Nothing deployed imports this package. Importing it is cheap: moto, werkzeug,
-uvicorn and boto3 are imported when a `LocalCloud` starts.
+Nothing deployed imports this package. Importing it is cheap (the names below load on
+first use); moto, werkzeug, uvicorn and boto3 are imported when a `LocalCloud` starts.
 """
 
-from runhook.devcloud.cloud import EventSourceHandle, LocalCloud, LocalCloudError
-from runhook.devcloud.dynamodb_local import ensure_jar
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runhook.devcloud.cloud import EventSourceHandle, LocalCloud, LocalCloudError
+    from runhook.devcloud.dynamodb_local import ensure_jar
 
 __all__ = ["EventSourceHandle", "LocalCloud", "LocalCloudError", "ensure_jar"]
+
+_HOMES = {
+    "EventSourceHandle": "runhook.devcloud.cloud",
+    "LocalCloud": "runhook.devcloud.cloud",
+    "LocalCloudError": "runhook.devcloud.cloud",
+    "ensure_jar": "runhook.devcloud.dynamodb_local",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

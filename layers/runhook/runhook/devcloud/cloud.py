@@ -25,7 +25,6 @@ import signal
 import threading
 import time
 import types
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -417,6 +416,8 @@ class LocalCloud:
             ) from exc
 
     def _moto_api(self, action: str, payload: Any) -> None:
+        import urllib.request
+
         request = urllib.request.Request(  # noqa: S310 - a loopback http URL
             f"{self.aws_endpoint_url}/moto-api/{action}",
             data=json.dumps(payload).encode() if payload is not None else b"",

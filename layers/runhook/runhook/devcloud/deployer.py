@@ -593,6 +593,11 @@ class Deployer:
                 on_success_arn=(destinations.get("OnSuccess") or {}).get("Destination"),
             ),
         )
+        module = function.handler.rpartition(".")[0]
+        source = (function.code_dir or Path()).joinpath(*module.split(".")).with_suffix(".py")
+        if not module or not source.is_file():
+            # Imported on first invoke, as Lambda does; say now that it will fail.
+            self._warn(f"function {logical_id}: handler {function.handler} not found ({source})")
         self.registry.add(function)
         self.out.functions[logical_id] = function
 
