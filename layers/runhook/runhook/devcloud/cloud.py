@@ -755,8 +755,8 @@ class LocalCloud:
         lines = [
             f"  API            {self.api_url}/public/v1"
             + (f"   (unavailable: {self.api_error})" if self.api_error else ""),
-            f"  AWS endpoint   {self.aws_endpoint_url}   (Lambda, Step Functions, SQS, "
-            "EventBridge via moto; DynamoDB Local behind it)",
+            f"  AWS endpoint   {self.aws_endpoint_url}   (Lambda: handlers in-process; "
+            "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
             f"  DynamoDB Local {self.dynamodb_endpoint}   "
             + ("(in memory)" if self.in_memory else f"(data in {self.state_dir / 'dynamodb'})"),
             f"  table          {self.table_name}",
