@@ -235,6 +235,9 @@ class Usage:
     sqs_idle_receives: int = 0  # empty long polls: a fixed cost of the queue, not per run
     api_requests: int = 0
     log_bytes: int = 0
+    # Not billed as such: GB-seconds if each invocation lasted only its CPU time, stretched
+    # to Lambda's CPU share at its memory size (no I/O waits: an optimistic estimate).
+    lambda_gb_seconds_cpu: float = 0.0
 
     def scaled(self, factor: float) -> Usage:
         return Usage(
@@ -249,7 +252,16 @@ class Usage:
             sqs_idle_receives=round(self.sqs_idle_receives * factor),
             api_requests=round(self.api_requests * factor),
             log_bytes=round(self.log_bytes * factor),
+            lambda_gb_seconds_cpu=self.lambda_gb_seconds_cpu * factor,
         )
+
+
+FULL_VCPU_MB = 1769  # Lambda gives one vCPU at 1,769 MB, proportionally less below
+
+
+def cpu_on_lambda_ms(cpu_ms: float, memory_mb: int) -> float:
+    """CPU time measured on a full core, stretched to Lambda's CPU share at `memory_mb`."""
+    return cpu_ms * max(1.0, FULL_VCPU_MB / max(1, memory_mb))
 
 
 def billed_ms(duration_ms: float) -> int:
@@ -295,7 +307,12 @@ def usage(
             events += call.chunks
     invocations = len(recording.invocations) + len(recording.api_requests)
     gbs = sum(gb_seconds(i.duration_ms, i.memory_mb) for i in recording.invocations)
-    gbs += sum(gb_seconds(r.duration_ms, api_memory_mb) for r in recording.api_requests)
+    api_gbs = sum(gb_seconds(r.duration_ms, api_memory_mb) for r in recording.api_requests)
+    gbs += api_gbs
+    cpu_gbs = api_gbs + sum(
+        gb_seconds(cpu_on_lambda_ms(i.cpu_ms, i.memory_mb), i.memory_mb)
+        for i in recording.invocations
+    )
     return Usage(
         dynamodb_rru=rru,
         dynamodb_wru=wru,
@@ -308,6 +325,7 @@ def usage(
         sqs_idle_receives=idle,
         api_requests=len(recording.api_requests),
         log_bytes=recording.log_bytes + platform_log_bytes_per_invocation * invocations,
+        lambda_gb_seconds_cpu=cpu_gbs,
     )
 
 

@@ -139,23 +139,37 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
         columns=columns,
     )
     per: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    units: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for scenario in scenarios:
         totals: dict[tuple[str, str], float] = defaultdict(float)
+        capacity: dict[tuple[str, str], float] = defaultdict(float)
         for recording in scenario.recordings:
             for key, op in calls.by_operation(recording.calls).items():
                 idle = op.empty if key == ("sqs", "ReceiveMessage") else 0
                 totals[key] += op.calls - idle
+                capacity[key] += op.read_units + op.write_units
+        runs = max(1, len(scenario.recordings))
         for key, value in totals.items():
-            per[key][scenario.key] = value / max(1, len(scenario.recordings))
+            per[key][scenario.key] = value / runs
+            units[key][scenario.key] = capacity[key] / runs
     names = {"stepfunctions": "Step Functions", "dynamodb": "DynamoDB", "events": "EventBridge"}
     for (service, operation), values in sorted(per.items()):
         note = ""
         if service == "lambda" and operation == "Invoke":
             note = " (by the state machine)"
+        if service == "dynamodb":
+            kind = "RRU" if operation in calls.DYNAMODB_READS else "WRU"
+            note = f" (calls, {kind})"
+            cells = [
+                f"{_num(values.get(s.key, 0.0))}, {_num(round(units[(service, operation)].get(s.key, 0.0), 1))}"
+                for s in scenarios
+            ]
+        else:
+            cells = [_num(values.get(s.key, 0.0)) for s in scenarios]
         table.add(
             names.get(service, service.upper() if service in {"sqs"} else service),
             operation + note,
-            *[_num(values.get(s.key, 0.0)) for s in scenarios],
+            *cells,
         )
 
     def row(label: str, value: Callable[[Scenario, Usage], str]) -> None:
@@ -241,6 +255,16 @@ def _cost_table(scenario: Scenario) -> Table:
             f"{share(item, items) * 100:.1f}%",
         )
     table.add("total", "", "", usd(total_per_million(items)), "100.0%")
+    usage = scenario.mean()
+    duration = prices["lambda_gb_second"]
+    cpu_cost = usage.lambda_gb_seconds_cpu * duration.unit_price * 1_000_000
+    table.notes.append(
+        f"Lambda duration is priced on wall time measured here, which includes waiting for "
+        f"this machine's CPUs and for the emulators; on CPU time alone, stretched to Lambda's "
+        f"CPU share at each function's memory (1,769 MB = 1 vCPU), it would be "
+        f"{usage.lambda_gb_seconds_cpu:.4f} GB-s = {usd(cpu_cost)} per 1M runs (API requests "
+        f"stay at wall time)."
+    )
     table.notes.append(prices.caption())
     return table
 

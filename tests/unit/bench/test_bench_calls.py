@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from benchmarks import calls
@@ -153,3 +155,17 @@ def test_usage_scales() -> None:
     one = calls.Usage(sfn_transitions=3, dynamodb_wru=2.5, api_requests=1)
     assert one.scaled(2).sfn_transitions == 6
     assert one.scaled(2).dynamodb_wru == 5.0
+
+
+def test_cpu_estimate_stretches_cpu_time_to_lambdas_share() -> None:
+    assert calls.cpu_on_lambda_ms(10.0, 1769) == 10.0
+    assert calls.cpu_on_lambda_ms(10.0, 3538) == 10.0  # never faster than one core
+    assert calls.cpu_on_lambda_ms(10.0, 512) == pytest.approx(10.0 * 1769 / 512)
+    recording = Recording(
+        invocations=[Invocation("step", 512, duration_ms=900.0, cpu_ms=50.0)],
+        api_requests=[ApiRequest("POST", "/x", 202, 20.0)],
+    )
+    result = usage(recording, transitions=0, api_memory_mb=1024)
+    stretched = math.ceil(50.0 * 1769 / 512) / 1000 * 0.5
+    assert result.lambda_gb_seconds_cpu == pytest.approx(stretched + 0.020)
+    assert result.lambda_gb_seconds == pytest.approx(0.9 * 0.5 + 0.020)
