@@ -248,7 +248,8 @@ class Sender:
             message.delivery_id,
             message.gen,
             now=now,
-            lease_seconds=self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS,
+            # connect + write + read can each take up to the timeout: lease generously
+            lease_seconds=2 * self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS,
         )
         if delivery is None:
             return self._unclaimed(record, message, now)
