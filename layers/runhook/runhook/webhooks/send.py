@@ -156,10 +156,6 @@ class _EndpointCache:
                 self._items[key] = store.get_endpoint(org_id, endpoint_id)
             return self._items[key]
 
-    def forget(self, org_id: str, endpoint_id: str) -> None:
-        with self._lock:
-            self._items.pop((org_id, endpoint_id), None)
-
 
 class Sender:
     """Sends batches of deliveries. Pass `settings`, `http` and `resolver` in tests."""
@@ -188,9 +184,8 @@ class Sender:
         report = BatchReport()
         if not records:
             return report
-        self._max_receive = (
-            queue.max_receive_count() if self.settings.deliveries_queue_url else None
-        )
+        if self._max_receive is None and self.settings.deliveries_queue_url:
+            self._max_receive = queue.max_receive_count()  # cached; None when unreadable
         workers = max(1, min(self.max_workers, len(records)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
             outcomes = list(pool.map(lambda r: self._safe_process(r, cache), records))
