@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from runhook.tasks.definition import input_defaults, validate_inputs
 
 MAX_CANCEL_REASON = 1024
 MAX_CLIENT_REQUEST_ID = 255
+# The answer travels in the execution's state (256 KB limit, shared with the run's refs).
+MAX_RESUME_DATA_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,6 @@ def cancel_run(principal: Principal, run_id: str, reason: str | None) -> Run:
     run = visible_run(principal, run_id)
     if not run.active:
         return run
-    item = runs_dal.get_run_item(run_id) or {}
     cancelled = runs_dal.transition(
         run_id,
         allowed_from=ACTIVE_STATUSES,
@@ -139,11 +141,13 @@ def cancel_run(principal: Principal, run_id: str, reason: str | None) -> Run:
             "cancel_reason": reason,
             "finished_at": clock.now_iso(),
         },
-        remove=["waiting", "taskToken"],
+        remove=["waiting"],
     )
     if cancelled is None:  # it finished meanwhile: report what it is now
         return visible_run(principal, run_id)
-    token = item.get("taskToken")
+    # Read the token after the cancel is committed: an approval parked a moment ago is
+    # seen here, and one parking later finds the run inactive and stands down itself.
+    token = (runs_dal.get_run_item(run_id) or {}).get("taskToken")
     if token:
         stepfunctions.send_task_failure(str(token), "Cancelled", reason or "cancelled")
     stepfunctions.stop_run(run_id, reason or "cancelled")
@@ -158,6 +162,8 @@ def resume_run(
     data: dict[str, Any] | None,
     comment: str | None,
 ) -> Run:
+    if data is not None and len(json.dumps(data)) > MAX_RESUME_DATA_BYTES:
+        raise InvalidRequest("resume_data_too_large", limit=MAX_RESUME_DATA_BYTES)
     run = visible_run(principal, run_id)
     item = runs_dal.get_run_item(run_id) or {}
     token = item.get("taskToken")
