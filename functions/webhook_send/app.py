@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from runhook.webhooks.send import Record, default_sender
 
 logger = Logger()
-metrics = Metrics(namespace="runhook")
+NAMESPACE = "runhook"
 
 # Outcome notes worth a metric each (EMF), e.g. WebhookSucceeded, WebhookRetry, WebhookFailed.
 _METRICS = {
@@ -26,7 +26,12 @@ _METRICS = {
 }
 
 
-@metrics.log_metrics
+def _count(name: str, value: int) -> None:
+    """One EMF blob per metric: no state shared between concurrent invocations."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE):
+        pass
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = [Record.from_lambda(r) for r in event.get("Records") or []]
@@ -34,8 +39,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     counts = Counter(report.outcomes)
     for note, name in _METRICS.items():
         if counts.get(note):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[note])
-    metrics.add_metric(name="WebhookMessages", unit=MetricUnit.Count, value=len(records))
+            _count(name, counts[note])
+    _count("WebhookMessages", len(records))
     logger.info(
         "sent",
         extra={
