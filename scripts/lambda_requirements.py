@@ -90,6 +90,13 @@ def targets(pyproject: Path = ROOT / "pyproject.toml") -> list[Target]:
             "[project.optional-dependencies] api",
             tuple(extras.get("api", [])),
         ),
+        # The browser function is a container image (functions/browser/Dockerfile): no layer,
+        # so it installs the package's own dependencies too.
+        Target(
+            ROOT / "functions/browser/requirements.txt",
+            "[project] dependencies + [project.optional-dependencies] browser",
+            (*project.get("dependencies", []), *extras.get("browser", [])),
+        ),
     ]
 
 

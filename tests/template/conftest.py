@@ -217,6 +217,11 @@ def function_specs(template: dict[str, Any] | None = None) -> list[FunctionSpec]
         env = {k: stand_ins.text(v) for k, v in env_vars.items()}
         code_uri = props.get("CodeUri", glob.get("CodeUri", ""))
         handler = props.get("Handler", glob.get("Handler", ""))
+        if props.get("PackageType") == "Image":  # the handler sits beside its Dockerfile
+            meta = resource.get("Metadata", {})
+            dockerfile = Path(meta.get("DockerContext", ".")) / meta.get("Dockerfile", "Dockerfile")
+            code_uri = str(dockerfile.parent)
+            handler = (props.get("ImageConfig", {}).get("Command") or [""])[0]
         events = props.get("Events", {}) or {}
         specs.append(
             FunctionSpec(

@@ -39,6 +39,8 @@ for resource in template.get("Resources", {}).values():
     for key in ("CodeUri", "ContentUri", "DefinitionUri"):  # as `sam validate` does
         if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
             props[key] = "s3://bucket/key"
+    if props.get("PackageType") == "Image" and "ImageUri" not in props:  # sam validate too
+        props["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/runhook:latest"
 print(json.dumps(transform(template, {}, NoManagedPolicies()), default=str))
 """
 

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
-from runhook.api.routes import admin, health, runs, tasks, webhooks
+from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
 
 PREFIX = "/public/v1"
 MAX_BODY_BYTES = 1024 * 1024
@@ -70,7 +70,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    for module in (health, runs, tasks, admin, webhooks):
+    for module in (health, runs, tasks, admin, webhooks, artifacts):
         app.include_router(module.router, prefix=PREFIX)
     app.add_middleware(BodyLimit)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
