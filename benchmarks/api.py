@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import stats
+from benchmarks import machine, stats
 from benchmarks.calls import CallRecorder
 from benchmarks.loadgen import make_template
 from benchmarks.localcloud import BenchCloud, parked_task
@@ -29,7 +29,13 @@ from benchmarks.table import Table, ms, per_second, times
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(config: dict[str, Any]) -> dict[str, Any]:
+def _load(config: dict[str, Any], java_pid: int | None = None) -> dict[str, Any]:
+    """Run the load generator; its result plus the CPU seconds each side used meanwhile."""
+    before = (
+        machine.process_cpu_seconds(),
+        machine.process_cpu_seconds(java_pid) if java_pid else float("nan"),
+        machine.children_cpu_seconds(),
+    )
     answer = subprocess.run(
         [sys.executable, "-m", "benchmarks.loadgen", json.dumps(config)],
         cwd=ROOT,
@@ -41,6 +47,11 @@ def _load(config: dict[str, Any]) -> dict[str, Any]:
     if answer.returncode != 0:
         raise RuntimeError(f"load generator failed: {answer.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
+    result["cpu"] = {
+        "cloud": machine.process_cpu_seconds() - before[0],
+        "jvm": (machine.process_cpu_seconds(java_pid) if java_pid else float("nan")) - before[1],
+        "client": machine.children_cpu_seconds() - before[2],
+    }
     return result
 
 
@@ -67,13 +78,16 @@ def run(quick: bool = False) -> list[Table]:
             "region": bench.cloud.region,
             "templates": templates[:50],
         }
+        java = bench.cloud.java_pid
         # Alternate ours and the baseline so both see similar background load.
-        results["post1"] = _load({**api, "clients": 1, "seconds": seconds, "mix": "post"})
-        results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds})
-        results["postN"] = _load({**api, "clients": concurrency, "seconds": seconds, "mix": "post"})
-        results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds})
+        results["post1"] = _load({**api, "clients": 1, "seconds": seconds, "mix": "post"}, java)
+        results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds}, java)
+        results["postN"] = _load(
+            {**api, "clients": concurrency, "seconds": seconds, "mix": "post"}, java
+        )
+        results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds}, java)
         results["mixedN"] = _load(
-            {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}
+            {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}, java
         )
         boot = bench.boot_seconds
 
@@ -89,6 +103,7 @@ def run(quick: bool = False) -> list[Table]:
             "p99 ms",
             "errors",
             "req/s vs baseline",
+            "CPU ms/req: cloud, JVM, client",
         ],
     )
 
@@ -100,6 +115,14 @@ def run(quick: bool = False) -> list[Table]:
         summary = stats.summarize(values)
         throughput = stats.rate(summary.n, float(result["elapsed"]))
         errors = sum(n for key, n in result["errors"].items() if op is None or key.startswith(op))
+        cpu = "-"
+        if op is None or (op == "POST run" and len(result["ops"]) == 1):
+            total = sum(len(v) for v in ops.values())
+            parts = [
+                result["cpu"][k] * 1000 / total if total else float("nan")
+                for k in ("cloud", "jvm", "client")
+            ]
+            cpu = ", ".join(ms(v, 0) for v in parts)
         versus = "-"
         if base:
             other = results[base]
@@ -117,6 +140,7 @@ def run(quick: bool = False) -> list[Table]:
             ms(summary.p99),
             errors,
             versus,
+            cpu,
         )
 
     add("API: POST run", 1, results["post1"], "POST run", "raw1")
@@ -137,6 +161,12 @@ def run(quick: bool = False) -> list[Table]:
         "calls StartExecution, and starts a real execution (one step-function invocation, "
         "then a 2 h Wait). The baseline sends the same transactions straight to DynamoDB "
         "Local, without the API, the dispatcher or Step Functions."
+    )
+    table.notes.append(
+        "CPU ms/req: CPU time used during the row by the local cloud's Python process (API, "
+        "dispatcher, moto, handlers, pollers), by DynamoDB Local's JVM and by the load "
+        "generator, divided by the requests of the row (background work of earlier rows "
+        "included)."
     )
     table.notes.append(f"local cloud boot: {boot:.1f} s (not in any figure)")
     return [table]

@@ -46,3 +46,22 @@ def describe() -> str:
         f"{cpus()} CPUs ({cpu_model()}), {memory_gib():.1f} GiB RAM, "
         f"{platform.system()} {platform.release()}, Python {sys.version.split()[0]}"
     )
+
+
+def process_cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process so far (this one by default); NaN if unknown."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children."""
+    times = os.times()
+    return times.children_user + times.children_system
