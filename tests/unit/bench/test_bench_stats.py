@@ -72,3 +72,15 @@ def test_formatters() -> None:
     assert times(math.nan) == "-"
     assert usd(75.0) == "$75.00"
     assert usd(0.00042) == "$0.0004"
+
+
+def test_machine_facts() -> None:
+    import os
+
+    from benchmarks import machine
+
+    assert "CPUs" in machine.describe() and "GiB RAM" in machine.describe()
+    assert machine.load().startswith("load ")
+    assert machine.process_cpu_seconds() >= 0
+    assert machine.process_cpu_seconds(os.getpid()) >= 0
+    assert math.isnan(machine.process_cpu_seconds(2**22 + 12345))  # no such process
