@@ -42,7 +42,10 @@ class _Handler(socketserver.BaseRequestHandler):
         client.settimeout(30)
         head = b""
         while b"\r\n\r\n" not in head:
-            chunk = client.recv(8192)
+            try:
+                chunk = client.recv(8192)
+            except OSError:  # an idle keep-alive connection, or the browser went away
+                return
             if not chunk:
                 return
             head += chunk
@@ -198,6 +201,9 @@ class GuardProxy(socketserver.ThreadingTCPServer):
                 self.over_limit = True
                 return False
         return True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A broken connection ends quietly (socketserver would print a traceback)."""
 
     def start(self) -> GuardProxy:
         self._thread.start()
