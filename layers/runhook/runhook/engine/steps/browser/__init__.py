@@ -63,7 +63,7 @@ class BrowserKind(StepKind):
             timeout=call.timeout,
             options=self.options(call),
             store=self._store or S3Artifacts(call.settings.artifacts_bucket),
-            should_stop=getattr(call, "should_stop", None),
+            should_stop=call.should_stop,
         )
         return session.run()
 
