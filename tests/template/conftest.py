@@ -289,10 +289,10 @@ def sam() -> Callable[..., subprocess.CompletedProcess[str]]:
         TERM="dumb",
     )
 
-    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, timeout: float = 280, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(SAM_WRAPPER), *args],
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             capture_output=True,
             text=True,

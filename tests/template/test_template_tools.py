@@ -6,7 +6,9 @@ Lambda runtime) on PATH: scripts/sam finds it (PATH, then pyenv) or fails clearl
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import json
 import os
 import re
 import shutil
@@ -134,24 +136,40 @@ def _docker() -> bool:
 def sam_build(sam: Sam, tmp_path_factory: pytest.TempPathFactory, template: dict[str, Any]) -> Path:
     """`sam build` (no container) into a temporary folder; the build cache in .cache/ lets
     an unchanged function or layer be copied instead of rebuilt on a warm machine. Image
-    functions are excluded when there is no Docker (test_sam_build_of_image_functions)."""
-    build_dir = tmp_path_factory.mktemp("sam") / "build"
-    excluded = [] if _docker() else _image_functions(template)
-    result = sam(
-        "build",
-        "--template",
-        str(TEMPLATE),
-        "--build-dir",
-        str(build_dir),
-        "--cached",
-        "--cache-dir",
-        str(ROOT / ".cache" / "sam-build-cache"),
-        "--parallel",
-        *(arg for lid in excluded for arg in ("--exclude", lid)),
-        timeout=600,
-    )
-    assert result.returncode == 0, _output(result)
-    assert "Build Succeeded" in result.stdout + result.stderr
+    functions are excluded when there is no Docker (test_sam_build_of_image_functions).
+
+    One build per test run: the tests share an xdist group, and a file lock in the run's
+    shared temporary folder makes any other worker reuse the first one's build."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "sam-build"
+    build_dir = root / "build"
+    with (shared / "sam-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        outcome_file = root / "outcome.json"
+        if not outcome_file.exists():
+            root.mkdir(exist_ok=True)
+            excluded = [] if _docker() else _image_functions(template)
+            result = sam(
+                "build",
+                "--template",
+                str(TEMPLATE),
+                "--build-dir",
+                str(build_dir),
+                "--cached",
+                "--cache-dir",
+                str(ROOT / ".cache" / "sam-build-cache"),
+                "--parallel",
+                *(arg for lid in excluded for arg in ("--exclude", lid)),
+                timeout=840,
+                cwd=root,  # sam keeps .aws-sam/deps in the working directory
+            )
+            outcome_file.write_text(
+                json.dumps({"output": _output(result), "ok": result.returncode == 0})
+            )
+        outcome = json.loads(outcome_file.read_text())
+    assert outcome["ok"], outcome["output"]
+    assert "Build Succeeded" in outcome["output"]
     return build_dir
 
 
@@ -160,6 +178,8 @@ def _size(path: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sam_build")  # one build, on one worker
+@pytest.mark.timeout(900)  # the first one builds: a cold build downloads every wheel
 def test_sam_build_packages_every_function(
     sam_build: Path, functions: list[FunctionSpec], template: dict[str, Any]
 ) -> None:
@@ -181,6 +201,8 @@ def test_sam_build_packages_every_function(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sam_build")  # one build, on one worker
+@pytest.mark.timeout(900)  # the first one builds: a cold build downloads every wheel
 def test_sam_build_of_image_functions(sam_build: Path, template: dict[str, Any]) -> None:
     images = _image_functions(template)
     if not images:
@@ -197,6 +219,8 @@ def test_sam_build_of_image_functions(sam_build: Path, template: dict[str, Any])
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("sam_build")  # one build, on one worker
+@pytest.mark.timeout(900)  # the first one builds: a cold build downloads every wheel
 def test_sam_build_takes_arm64_wheels(sam_build: Path, template: dict[str, Any]) -> None:
     """Compiled dependencies are the Lambda runtime's (CPython 3.12, aarch64), not this host's."""
     architectures = template["Globals"]["Function"]["Architectures"]
