@@ -10,8 +10,9 @@ import pytest
 from runhook.webhooks import catalog
 from runhook.webhooks.dispatch import InvalidEvent, delivery_id, parse_event
 
-TASK = str(uuid.uuid4())
-OTHER = str(uuid.uuid4())
+# Fixed ids: parametrize ids must be the same in every pytest-xdist worker.
+TASK = "7d3c3a7e-2f4b-4c4e-9d55-0b9f4b1e2a10"
+OTHER = "5c0e5b1d-8a3f-4f6b-a1d2-3e4f5a6b7c8d"
 
 
 @pytest.mark.parametrize(
