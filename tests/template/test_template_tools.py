@@ -203,7 +203,9 @@ def test_sam_build_packages_every_function(
 @pytest.mark.slow
 @pytest.mark.xdist_group("sam_build")  # one build, on one worker
 @pytest.mark.timeout(900)  # the first one builds: a cold build downloads every wheel
-def test_sam_build_of_image_functions(sam_build: Path, template: dict[str, Any]) -> None:
+def test_sam_build_of_image_functions(
+    request: pytest.FixtureRequest, template: dict[str, Any]
+) -> None:
     images = _image_functions(template)
     if not images:
         pytest.skip("the template has no container image function")
@@ -213,6 +215,7 @@ def test_sam_build_of_image_functions(sam_build: Path, template: dict[str, Any])
             "machine lacks: it was excluded from the build; cfn-lint and sam validate --lint "
             "still check its definition, and its handler is imported by test_handlers"
         )
+    sam_build: Path = request.getfixturevalue("sam_build")  # only then: a build is slow
     built = (sam_build / "template.yaml").read_text()
     for logical_id in images:
         assert logical_id in built
