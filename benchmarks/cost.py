@@ -185,6 +185,7 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
     row("EventBridge events", lambda s, u: str(u.eventbridge_events))
     row("SQS requests (idle polls left out)", lambda s, u: str(u.sqs_requests))
     row("API Gateway requests", lambda s, u: str(u.api_requests))
+    row("  AWS calls made by the API", lambda s, u: _num(round(_api_calls(s), 1)))
     row("Lambda invocations (incl. API)", lambda s, u: str(u.lambda_requests))
     functions = sorted({i.function for s in scenarios for r in s.recordings for i in r.invocations})
     for function in functions:
@@ -221,6 +222,11 @@ def _invocations(scenario: Scenario, function: str) -> str:
     wall = stats.median([i.duration_ms for i in chosen])
     cpu = stats.median([i.cpu_ms for i in chosen])
     return f"{_num(round(count, 1))} x {wall:.0f} ({cpu:.0f})"
+
+
+def _api_calls(scenario: Scenario) -> float:
+    made = sum(1 for r in scenario.recordings for c in r.calls if c.origin == calls.API)
+    return made / max(1, len(scenario.recordings))
 
 
 def _api(scenario: Scenario) -> str:
