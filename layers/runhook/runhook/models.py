@@ -173,6 +173,8 @@ class Principal(BaseModel):
     org_id: str
     key_id: str
     scopes: list[Scope]
+    # The organization's settings as read by authentication: saves a second read later.
+    org_settings: dict[str, Any] | None = None
 
     def can(self, scope: Scope) -> bool:
         return "admin" in self.scopes or scope in self.scopes

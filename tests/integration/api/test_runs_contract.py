@@ -215,7 +215,9 @@ def test_start_failure_is_503_and_a_retry_starts_the_same_run(
     assert retried.status_code == 200
     run_id = retried.json()["run"]["id"]
     assert run_id == runs[0]["id"]
-    from runhook.dal.runs import get_run_item
+    from runhook.adapters.stepfunctions import execution_arn
+    from runhook.aws import client
 
-    assert (get_run_item(run_id) or {}).get("executionStarted") is True
+    execution = client("stepfunctions").describe_execution(executionArn=execution_arn(run_id))
+    assert execution["name"] == run_id  # the retry started the very same run
     api.post(f"/task-runs/{run_id}/cancel")

@@ -89,7 +89,12 @@ def principal(
     if not item.get("lastUsedAt") or str(item["lastUsedAt"]) < stale:
         auth_dal.touch_key(key.org_id, key.id, str(item["hash"]), clock.iso(now), stale)
     request.state.org = org
-    return Principal(org_id=key.org_id, key_id=key.id, scopes=list(key.scopes))
+    return Principal(
+        org_id=key.org_id,
+        key_id=key.id,
+        scopes=list(key.scopes),
+        org_settings=org.get("settings") or {},
+    )
 
 
 def require(scope: Scope) -> Callable[[Principal], Principal]:

@@ -17,9 +17,10 @@ def period(now: datetime) -> str:
     return now.strftime("%Y-%m")
 
 
-def monthly_limit(org_id: str) -> int:
-    org = auth_dal.get_org(org_id) or {}
-    settings = org.get("settings") or {}
+def monthly_limit(org_id: str, settings: dict[str, Any] | None = None) -> int:
+    """The org's quota; pass `settings` when the caller has them (no read)."""
+    if settings is None:
+        settings = (auth_dal.get_org(org_id) or {}).get("settings") or {}
     return int(settings.get("monthlyRunQuota", DEFAULT_MONTHLY_RUNS))
 
 
@@ -28,7 +29,9 @@ def usage(org_id: str, now: datetime) -> dict[str, Any]:
     return {"used": int(item.get("runs", 0)), "limit": monthly_limit(org_id), "period": period(now)}
 
 
-def usage_writes(org_id: str, now: datetime) -> list[dict[str, Any]]:
+def usage_writes(
+    org_id: str, now: datetime, settings: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """One Update in the create-run transaction: count the run if under the limit."""
     return [
         {
@@ -39,7 +42,7 @@ def usage_writes(org_id: str, now: datetime) -> list[dict[str, Any]]:
                 "ConditionExpression": "attribute_not_exists(runs) OR runs < :limit",
                 "ExpressionAttributeNames": {"#type": "type"},
                 "ExpressionAttributeValues": to_values(
-                    {":one": 1, ":limit": monthly_limit(org_id), ":type": "usage"}
+                    {":one": 1, ":limit": monthly_limit(org_id, settings), ":type": "usage"}
                 ),
             }
         }

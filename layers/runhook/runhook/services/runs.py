@@ -56,10 +56,6 @@ def create_run(
     task = tasks_dal.get_task(task_id)
     if task is None or task.org_id != principal.org_id:
         raise NotFound("task_not_found")
-    if client_request_id:
-        existing = _existing_for_request(task_id, client_request_id, principal)
-        if existing:
-            return existing
     schema = task.definition.get("inputs", {"type": "object"})
     merged = {**input_defaults(schema), **(inputs or {})}
     problems = validate_inputs(schema, merged)
@@ -83,7 +79,9 @@ def create_run(
     )
     for attempt in range(6):
         try:
-            runs_dal.create_run(run, extra_writes=quota.usage_writes(principal.org_id, now))
+            runs_dal.create_run(
+                run, extra_writes=quota.usage_writes(principal.org_id, now, principal.org_settings)
+            )
             break
         except runs_dal.IdempotencyConflict as conflict:
             return _replay(conflict.run_id, principal)
@@ -99,7 +97,6 @@ def create_run(
     else:
         raise ServiceUnavailable(message="create run: transaction conflicts persisted")
     stepfunctions.start_run(run.id)
-    runs_dal.set_private(run.id, {"executionStarted": True})
     return CreatedRun(run, created=True)
 
 
@@ -114,16 +111,19 @@ def _existing_for_request(
 
 
 def _replay(run_id: str, principal: Principal) -> CreatedRun:
-    """The run an earlier request with the same clientRequestId created; start it if it never was."""
-    item = runs_dal.get_run_item(run_id)
-    if item is None:  # claim written in the same transaction as the run: cannot happen
+    """The run an earlier request with the same clientRequestId created.
+
+    A run still PENDING may never have been started (StartExecution failed after the
+    transaction): start it. StartExecution by name is idempotent, so a replay racing the
+    original request, or one after the run was claimed, starts nothing twice.
+    """
+    run = runs_dal.get_run(run_id)
+    if run is None:  # the claim is written in the same transaction as the run
         raise NotFound("run_not_found")
-    run = runs_dal.run_from_item(item)
     if run.org_id != principal.org_id:
         raise NotFound("task_not_found")
-    if run.status is RunStatus.PENDING and not item.get("executionStarted"):
+    if run.status is RunStatus.PENDING:
         stepfunctions.start_run(run.id)
-        runs_dal.set_private(run.id, {"executionStarted": True})
     return CreatedRun(run, created=False)
 
 
