@@ -28,6 +28,33 @@ def test_error_codes(api: httpx.Client, task_id: str) -> None:
         ),
         ("POST", f"/tasks/{task_id}/runs", {"json": {"inputs": "x"}}, 400, "invalid_body"),
         ("POST", f"/tasks/{task_id}/runs", {"json": [1, 2]}, 400, "invalid_body"),
+        (
+            "POST",
+            f"/tasks/{task_id}/runs",
+            {
+                "content": b'{"inputs": {"name": Infinity}}',
+                "headers": {"content-type": "application/json"},
+            },
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            f"/tasks/{task_id}/runs",
+            {
+                "content": b'{"inputs": {"name": 1e999}}',
+                "headers": {"content-type": "application/json"},
+            },
+            400,
+            "invalid_body",
+        ),
+        (
+            "POST",
+            "/tasks",
+            {"content": b'{"name": NaN}', "headers": {"content-type": "application/json"}},
+            400,
+            "invalid_body",
+        ),
         ("GET", "/task-runs", {"params": {"pageSize": 500}}, 400, "invalid_query"),
         ("GET", "/task-runs", {"params": {"status": "DONE"}}, 400, "invalid_query"),
         ("GET", "/task-runs", {"params": {"pageToken": "garbage"}}, 400, "invalid_page_token"),

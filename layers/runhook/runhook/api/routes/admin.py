@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request, Response
 
 from runhook.api.deps import Admin, source_ip
 from runhook.api.schemas import CreateKeyBody, PatchOrganizationBody, merged
+from runhook.api.strict import StrictJSONRoute
 from runhook.dal import auth as auth_dal
 from runhook.services import organization as service
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=StrictJSONRoute)
 
 
 @router.post(

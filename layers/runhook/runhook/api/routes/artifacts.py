@@ -15,10 +15,11 @@ from runhook import clock
 from runhook.adapters.artifacts import PRESIGN_SECONDS, Artifact, S3Artifacts
 from runhook.api.deps import Caller
 from runhook.api.schemas import merged
+from runhook.api.strict import StrictJSONRoute
 from runhook.errors import NotFound
 from runhook.services.runs import visible_run
 
-router = APIRouter(tags=["artifacts"])
+router = APIRouter(tags=["artifacts"], route_class=StrictJSONRoute)
 
 
 def _resource(store: S3Artifacts, artifact: Artifact) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from runhook import __version__
+from runhook.api.strict import StrictJSONRoute
 from runhook.dal.dynamo import get
 from runhook.errors import ServiceUnavailable
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
 
 
 @router.get(

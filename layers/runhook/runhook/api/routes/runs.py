@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from runhook.api.deps import Caller
 from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
+from runhook.api.strict import StrictJSONRoute
 from runhook.clock import is_uuid, iso
 from runhook.dal import runs as runs_dal
 from runhook.errors import InvalidRequest
@@ -17,7 +18,7 @@ from runhook.models import Run, RunStatus
 from runhook.services import runs as service
 from runhook.settings import get_settings
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
 
 
 def resource(run: Run) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Body, Query, Response
 
 from runhook.api.deps import Caller
 from runhook.api.schemas import merged
+from runhook.api.strict import StrictJSONRoute
 from runhook.dal import tasks as tasks_dal
 from runhook.services import tasks as service
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=StrictJSONRoute)
 
 TASK_EXAMPLE = {
     "name": "Fetch order total",

@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runhook.api.deps import Admin
 from runhook.api.schemas import merged
+from runhook.api.strict import StrictJSONRoute
 from runhook.webhooks import catalog, replay
 from runhook.webhooks import endpoints as service
 from runhook.webhooks.endpoints import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 from runhook.webhooks.models import DeliveryStatus
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=StrictJSONRoute)
 
 _EVENTS_DOC = (
     "Event types to receive (none or empty: all). "
