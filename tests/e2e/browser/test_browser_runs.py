@@ -124,9 +124,11 @@ def test_a_late_element_and_a_retried_click_succeed(browser_api: Api, site: Any)
     task_id = api.task(
         _browser_task(
             [
-                {"action": "goto", "url": f"{site.url}/flaky.html?delay=500&button=2000"},
+                # The click starts ~0.5 s after load and times out at ~2.5 s; the
+                # button appears at 3.5 s, inside the retry's window (until ~4.5 s).
+                {"action": "goto", "url": f"{site.url}/flaky.html?delay=500&button=3500"},
                 {"action": "extract", "name": "late", "selector": "#late", "timeoutSeconds": 10},
-                {"action": "click", "selector": "#late-button", "timeoutSeconds": 1},
+                {"action": "click", "selector": "#late-button", "timeoutSeconds": 2},
                 {"action": "wait_for", "selector": "#clicked", "timeoutSeconds": 5},
             ]
         )

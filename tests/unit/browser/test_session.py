@@ -118,9 +118,11 @@ def test_an_element_that_appears_late_is_waited_for(run_browser: Any, site: Any)
 def test_a_click_that_timed_out_is_retried_with_a_warning(run_browser: Any, site: Any) -> None:
     outcome = run_browser(
         [
-            {"action": "goto", "url": f"{site.url}/flaky.html?button=1500"},
-            {"action": "click", "selector": "#late-button", "timeoutSeconds": 1},
-            {"action": "wait_for", "selector": "#clicked", "timeoutSeconds": 2},
+            # The button appears 2.5 s after load: the first 2 s click times out, the
+            # retry (2 s more) finds it, with about a second of margin either side.
+            {"action": "goto", "url": f"{site.url}/flaky.html?button=2500"},
+            {"action": "click", "selector": "#late-button", "timeoutSeconds": 2},
+            {"action": "wait_for", "selector": "#clicked", "timeoutSeconds": 3},
         ]
     )
     assert outcome.error is None, outcome.error and outcome.error.message
