@@ -7,6 +7,7 @@ leaks into the domain and every read is a cheap string decode.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -110,6 +111,21 @@ def query_all(**kwargs: Any) -> list[dict[str, Any]]:
         if not last:
             return out
         kwargs["ExclusiveStartKey"] = to_item(last)
+
+
+def batch_write(requests: list[dict[str, Any]], rounds: int = 6) -> None:
+    """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff."""
+    for start in range(0, len(requests), 25):
+        pending: dict[str, Any] = {table_name(): requests[start : start + 25]}
+        for round_ in range(rounds):
+            with translate_errors():
+                resp = ddb().batch_write_item(RequestItems=pending)
+            pending = resp.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(0.05 * 2**round_)
+        else:
+            raise ServiceUnavailable(message="dynamodb: unprocessed items after retries")
 
 
 def cancellation_reasons(exc: ClientError) -> list[str]:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from runhook import clock, keys
 from runhook.dal.dynamo import (
+    batch_write,
     cancellation_reasons,
     ddb,
     dumps,
@@ -394,14 +395,7 @@ def append_logs(
         }
         for e in entries
     ]
-    for start in range(0, len(requests), 25):
-        pending: dict[str, Any] = {table_name(): requests[start : start + 25]}
-        for _ in range(8):
-            with translate_errors():
-                resp = ddb().batch_write_item(RequestItems=pending)
-            pending = resp.get("UnprocessedItems") or {}
-            if not pending:
-                break
+    batch_write(requests)
 
 
 def list_logs(run_id: str, *, after: str | None, limit: int) -> tuple[list[LogEntry], str | None]:

@@ -15,7 +15,6 @@ Deliveries and attempts carry the table's TTL attribute `expiresAt`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from runhook import clock, keys
 from runhook.dal.dynamo import (
+    batch_write,
     ddb,
     dumps,
     error_code,
@@ -637,15 +637,7 @@ def attempt_item(attempt: Attempt) -> dict[str, Any]:
 def put_attempts(attempts: Sequence[Attempt]) -> None:
     """BatchWriteItem in chunks of 25, retrying unprocessed items."""
     requests = [{"PutRequest": {"Item": to_item(attempt_item(a))}} for a in attempts]
-    for start in range(0, len(requests), 25):
-        pending: dict[str, Any] = {table_name(): requests[start : start + 25]}
-        for round_ in range(6):
-            with translate_errors():
-                resp = ddb().batch_write_item(RequestItems=pending)
-            pending = resp.get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(0.05 * 2**round_)
+    batch_write(requests)
 
 
 def recent_outcomes(endpoint_id: str, limit: int = 100) -> list[bool]:
