@@ -77,7 +77,7 @@ class Subject:
 
 def _functions() -> list[dict[str, Any]]:
     """(logical id, handler file, attribute, code dir, environment, memory, is_api)."""
-    from runhook.devcloud.cfn import Resolver, load_template, parameter_defaults
+    from runhook_dev.devcloud.cfn import Resolver, load_template, parameter_defaults
 
     template = load_template(TEMPLATE)
     resources = template["Resources"]

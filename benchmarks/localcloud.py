@@ -1,6 +1,6 @@
 """The local cloud as the benchmarks use it: booted in this process, with a fast organization.
 
-`BenchCloud` starts `runhook.devcloud.LocalCloud` in memory on free ports (like the test
+`BenchCloud` starts `runhook_dev.devcloud.LocalCloud` in memory on free ports (like the test
 suite's fixture), optionally with a `CallRecorder` hooked in before anything starts, and
 makes an organization whose rate limits are far above what one machine can send, so the
 limiter is never what a benchmark measures.
@@ -83,13 +83,13 @@ class BenchCloud:
         recorder: CallRecorder | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        from runhook.devcloud import LocalCloud
+        from runhook_dev.devcloud import LocalCloud
 
         self.recorder = recorder
         self._state = tempfile.TemporaryDirectory(prefix="runhook-bench-")
         if recorder is not None:
             recorder.install()
-            import runhook.devcloud.servers as servers
+            import runhook_dev.devcloud.servers as servers
 
             original = servers.load_api_app
 
@@ -118,7 +118,7 @@ class BenchCloud:
         began = time.monotonic()
         self.cloud.start()
         self.boot_seconds = time.monotonic() - began
-        from runhook.admin import bootstrap_organization
+        from runhook_dev.admin import bootstrap_organization
 
         org_id, key = bootstrap_organization(
             f"bench {uuid.uuid4().hex[:6]}", live=False, settings=FAST_ORG_SETTINGS

@@ -1,13 +1,13 @@
 """Shared fixtures: the local cloud (booted once per test process) and AWS clients for it.
 
-- `local_cloud` — a `runhook.devcloud.LocalCloud`: DynamoDB Local in memory, moto,
+- `local_cloud` — a `runhook_dev.devcloud.LocalCloud`: DynamoDB Local in memory, moto,
   the template deployed, the pollers running and the API served on a free port. One
   per test process (each pytest-xdist worker boots its own, on its own free ports).
   Webhook retries are compressed (WEBHOOK_RETRY_SCHEDULE=1,1,1,1,1,1,1).
   Its environment (AWS_ENDPOINT_URL, TABLE_NAME, ...) is applied to os.environ for
   the whole session, so in-process code (runhook.aws clients, repositories) talks to it.
 - `aws` — boto3 clients and a session pointed at the local cloud's AWS endpoint
-  (`runhook.devcloud.testing.LocalAws`: `aws.sqs`, `aws.sfn`, `aws.client("logs")`, ...).
+  (`runhook_dev.devcloud.testing.LocalAws`: `aws.sqs`, `aws.sfn`, `aws.client("logs")`, ...).
 - `clean_env` — os.environ as it was before any local cloud (for subprocesses).
 
 Tests that need the cloud use the `local_cloud` fixture (and get the `localcloud`
@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The whole service, in memory, on free ports; stopped at the end of the session."""
-    from runhook.devcloud import LocalCloud
+    from runhook_dev.devcloud import LocalCloud
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     cloud = LocalCloud(
@@ -70,7 +70,7 @@ def clean_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def aws(local_cloud: Any) -> Any:
-    """boto3 clients for the local cloud (`runhook.devcloud.testing.LocalAws`)."""
-    from runhook.devcloud.testing import LocalAws
+    """boto3 clients for the local cloud (`runhook_dev.devcloud.testing.LocalAws`)."""
+    from runhook_dev.devcloud.testing import LocalAws
 
     return LocalAws(local_cloud)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from runhook.devcloud.cfn import Resolver, TemplateError, load_template, parameter_defaults
-from runhook.devcloud.deployer import Deployer
-from runhook.devcloud.registry import FunctionRegistry
+from runhook_dev.devcloud.cfn import Resolver, TemplateError, load_template, parameter_defaults
+from runhook_dev.devcloud.deployer import Deployer
+from runhook_dev.devcloud.registry import FunctionRegistry
 
 TEMPLATE = """
 Parameters:

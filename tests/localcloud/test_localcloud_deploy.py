@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runhook.devcloud.cfn import load_template
-from runhook.devcloud.deployer import Deployer
-from runhook.devcloud.registry import FunctionRegistry
+from runhook_dev.devcloud.cfn import load_template
+from runhook_dev.devcloud.deployer import Deployer
+from runhook_dev.devcloud.registry import FunctionRegistry
 
 pytestmark = pytest.mark.localcloud
 
@@ -161,7 +161,7 @@ def test_health_fails_when_dynamodb_is_unreachable(local_cloud: Any, aws: Any) -
 
 def test_seeded_demo_data(local_cloud: Any, aws: Any) -> None:
     if local_cloud.org_id is None:
-        pytest.skip("runhook.admin.bootstrap_demo is not available")
+        pytest.skip("runhook_dev.admin.bootstrap_demo is not available")
     assert local_cloud.admin_api_key  # in memory: always a fresh key
     assert local_cloud.demo_task_id
     answer = httpx.get(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runhook.devcloud.testing import (
+from runhook_dev.devcloud.testing import (
     create_machine,
     drain,
     run_execution,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runhook.devcloud.testing import create_machine, run_execution, wait_until
+from runhook_dev.devcloud.testing import create_machine, run_execution, wait_until
 
 pytestmark = pytest.mark.localcloud
 

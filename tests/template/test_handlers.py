@@ -1,6 +1,6 @@
 """Every function's Handler in template.yaml resolves to a callable, and imports only what a
 deployed function may: non-API functions never import FastAPI (cold start), and nothing
-deployed imports the local cloud (runhook.devcloud) or moto.
+deployed imports the local cloud (runhook_dev.devcloud) or moto.
 
 Each handler is imported in a fresh interpreter, by file path under a unique module name, with
 the function's folder first on sys.path (as Lambda's /var/task) and the function's template
@@ -118,7 +118,9 @@ def test_deployed_code_does_not_import_the_local_cloud(function_spec: FunctionSp
     assert out["error"] is None, out["error"]
     assert "runhook" in out["modules"], "the handler should use the runhook layer"
     local = [
-        m for m in out["modules"] if m == "runhook.devcloud" or m.startswith("runhook.devcloud.")
+        m
+        for m in out["modules"]
+        if m == "runhook_dev.devcloud" or m.startswith("runhook_dev.devcloud.")
     ]
     local += _top_level(out["modules"], "moto", "werkzeug", "pytest")
     assert not local, f"{function_spec.logical_id} imports {local}"

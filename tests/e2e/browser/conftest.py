@@ -67,7 +67,7 @@ def site() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser_api(local_cloud: Any, chromium: str) -> Iterator[Api]:
-    from runhook.admin import bootstrap_organization
+    from runhook_dev.admin import bootstrap_organization
 
     org_id, key = bootstrap_organization(
         f"browser {uuid.uuid4().hex[:6]}",

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.localcloud
 
 @pytest.fixture(scope="session")
 def api(local_cloud: Any) -> Iterator[Api]:
-    from runhook.admin import bootstrap_organization
+    from runhook_dev.admin import bootstrap_organization
 
     org_id, key = bootstrap_organization(
         f"engine {uuid.uuid4().hex[:6]}",

@@ -32,7 +32,7 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 @pytest.fixture()
 def org(local_cloud: Any) -> Iterator[Org]:
     """A fresh organization with an admin key (generous rate limits)."""
-    from runhook.admin import bootstrap_organization
+    from runhook_dev.admin import bootstrap_organization
 
     org_id, key = bootstrap_organization(
         f"webhooks {uuid.uuid4().hex[:6]}",

@@ -56,7 +56,7 @@ def test_filtering_and_task_scope(org: Org, receivers: Any) -> None:
 
 
 def test_another_organization_hears_nothing(org: Org, receivers: Any, local_cloud: Any) -> None:
-    from runhook.admin import bootstrap_organization
+    from runhook_dev.admin import bootstrap_organization
 
     mine = receivers()
     org.endpoint(mine.url)
@@ -136,7 +136,7 @@ def test_listen_registers_itself_and_verifies(org: Org, local_cloud: Any) -> Non
     """`runhook webhooks listen` next to the local cloud: register, receive, verify, clean up."""
     import io
 
-    from runhook.webhooks.listen import Listener, register
+    from runhook_dev.listen import Listener, register
 
     out = io.StringIO()
     listener = Listener(port=0, out=out).start()

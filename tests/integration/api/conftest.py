@@ -37,7 +37,7 @@ def api_base(local_cloud: Any) -> str:
 @pytest.fixture(scope="session")
 def new_org(local_cloud: Any) -> Callable[..., str]:
     """Create an organization with an admin key (in-process, like `runhook admin bootstrap`)."""
-    from runhook.admin import bootstrap_organization
+    from runhook_dev.admin import bootstrap_organization
 
     def make(name: str = "Test org") -> str:
         _, secret = bootstrap_organization(f"{name} {uuid.uuid4().hex[:6]}", live=False)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from runhook.cli import build_parser
 from runhook.webhooks import generate_secret
-from runhook.webhooks.listen import Listener
 from runhook.webhooks.signing import signature_headers
+from runhook_dev.cli import build_parser
+from runhook_dev.listen import Listener
 
 BODY = json.dumps({"id": "r1", "status": "COMPLETED"}).encode()
 

@@ -19,8 +19,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as StdError
 
-from runhook.webhooks import WebhookVerificationError, generate_secret, verify
+from runhook.webhooks import generate_secret
 from runhook.webhooks.signing import komos_timestamp, signature_headers
+from runhook_dev.verify import WebhookVerificationError, verify
 
 PEPPER = "komos-webhook-pepper"
 

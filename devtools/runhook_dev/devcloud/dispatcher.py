@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from runhook.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
+from runhook_dev.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
 
 if TYPE_CHECKING:
-    from runhook.devcloud.async_invoke import AsyncInvoker
+    from runhook_dev.devcloud.async_invoke import AsyncInvoker
 
 log = logging.getLogger("devcloud.dispatcher")
 

@@ -82,7 +82,7 @@ def _configure_logging(level: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runhook.devcloud.dynamodb_local import DynamoDBLocalError, ensure_jar
+    from runhook_dev.devcloud.dynamodb_local import DynamoDBLocalError, ensure_jar
 
     if args.fetch_only:
         try:
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         if aws_port == 0:
             print("runhook dev: port 4566 is taken; using a free port for the AWS endpoint")
 
-    from runhook.devcloud.cloud import DEV_API_KEY_ENV, LocalCloud, LocalCloudError
+    from runhook_dev.devcloud.cloud import DEV_API_KEY_ENV, LocalCloud, LocalCloudError
 
     cloud = LocalCloud(
         api_port=args.port,
@@ -163,7 +163,7 @@ def _banner(cloud: Any, key_env: str) -> str:
     ]
     key = cloud.admin_api_key
     if cloud.org_id is None:
-        lines.append("  no demo data (runhook.admin.bootstrap_demo is not available)")
+        lines.append("  no demo data (runhook_dev.admin.bootstrap_demo is not available)")
     elif os.environ.get(key_env):
         lines.append(f"  admin API key  from ${key_env}")
     elif key:

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 # Add a subcommand: write a module with `add_parser(subparsers)` and list it here.
 COMMAND_MODULES: tuple[str, ...] = (
-    "runhook.devcloud.command",  # runhook dev
-    "runhook.admin_cli",  # runhook admin ...
-    "runhook.webhooks.cli",  # runhook webhooks listen
+    "runhook_dev.devcloud.command",  # runhook dev
+    "runhook_dev.admin_cli",  # runhook admin ...
+    "runhook_dev.webhooks_cli",  # runhook webhooks listen
 )
 
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runhook.devcloud.async_invoke import AsyncInvoker
-from runhook.devcloud.cfn import ACCOUNT_ID, REGION
-from runhook.devcloud.registry import FunctionRegistry, LocalFunction
+from runhook_dev.devcloud.async_invoke import AsyncInvoker
+from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
+from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
 
 log = logging.getLogger("devcloud.pollers")
 

@@ -1,4 +1,4 @@
-"""`runhook webhooks …` subcommands (wired into runhook.cli)."""
+"""`runhook webhooks …` subcommands (wired into runhook_dev.cli)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from runhook.webhooks.listen import Listener, Registration, register
+    from runhook_dev.listen import Listener, Registration, register
 
     try:
         listener = Listener(

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runhook.devcloud.cfn import ACCOUNT_ID, REGION, Resolver, TemplateError, parameter_defaults
-from runhook.devcloud.registry import (
+from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION, Resolver, TemplateError, parameter_defaults
+from runhook_dev.devcloud.registry import (
     AsyncConfig,
     FunctionRegistry,
     LocalFunction,

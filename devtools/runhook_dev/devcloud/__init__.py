@@ -10,16 +10,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runhook.devcloud.cloud import EventSourceHandle, LocalCloud, LocalCloudError
-    from runhook.devcloud.dynamodb_local import ensure_jar
+    from runhook_dev.devcloud.cloud import EventSourceHandle, LocalCloud, LocalCloudError
+    from runhook_dev.devcloud.dynamodb_local import ensure_jar
 
 __all__ = ["EventSourceHandle", "LocalCloud", "LocalCloudError", "ensure_jar"]
 
 _HOMES = {
-    "EventSourceHandle": "runhook.devcloud.cloud",
-    "LocalCloud": "runhook.devcloud.cloud",
-    "LocalCloudError": "runhook.devcloud.cloud",
-    "ensure_jar": "runhook.devcloud.dynamodb_local",
+    "EventSourceHandle": "runhook_dev.devcloud.cloud",
+    "LocalCloud": "runhook_dev.devcloud.cloud",
+    "LocalCloudError": "runhook_dev.devcloud.cloud",
+    "ensure_jar": "runhook_dev.devcloud.dynamodb_local",
 }
 
 

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
 from runhook.webhooks.signing import DEFAULT_PEPPER, ID_HEADER, KOMOS_HEADER, SIGNATURE_HEADER
-from runhook.webhooks.verify import WebhookVerificationError, verify
+from runhook_dev.verify import WebhookVerificationError, verify
 
 MAX_BODY = 5 * 1024 * 1024
 FORWARDED_HEADERS = ("content-type", "user-agent", "webhook-", "x-komos-")

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runhook.devcloud.cfn import ACCOUNT_ID, REGION
-from runhook.devcloud.registry import FunctionRegistry, Handler, LocalFunction, function_arn
+from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
+from runhook_dev.devcloud.registry import FunctionRegistry, Handler, LocalFunction, function_arn
 
 log = logging.getLogger("devcloud")
 
@@ -195,7 +195,11 @@ class LocalCloud:
         return self
 
     def _boot(self) -> None:
-        from runhook.devcloud.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, ensure_jar
+        from runhook_dev.devcloud.dynamodb_local import (
+            DynamoDBLocal,
+            DynamoDBLocalError,
+            ensure_jar,
+        )
 
         if not self.template_path.is_file():
             raise LocalCloudError(f"template not found: {self.template_path}")
@@ -364,14 +368,14 @@ class LocalCloud:
 
     # -- pieces -----------------------------------------------------------------------
     def _start_dispatcher(self) -> None:
-        from runhook.devcloud._fastimport import defer_moto_batch
+        from runhook_dev.devcloud._fastimport import defer_moto_batch
 
         defer_moto_batch()  # before moto is imported: saves ~2 s of CPU at start-up
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from runhook.devcloud.async_invoke import AsyncInvoker
-        from runhook.devcloud.dispatcher import Dispatcher
-        from runhook.devcloud.servers import WsgiServer
+        from runhook_dev.devcloud.async_invoke import AsyncInvoker
+        from runhook_dev.devcloud.dispatcher import Dispatcher
+        from runhook_dev.devcloud.servers import WsgiServer
 
         self._async = AsyncInvoker(self.registry, self.new_client, self.async_retry_delays)
         ddb = self._dynamodb
@@ -405,7 +409,7 @@ class LocalCloud:
 
     @staticmethod
     def _listen(port: int, what: str, option: str) -> Any:
-        from runhook.devcloud.servers import listen
+        from runhook_dev.devcloud.servers import listen
 
         try:
             return listen(port)
@@ -428,8 +432,8 @@ class LocalCloud:
             answer.read()
 
     def _deploy(self, wait_dynamodb: Callable[[], None]) -> None:
-        from runhook.devcloud.cfn import load_template
-        from runhook.devcloud.deployer import Deployer
+        from runhook_dev.devcloud.cfn import load_template
+        from runhook_dev.devcloud.deployer import Deployer
 
         template = load_template(self.template_path)
         parameters = {"Stage": STAGE, "PublicBaseUrl": self.api_url, "LogLevel": "INFO"}
@@ -473,7 +477,7 @@ class LocalCloud:
         self._reset_runhook_caches()
 
     def _start_pollers(self) -> None:
-        from runhook.devcloud.pollers import RuleShim, SqsEventSource
+        from runhook_dev.devcloud.pollers import RuleShim, SqsEventSource
 
         deployment = self.deployment
         for spec in deployment.sqs_sources:
@@ -581,9 +585,9 @@ class LocalCloud:
 
     def _seed(self) -> None:
         try:
-            from runhook.admin import bootstrap_demo  # type: ignore[attr-defined,unused-ignore]
+            from runhook_dev.admin import bootstrap_demo  # type: ignore[attr-defined,unused-ignore]
         except ImportError as exc:
-            log.warning("no demo data: runhook.admin.bootstrap_demo is not available (%s)", exc)
+            log.warning("no demo data: runhook_dev.admin.bootstrap_demo is not available (%s)", exc)
             return
         key = self.dev_api_key or os.environ.get(DEV_API_KEY_ENV) or None
         seed = bootstrap_demo(self.table_name, key)
@@ -592,7 +596,7 @@ class LocalCloud:
         self.demo_task_id = getattr(seed, "task_id", None)
 
     def _start_api(self) -> None:
-        from runhook.devcloud.servers import ApiServer, load_api_app
+        from runhook_dev.devcloud.servers import ApiServer, load_api_app
 
         app, self.api_error = load_api_app()
         if self.api_error:
@@ -679,7 +683,7 @@ class LocalCloud:
         concurrency: int = 1,
     ) -> EventSourceHandle:
         """Feed `queue_url` to `function` like a Lambda SQS event source mapping."""
-        from runhook.devcloud.pollers import SqsEventSource
+        from runhook_dev.devcloud.pollers import SqsEventSource
 
         target = self._function(function)
         arn = self.client("sqs").get_queue_attributes(
@@ -706,7 +710,7 @@ class LocalCloud:
         self, rule_name: str, function: str, *, bus_name: str = "default"
     ) -> EventSourceHandle:
         """Deliver an existing rule's events to `function` through an SQS shim queue."""
-        from runhook.devcloud.pollers import RuleShim
+        from runhook_dev.devcloud.pollers import RuleShim
 
         target = self._function(function)
         sqs = self.client("sqs")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from runhook.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
+from runhook_dev.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
 
 log = logging.getLogger("devcloud.async")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runhook.devcloud.cfn import ACCOUNT_ID, REGION
+from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
 
 log = logging.getLogger("devcloud.lambda")
 

@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ["AWS_DEFAULT_REGION"] = args.region
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    from runhook import admin
     from runhook.dal import auth as auth_dal
+    from runhook_dev import admin
 
     admin.use_table(args.table)
     if args.admin_command == "bootstrap":
