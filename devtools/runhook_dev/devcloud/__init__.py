@@ -1,4 +1,4 @@
-"""The local cloud behind `runhook dev` and the pytest fixture (DESIGN §3; README.md here).
+"""The local cloud behind `runhook dev` and the pytest fixture (README.md here).
 
 Nothing deployed imports this package. Importing it is cheap (the names below load on
 first use); moto, werkzeug, uvicorn and boto3 are imported when a `LocalCloud` starts.
@@ -10,15 +10,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runhook_dev.devcloud.cloud import EventSourceHandle, LocalCloud, LocalCloudError
+    from runhook_dev.devcloud.cloud import LocalCloud
     from runhook_dev.devcloud.dynamodb_local import ensure_jar
+    from runhook_dev.devcloud.errors import LocalCloudError
+    from runhook_dev.devcloud.event_sources import EventSourceHandle
+    from runhook_dev.devcloud.options import CloudOptions
 
-__all__ = ["EventSourceHandle", "LocalCloud", "LocalCloudError", "ensure_jar"]
+__all__ = ["CloudOptions", "EventSourceHandle", "LocalCloud", "LocalCloudError", "ensure_jar"]
 
 _HOMES = {
-    "EventSourceHandle": "runhook_dev.devcloud.cloud",
+    "CloudOptions": "runhook_dev.devcloud.options",
+    "EventSourceHandle": "runhook_dev.devcloud.event_sources",
     "LocalCloud": "runhook_dev.devcloud.cloud",
-    "LocalCloudError": "runhook_dev.devcloud.cloud",
+    "LocalCloudError": "runhook_dev.devcloud.errors",
     "ensure_jar": "runhook_dev.devcloud.dynamodb_local",
 }
 

@@ -9,7 +9,10 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runhook_dev.devcloud.cloud import LocalCloud
 
 
 def add_parser(subparsers: Any) -> None:
@@ -107,15 +110,19 @@ def run(args: argparse.Namespace) -> int:
         if aws_port == 0:
             print("runhook dev: port 4566 is taken; using a free port for the AWS endpoint")
 
-    from runhook_dev.devcloud.cloud import DEV_API_KEY_ENV, LocalCloud, LocalCloudError
+    from runhook_dev.devcloud.cloud import LocalCloud
+    from runhook_dev.devcloud.errors import LocalCloudError
+    from runhook_dev.devcloud.options import DEV_API_KEY_ENV, CloudOptions
 
     cloud = LocalCloud(
-        api_port=args.port,
-        aws_port=aws_port,
-        state_dir=args.state_dir.resolve(),
-        in_memory=args.in_memory,
-        template=args.template,
-        env_overrides=overrides,
+        CloudOptions(
+            api_port=args.port,
+            aws_port=aws_port,
+            state_dir=args.state_dir.resolve(),
+            in_memory=args.in_memory,
+            template=args.template,
+            env_overrides=overrides,
+        )
     )
     stop = threading.Event()
     interrupts = 0
@@ -154,7 +161,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _banner(cloud: Any, key_env: str) -> str:
+def summary(cloud: LocalCloud) -> str:
+    """What runs where: the first lines of the banner (`LocalCloud.summary()`)."""
+    options = cloud.options
+    storage = "(in memory)" if options.in_memory else f"(data in {options.dynamodb_path})"
+    lines = [
+        f"  API            {cloud.api_url}/public/v1"
+        + (f"   (unavailable: {cloud.api_error})" if cloud.api_error else ""),
+        f"  AWS endpoint   {cloud.aws_endpoint_url}   (Lambda: handlers in-process; "
+        "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
+        f"  DynamoDB Local {cloud.dynamodb_endpoint}   {storage}",
+        f"  table          {cloud.table_name}",
+        f"  state machine  {cloud.state_machine_arn or '(none)'}",
+        f"  event bus      {cloud.bus_name}",
+    ]
+    for logical_id, url in sorted(cloud.queue_urls.items()):
+        lines.append(f"  queue          {logical_id}: {url}")
+    if cloud.deployment is not None:
+        names = ", ".join(f.name for f in cloud.deployment.functions.values())
+        lines.append(f"  functions      {names}")
+        for warning in cloud.deployment.warnings:
+            lines.append(f"  warning        {warning}")
+    return "\n".join(lines)
+
+
+def _banner(cloud: LocalCloud, key_env: str) -> str:
     lines = [
         "",
         f"runhook local cloud is up ({cloud.boot_seconds:.1f} s):",
@@ -162,9 +193,7 @@ def _banner(cloud: Any, key_env: str) -> str:
         "",
     ]
     key = cloud.admin_api_key
-    if cloud.org_id is None:
-        lines.append("  no demo data (runhook_dev.admin.bootstrap_demo is not available)")
-    elif os.environ.get(key_env):
+    if os.environ.get(key_env):
         lines.append(f"  admin API key  from ${key_env}")
     elif key:
         lines += [
@@ -176,9 +205,8 @@ def _banner(cloud: Any, key_env: str) -> str:
             "  admin API key  the demo organization already has one (printed at its first "
             f"start); set {key_env}=<key> to add one you choose"
         )
-    if cloud.org_id:
-        lines.append(f"  demo org       {cloud.org_id}")
-        lines.append(f"  demo task      {cloud.demo_task_id}")
+    lines.append(f"  demo org       {cloud.org_id}")
+    lines.append(f"  demo task      {cloud.demo_task_id}")
     shown_key = f"${key_env}" if (os.environ.get(key_env) or not key) else key
     lines += [
         "",

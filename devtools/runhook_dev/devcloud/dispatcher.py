@@ -83,13 +83,15 @@ class Dispatcher:
         moto_app: WSGIApp,
         dynamodb_port: Callable[[], int],
         async_invoker: AsyncInvoker | None = None,
+        *,
+        dynamodb_down: threading.Event | None = None,
     ) -> None:
         self.registry = registry
         self.moto_app = moto_app
         self.dynamodb = _Upstream("127.0.0.1", dynamodb_port)
         self.async_invoker = async_invoker
         # Fault injection: while set, DynamoDB answers 503 (LocalCloud.dynamodb_outage()).
-        self.dynamodb_down = threading.Event()
+        self.dynamodb_down = dynamodb_down or threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -230,10 +230,6 @@ class DynamoDBLocal:
                 raise DynamoDBLocalError(f"DynamoDB Local did not answer within {timeout:.0f} s")
             time.sleep(0.1)
 
-    def start(self, timeout: float = 30.0) -> None:
-        self.spawn()
-        self.wait_ready(timeout)
-
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the whole process group (SIGTERM, then SIGKILL)."""
         process, self._process = self._process, None

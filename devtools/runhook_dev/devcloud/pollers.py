@@ -68,7 +68,9 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 @dataclass
-class _Poller:
+class Poller:
+    """Worker threads that long-poll one queue and `handle` what they receive."""
+
     client: ClientFactory
     queue_url: str
     name: str
@@ -78,8 +80,6 @@ class _Poller:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.busy = 0
-        self._busy_lock = threading.Lock()
 
     def start(self) -> None:
         for index in range(self.workers):
@@ -113,15 +113,10 @@ class _Poller:
             backoff = 0.5
             if not messages or self._stop.is_set():
                 continue
-            with self._busy_lock:
-                self.busy += 1
             try:
                 self.handle(sqs, messages)
             except Exception as exc:
                 log.exception("%s: poller failed on a batch: %s", self.name, exc)
-            finally:
-                with self._busy_lock:
-                    self.busy -= 1
 
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -131,7 +126,7 @@ class _Poller:
 
 
 @dataclass
-class SqsEventSource(_Poller):
+class SqsEventSource(Poller):
     """Feeds an SQS queue to a function in batches (Lambda's SQS event source mapping)."""
 
     registry: FunctionRegistry | None = None
@@ -201,7 +196,7 @@ class SqsEventSource(_Poller):
 
 
 @dataclass
-class RuleShim(_Poller):
+class RuleShim(Poller):
     """Delivers the events of an EventBridge rule's shim queue as async invocations."""
 
     invoker: AsyncInvoker | None = None

@@ -2,14 +2,17 @@
 
 A function is known by its name, its ARN and its template logical id. Handlers from
 the template are imported by file path (``<CodeUri>/<module>.py``) under a unique
-module name, lazily on first use, as Lambda does on a cold start. Tests register
-extra functions with `FunctionRegistry.register`.
+module name, lazily on first use, as Lambda does on a cold start; the registry's
+`resolve_handler` turns the imported module into the handler (the module's Handler
+attribute, or `create_handler(container)`: see containers.py). Tests register extra
+functions with `FunctionRegistry.register`.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import sys
 import threading
 import time
@@ -18,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
@@ -25,6 +29,8 @@ from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
 log = logging.getLogger("devcloud.lambda")
 
 Handler = Callable[[Any, Any], Any]
+# (imported module, the Handler's attribute name, the function) → the callable to run.
+HandlerResolver = Callable[[ModuleType, str, "LocalFunction"], Handler]
 
 
 def function_arn(name: str) -> str:
@@ -76,13 +82,14 @@ class LocalFunction:
     def arn(self) -> str:
         return function_arn(self.name)
 
-    def load(self) -> Handler:
+    def load(self, resolve: HandlerResolver | None = None) -> Handler:
         """Import the handler (once). Raises ImportError/AttributeError like Lambda's init."""
         if self.func is not None:
             return self.func
         with self._lock:
             if self.func is None:
-                self.func = _import_handler(self)
+                module, attribute = _import_module(self)
+                self.func = (resolve or module_attribute)(module, attribute, self)
         return self.func
 
 
@@ -100,7 +107,8 @@ class InvokeResult:
         return None
 
 
-def _import_handler(function: LocalFunction) -> Handler:
+def _import_module(function: LocalFunction) -> tuple[ModuleType, str]:
+    """The function's module, imported by path; and the Handler's attribute name."""
     if function.code_dir is None:
         raise ImportError(f"function {function.name} has no code directory")
     module_path, _, attribute = function.handler.rpartition(".")
@@ -121,16 +129,27 @@ def _import_handler(function: LocalFunction) -> Handler:
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
+    return module, attribute
+
+
+def module_attribute(module: ModuleType, attribute: str, function: LocalFunction) -> Handler:
+    """The module's Handler attribute, as Lambda runs it (configured by the environment)."""
     handler = getattr(module, attribute, None)
     if not callable(handler):
-        raise AttributeError(f"Handler '{attribute}' missing on module '{module_path}' ({file})")
+        raise AttributeError(
+            f"Handler '{attribute}' missing on module '{module.__name__}' ({module.__file__})"
+        )
     return handler  # type: ignore[no-any-return]
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """Lambda's error shape for an unhandled exception."""
     # Like Lambda's runtime: the handler's frames, not the runtime's own.
-    summary = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    summary = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if os.path.dirname(f.filename) != os.path.dirname(__file__)
+    ]
     frames = traceback.format_list(summary)
     if isinstance(exc, ImportError | SyntaxError):
         error_type = "Runtime.ImportModuleError"
@@ -149,18 +168,16 @@ class FunctionRegistry:
 
     def __init__(self) -> None:
         self._by_key: dict[str, LocalFunction] = {}
-        self._functions: list[LocalFunction] = []
         self._lock = threading.Lock()
-        self.invocations: dict[str, int] = {}
+        # How an imported module becomes its handler (LocalCloud wires containers here).
+        self.resolve_handler: HandlerResolver = module_attribute
 
     def add(self, function: LocalFunction) -> LocalFunction:
         with self._lock:
             old = self._by_key.get(function.name)
             if old is not None:
-                self._functions.remove(old)
                 for key in [k for k, v in self._by_key.items() if v is old]:
                     del self._by_key[key]
-            self._functions.append(function)
             for alias in (function.name, function.arn, function.logical_id):
                 if alias:
                     self._by_key[alias] = function
@@ -186,15 +203,6 @@ class FunctionRegistry:
             )
         )
 
-    def unregister(self, name: str) -> None:
-        with self._lock:
-            function = self._by_key.get(name)
-            if function is None:
-                return
-            self._functions.remove(function)
-            for key in [k for k, v in self._by_key.items() if v is function]:
-                del self._by_key[key]
-
     def get(self, key: str) -> LocalFunction | None:
         """Look a function up by name, ARN (with or without qualifier) or logical id."""
         function = self._by_key.get(key)
@@ -206,19 +214,11 @@ class FunctionRegistry:
             function = self._by_key.get(key.split(":", 1)[0])  # name:qualifier
         return function
 
-    def __iter__(self) -> Any:
-        return iter(list(self._functions))
-
-    def __len__(self) -> int:
-        return len(self._functions)
-
     def invoke(self, function: LocalFunction, event: Any) -> InvokeResult:
         """Run the handler synchronously; never raises for a handler's own failure."""
-        with self._lock:
-            self.invocations[function.name] = self.invocations.get(function.name, 0) + 1
         started = time.monotonic()
         try:
-            handler = function.load()
+            handler = function.load(self.resolve_handler)
             result = handler(event, LambdaContext(function))
         except Exception as exc:
             elapsed = (time.monotonic() - started) * 1000

@@ -1,8 +1,9 @@
 """The two HTTP servers of the local cloud, each in a background thread.
 
 - `WsgiServer`: werkzeug's threaded server for the AWS dispatcher;
-- `ApiServer`: uvicorn serving the FastAPI app ``runhook.api.app:app``. When that app
-  cannot be imported, a stand-in answers every request with 503 and says why.
+- `ApiServer`: uvicorn serving the FastAPI app ``runhook.api.app:app`` (`start_api`).
+  When that app cannot be imported, a stand-in answers every request with 503 and
+  says why.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from runhook_dev.devcloud.errors import LocalCloudError
+
 log = logging.getLogger("devcloud")
 
 API_APP = "runhook.api.app:app"
@@ -27,16 +30,23 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
-    """A listening TCP socket on host:port (0: the OS picks a free port)."""
+def listen(port: int, what: str, option: str, host: str = "127.0.0.1") -> socket.socket:
+    """A listening TCP socket on host:port (0: the OS picks a free port).
+
+    Taken before anything starts: a port in use fails fast (LocalCloudError naming the
+    `what` and the command-line `option` to change it), and port 0 has no race.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise LocalCloudError(
+            f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}; "
+            f"stop what uses it or pick another port with {option}"
+        ) from exc
     return sock
 
 
@@ -79,18 +89,25 @@ def load_api_app() -> tuple[ASGIApp, str | None]:
     module_name, _, attribute = API_APP.partition(":")
     try:
         module = importlib.import_module(module_name)
-        app = getattr(module, attribute)
-        return app, None
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            reason = f"{API_APP} does not exist yet ({exc})"
-        else:
-            reason = f"{API_APP} failed to import: {exc}"
-            log.error("the API failed to import:\n%s", traceback.format_exc())
+        return getattr(module, attribute), None
     except Exception as exc:
         reason = f"{API_APP} failed to import: {type(exc).__name__}: {exc}"
         log.error("the API failed to import:\n%s", traceback.format_exc())
     return _missing_api(reason), reason
+
+
+def start_api(sock: socket.socket) -> tuple[ApiServer, str | None]:
+    """Serve the API on `sock`: the server, and why the real app is missing (or None)."""
+    app, error = load_api_app()  # looked up at call time: benchmarks wrap it
+    server = ApiServer(app, sock)
+    if error:
+        log.warning("API unavailable: %s (serving 503 on %s)", error, server.url)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        sock.close()
+        raise LocalCloudError(str(exc)) from exc
+    return server, error
 
 
 def _missing_api(reason: str) -> ASGIApp:
@@ -123,6 +140,7 @@ class ApiServer:
         self._sock = sock
         host, port = sock.getsockname()[:2]
         self.host, self.port = str(host), int(port)
+        self.url = f"http://{self.host}:{self.port}"
         config = uvicorn.Config(
             app,
             host=host,

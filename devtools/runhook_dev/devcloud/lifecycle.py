@@ -1,0 +1,239 @@
+"""The running parts of one `LocalCloud`: started in order, stopped in reverse.
+
+`Parts` is the facade's implementation: it owns the ports, DynamoDB Local, the AWS
+endpoint, the boto3 clients, the event sources, the status-change emitter, the API
+server and the os.environ writes, and fills in the cloud's public attributes
+(`api_url`, `table_name`, `environment`, the seed, ...) as it boots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import threading
+import types
+from typing import TYPE_CHECKING, Any
+
+from runhook_dev.devcloud.clients import AwsClients
+from runhook_dev.devcloud.endpoint import AwsEndpoint
+from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment, local_variables
+from runhook_dev.devcloud.errors import LocalCloudError
+from runhook_dev.devcloud.event_sources import EventSources
+from runhook_dev.devcloud.options import STAGE
+from runhook_dev.devcloud.servers import ApiServer, listen
+from runhook_dev.devcloud.status_events import ExecutionStatusEmitter
+from runhook_dev.devcloud.supervisor import DynamoDBSupervisor
+
+if TYPE_CHECKING:
+    import socket
+
+    from runhook_dev.devcloud.cloud import LocalCloud
+    from runhook_dev.devcloud.deployment import Deployment
+
+log = logging.getLogger("devcloud")
+
+# Imported in a thread while Java boots (the API app itself only after the environment).
+_WEB_STACK = ("fastapi", "uvicorn", "mangum")
+
+
+def _warm_imports() -> None:
+    for module in _WEB_STACK:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            log.debug("warm import of %s failed: %s", module, exc)
+
+
+class Parts:
+    """Everything a started LocalCloud runs (one instance per start)."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        options = cloud.options
+        self.dynamodb = DynamoDBSupervisor(
+            db_path=options.dynamodb_path,
+            state_dir=options.state_path,
+            cache_dir=options.cache_path,
+        )
+        self.environment = ProcessEnvironment()
+        self.clients: AwsClients | None = None
+        self.endpoint: AwsEndpoint | None = None
+        self.sources: EventSources | None = None
+        self.status: ExecutionStatusEmitter | None = None
+        self.api_server: ApiServer | None = None
+        self._sockets: list[socket.socket] = []
+        self._previous_sigterm: Any = None
+
+    @property
+    def aws(self) -> AwsClients:
+        """The boto3 clients (once the AWS endpoint's port is known)."""
+        if self.clients is None:
+            raise LocalCloudError("the local cloud is not running")
+        return self.clients
+
+    def boot(self) -> None:
+        cloud, options = self.cloud, self.cloud.options
+        if not options.template_path.is_file():
+            raise LocalCloudError(f"template not found: {options.template_path}")
+        api_socket, aws_socket = self._take_ports()
+        self.dynamodb.spawn()  # Java boots while moto is imported and wired
+        # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
+        self.environment.apply({"MOTO_PORT": str(cloud.aws_port)})
+        self.clients = AwsClients(cloud.aws_endpoint_url)
+        self.endpoint = AwsEndpoint(
+            aws_socket,
+            cloud.registry,
+            self.dynamodb,
+            self.aws.new_client,
+            options.async_retry_delays,
+        )
+        self._sockets.remove(aws_socket)  # the endpoint owns it now
+        self.endpoint.start()
+        if options.serve_api:
+            threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
+        self._deploy()
+        self._start_event_sources()
+        if options.seed:
+            self._seed()
+        if api_socket is not None:
+            self._serve_api(api_socket)
+        if options.install_signal_handlers:
+            self._chain_sigterm()
+
+    def _take_ports(self) -> tuple[socket.socket | None, socket.socket]:
+        """Both ports first: a port in use fails fast, and port 0 has no race."""
+        cloud, options = self.cloud, self.cloud.options
+        api_socket = None
+        if options.serve_api:
+            api_socket = listen(options.api_port, "API", "--port")
+            self._sockets.append(api_socket)
+            cloud.api_port = int(api_socket.getsockname()[1])
+        else:
+            cloud.api_port = options.api_port
+        aws_socket = listen(options.aws_port, "AWS endpoint", "--aws-port")
+        self._sockets.append(aws_socket)
+        cloud.aws_port = int(aws_socket.getsockname()[1])
+        cloud.aws_endpoint_url = f"http://127.0.0.1:{cloud.aws_port}"
+        cloud.api_url = f"http://127.0.0.1:{cloud.api_port}"
+        return api_socket, aws_socket
+
+    def _deploy(self) -> None:
+        from runhook_dev.devcloud.cfn import load_template
+        from runhook_dev.devcloud.deployer import Deployer
+
+        cloud, options = self.cloud, self.cloud.options
+        parameters = {"Stage": STAGE, "PublicBaseUrl": cloud.api_url, "LogLevel": "INFO"}
+        parameters.update(options.parameters)
+        deployment = Deployer(
+            load_template(options.template_path),
+            options.template_path.parent,
+            self.aws.client,
+            cloud.registry,
+            parameters,
+            wait_dynamodb=self.dynamodb.wait_ready,
+        ).deploy()
+        self._adopt(deployment)
+        plan = EnvironmentPlan(
+            deployment.environment,
+            local_variables(cloud.aws_endpoint_url, cloud.api_url),
+            options.env_overrides,
+        )
+        cloud.environment = plan.union
+        factory = options.container_factory
+        if factory is not None:
+            from runhook_dev.devcloud.containers import HandlerWiring
+
+            cloud.registry.resolve_handler = HandlerWiring(
+                factory, plan.for_function, self.aws.session
+            )
+        api = [deployment.functions[lid] for lid in deployment.api_functions]
+        values = plan.process(containers=factory is not None, api_functions=api)
+        self.environment.apply(values, configures_runhook=True)
+
+    def _adopt(self, deployment: Deployment) -> None:
+        cloud = self.cloud
+        cloud.deployment = deployment
+        cloud.queue_urls = {lid: q.url for lid, q in deployment.queues.items()}
+        cloud.table_name = next(iter(deployment.tables.values()), "")
+        cloud.state_machine_arn = next(iter(deployment.state_machines.values()), "")
+        cloud.bus_name = next(iter(deployment.buses.values()), "")
+
+    def _start_event_sources(self) -> None:
+        cloud, options = self.cloud, self.cloud.options
+        assert self.endpoint is not None and cloud.deployment is not None
+        self.sources = EventSources(
+            cloud.registry,
+            self.endpoint.invoker,
+            self.aws.client,
+            self.aws.new_client,
+            options.sqs_wait_seconds,
+        )
+        self.sources.start(cloud.deployment)
+        self.status = ExecutionStatusEmitter(self.aws.new_client, options.reconcile_interval)
+        for arn in cloud.deployment.state_machines.values():
+            self.status.watch(arn)
+        self.status.start()
+
+    def _seed(self) -> None:
+        from runhook_dev.devcloud.seed import seed_demo
+
+        cloud = self.cloud
+        seed = seed_demo(cloud.table_name, cloud.options.dev_api_key)
+        cloud.org_id, cloud.admin_api_key, cloud.demo_task_id = (
+            seed.org_id,
+            seed.api_key,
+            seed.task_id,
+        )
+
+    def _serve_api(self, api_socket: socket.socket) -> None:
+        from runhook_dev.devcloud import servers
+
+        self._sockets.remove(api_socket)  # the server owns it now (or closed it on failure)
+        self.api_server, self.cloud.api_error = servers.start_api(api_socket)
+
+    def stop(self) -> None:
+        """Stop everything, in reverse (idempotent)."""
+        if self.sources is not None:
+            self.sources.stop()
+        if self.endpoint is not None:
+            self.endpoint.stop_invoker()  # before joining the pollers: shims submit to it
+        if self.sources is not None:
+            self.sources.join()
+        if self.status is not None:
+            self.status.stop()
+        for server in (self.api_server, self.endpoint):
+            if server is not None:
+                try:
+                    server.stop()
+                except Exception as exc:
+                    log.warning("stopping %s: %s", type(server).__name__, exc)
+        self.api_server = None
+        while self._sockets:
+            self._sockets.pop().close()
+        self.dynamodb.stop()
+        self.environment.restore()
+        if self._previous_sigterm is not None:
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+    def _chain_sigterm(self) -> None:
+        """On SIGTERM stop the cloud (no orphan Java), then do what was done before."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        stop = self.cloud.stop
+
+        def handler(signum: int, frame: types.FrameType | None) -> None:
+            stop()
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+
+        signal.signal(signal.SIGTERM, handler)
+        self._previous_sigterm = previous if previous is not None else signal.SIG_DFL
