@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from runhook.webhooks.signing import DEFAULT_PEPPER, ID_HEADER, KOMOS_HEADER, SIGNATURE_HEADER
+from runhook.webhooks.signing import DEFAULT_PEPPER, ID_HEADER
 from runhook_dev.verify import WebhookVerificationError, verify
 
 MAX_BODY = 5 * 1024 * 1024
@@ -209,12 +209,3 @@ def register(
     endpoint = resp.json()["endpoint"]
     return Registration(api_url.rstrip("/"), api_key, endpoint["id"], endpoint["secret"])
 
-
-__all__ = [
-    "KOMOS_HEADER",
-    "SIGNATURE_HEADER",
-    "Delivery",
-    "Listener",
-    "Registration",
-    "register",
-]

@@ -1,6 +1,6 @@
 """Verifying a webhook on the receiving side, for both schemes.
 
-    from runhook.webhooks import verify, WebhookVerificationError
+    from runhook_dev.verify import verify, WebhookVerificationError
 
     try:
         event = verify(request_body, request_headers, "whsec_...")

@@ -189,3 +189,11 @@ def test_deploying_again_is_idempotent(local_cloud: Any, aws: Any) -> None:
     )
     item = aws.dynamodb.get_item(TableName=local_cloud.table_name, Key=key)["Item"]
     assert item["v"]["S"] == "kept"
+
+
+def test_sessions_reach_the_cloud_without_the_environment(local_cloud: Any) -> None:
+    """`cloud.session()` clients default to the AWS endpoint: no AWS_ENDPOINT_URL needed."""
+    sqs = local_cloud.session().client("sqs")
+    assert sqs.meta.endpoint_url == local_cloud.aws_endpoint_url
+    urls = sqs.list_queues(QueueNamePrefix="runhook-local")["QueueUrls"]
+    assert local_cloud.queue_urls["DeliveriesQueue"] in urls

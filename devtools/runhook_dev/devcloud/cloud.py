@@ -113,9 +113,9 @@ class LocalCloud:
     def stop(self) -> None:
         """Stop everything (idempotent): pollers, API, endpoint, DynamoDB Local; restore env."""
         global _active
-        parts, self._parts = self._parts, None
-        if parts is not None:
-            parts.stop()
+        if self._parts is not None:
+            self._parts.stop()  # `_parts` stays meanwhile: stop_dynamodb() may be called
+            self._parts = None
         atexit.unregister(self.stop)
         with _active_lock:
             if _active is self:

@@ -85,45 +85,66 @@ def _configure_logging(level: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runhook_dev.devcloud.dynamodb_local import DynamoDBLocalError, ensure_jar
-
     if args.fetch_only:
-        try:
-            print(ensure_jar())
-        except DynamoDBLocalError as exc:
-            print(f"runhook dev: {exc}", file=sys.stderr)
-            return 1
-        return 0
-
+        return _fetch_only()
     _configure_logging(args.log_level)
-    overrides: dict[str, str] = {}
-    for item in args.env:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            print(f"runhook dev: --env expects KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        overrides[key] = value
-
-    aws_port = args.aws_port
-    if aws_port is None:
-        aws_port = 4566 if _port_free(4566) else 0
-        if aws_port == 0:
-            print("runhook dev: port 4566 is taken; using a free port for the AWS endpoint")
-
+    overrides = _env_overrides(args.env)
+    if overrides is None:
+        return 2
     from runhook_dev.devcloud.cloud import LocalCloud
-    from runhook_dev.devcloud.errors import LocalCloudError
-    from runhook_dev.devcloud.options import DEV_API_KEY_ENV, CloudOptions
+    from runhook_dev.devcloud.options import CloudOptions
 
     cloud = LocalCloud(
         CloudOptions(
             api_port=args.port,
-            aws_port=aws_port,
+            aws_port=_aws_port(args.aws_port),
             state_dir=args.state_dir.resolve(),
             in_memory=args.in_memory,
             template=args.template,
             env_overrides=overrides,
         )
     )
+    return _serve(cloud)
+
+
+def _fetch_only() -> int:
+    from runhook_dev.devcloud.dynamodb_local import DynamoDBLocalError, ensure_jar
+
+    try:
+        print(ensure_jar())
+    except DynamoDBLocalError as exc:
+        print(f"runhook dev: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _env_overrides(items: list[str]) -> dict[str, str] | None:
+    """`--env KEY=VALUE` options as a mapping (None, and a message, when one is malformed)."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"runhook dev: --env expects KEY=VALUE, got {item!r}", file=sys.stderr)
+            return None
+        overrides[key] = value
+    return overrides
+
+
+def _aws_port(requested: int | None) -> int:
+    """`--aws-port`, else 4566 when free, else a free one (0)."""
+    if requested is not None:
+        return requested
+    if _port_free(4566):
+        return 4566
+    print("runhook dev: port 4566 is taken; using a free port for the AWS endpoint")
+    return 0
+
+
+def _serve(cloud: LocalCloud) -> int:
+    """Start the cloud, print the banner, run until SIGINT/SIGTERM, stop: the exit code."""
+    from runhook_dev.devcloud.errors import LocalCloudError
+    from runhook_dev.devcloud.options import DEV_API_KEY_ENV
+
     stop = threading.Event()
     interrupts = 0
 

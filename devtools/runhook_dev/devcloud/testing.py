@@ -34,9 +34,6 @@ class LocalAws:
     def client(self, service: str) -> Any:
         return self.cloud.client(service)
 
-    def resource(self, service: str) -> Any:
-        return self.session.resource(service, endpoint_url=self.endpoint_url)
-
     @property
     def dynamodb(self) -> Any:
         return self.client("dynamodb")
