@@ -208,4 +208,3 @@ def register(
         raise RuntimeError(f"could not register an endpoint: {resp.status_code} {resp.text}")
     endpoint = resp.json()["endpoint"]
     return Registration(api_url.rstrip("/"), api_key, endpoint["id"], endpoint["secret"])
-
