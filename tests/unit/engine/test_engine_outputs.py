@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from runhook import clock
-from runhook.engine.failure import classify_error
 from runhook.engine.outputs import MAX_OUTPUT_BYTES, OutputError, evaluate_outputs
+from runhook.engine.runner import classify_error
 from runhook.engine.state import MachineState, Next, StepEvent, output
 from runhook.models import Run, RunStatus
 

@@ -8,7 +8,7 @@
 - `events`   — `RunEvents`, the one seam to the bus: what is announced, when, how strictly;
 - `policy`   — pure retry and time-budget rules;
 - `attempts` — one inline step, attempt after attempt; `recorder` — records, progress,
-               the end; `failure` — the one `fail_run` and error classification;
+               the end; `failure` — the one `fail_run`;
 - `plan`     — pure: which steps run in one invocation and where the machine goes next;
 - `steps/`   — one module per step kind behind one interface;
 - `journal`  — per-step log entries, stored as they come, published once per invocation;

@@ -19,7 +19,6 @@ from runhook import clock
 from runhook.engine import policy
 from runhook.engine.context import RunContext, TimeBudget
 from runhook.engine.events import RunEvents
-from runhook.engine.failure import as_failure
 from runhook.engine.ports import RunStore
 from runhook.engine.recorder import Recorder
 from runhook.engine.state import END, Next
@@ -138,3 +137,12 @@ class Attempts:
             ctx.journal.write("warning", "run is no longer running: retry abandoned", node)
             return END
         return True
+
+
+def as_failure(exc: Exception) -> StepFailure:
+    """A step's exception as the failure it records (templates fail with `template_error`)."""
+    if isinstance(exc, StepFailure):
+        return exc
+    if isinstance(exc, TemplateError):
+        return StepFailure("template_error", str(exc))
+    return StepFailure("step_error", str(exc))

@@ -13,16 +13,17 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhook.dal.run_store import DynamoRunStore
 from runhook.engine import policy
 from runhook.engine.events import EventBridgeBus, EventBus
 from runhook.engine.ports import RunStore
 from runhook.engine.reconcile import Reconciler
-from runhook.engine.runner import Engine
-from runhook.engine.steps import DEFAULT_RUNNER
 from runhook.settings import Settings
+
+if TYPE_CHECKING:
+    from runhook.engine.runner import Engine
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,21 @@ class EngineDependencies:
     def engine(
         self,
         *,
-        runner: str = DEFAULT_RUNNER,
+        runner: str | None = None,
         remaining_ms: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         limits: policy.Limits = policy.DEFAULT_LIMITS,
     ) -> Engine:
-        """An engine for one invocation."""
+        """An engine for one invocation (`runner`: the step function's by default)."""
+        # Imported here so the reconciler's cold start does not load the step kinds.
+        from runhook.engine.runner import Engine
+        from runhook.engine.steps import DEFAULT_RUNNER
+
         return Engine(
             store=self.store,
             bus=self.bus,
             settings=self.settings,
-            runner=runner,
+            runner=runner or DEFAULT_RUNNER,
             remaining_ms=remaining_ms,
             sleep=sleep,
             limits=limits,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runhook.models import LogEntry, Run, RunError, Waiting
-from runhook.tasks.definition import parse_step
 
 DEFAULT_RUN_TIMEOUT = 3600  # seconds: a definition saved without `timeoutSeconds`
 
@@ -46,6 +45,9 @@ class TaskPlan:
     @classmethod
     def from_definition(cls, definition: Mapping[str, Any]) -> TaskPlan:
         """From a stored (validated) task definition."""
+        # Imported here: the reconciler imports this module and never parses steps.
+        from runhook.tasks.definition import parse_step
+
         raw_steps: list[dict[str, Any]] = list(definition.get("steps") or [])
         return cls(
             steps=[parse_step(raw) for raw in raw_steps],

@@ -27,25 +27,26 @@ The pieces: `ports.RunStore` (storage), `events.RunEvents` (publication), `polic
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
 from runhook import clock
 from runhook.engine import plan, policy
-from runhook.engine.attempts import Attempts
+from runhook.engine.attempts import Attempts, as_failure
 from runhook.engine.context import RunContext, TimeBudget
 from runhook.engine.events import EventBus, RunEvents
-from runhook.engine.failure import as_failure, classify_error, fail_run
+from runhook.engine.failure import MAX_ERROR_MESSAGE, fail_run
 from runhook.engine.journal import Journal
 from runhook.engine.ports import RunStore
 from runhook.engine.recorder import Recorder
 from runhook.engine.state import END, MachineState, Next, StepEvent, output
 from runhook.engine.steps import DEFAULT_RUNNER, Mode, StepFailure
-from runhook.models import Run, RunStatus, Waiting
+from runhook.models import ACTIVE_STATUSES, Run, RunStatus, Waiting
 from runhook.settings import Settings
 from runhook.tasks.templating import TemplateError
 
@@ -105,7 +106,7 @@ class Engine:
     # -- advance ------------------------------------------------------------------------
     def advance(self, state: MachineState) -> dict[str, Any]:
         run_id, nxt = state.runId, state.next
-        run = self._claim(run_id) if nxt is None else self._still_running(run_id)
+        run = self._claim(run_id) if nxt is None else self._run_in(run_id, {RunStatus.RUNNING})
         ctx = self._open(run) if run is not None else None
         if ctx is None:
             return output(run_id, END)
@@ -241,7 +242,7 @@ class Engine:
 
     # -- fail (catch-all) --------------------------------------------------------------------
     def fail(self, state: MachineState) -> dict[str, Any]:
-        run = self._still_running(state.runId, active=True)
+        run = self._run_in(state.runId, ACTIVE_STATUSES)
         if run is None:
             return output(state.runId, END)
         code, message = classify_error(state, run)
@@ -274,13 +275,13 @@ class Engine:
         self._events.republish_terminal(current)
         return None
 
-    def _still_running(self, run_id: str, *, active: bool = False) -> Run | None:
-        """The run if it is RUNNING (or, with `active`, PENDING too); else None, and a
-        run found COMPLETED/FAILED announces its end again."""
+    def _run_in(self, run_id: str, statuses: Collection[RunStatus]) -> Run | None:
+        """The run if its status is one of `statuses`; else None, and a run found
+        COMPLETED/FAILED announces its end again (an earlier invocation's retry)."""
         run = self._store.get_run(run_id)
         if run is None:
             return None
-        if run.status is RunStatus.RUNNING or (active and run.active):
+        if run.status in statuses:
             return run
         self._events.republish_terminal(run)
         return None
@@ -312,3 +313,31 @@ def waiting_for(node_id: str, prompt: str, timeout_seconds: int | None) -> Waiti
         since=clock.iso(now),
         expiresAt=clock.iso(expires) if timeout_seconds else None,
     )
+
+
+def classify_error(state: MachineState, run: Run) -> tuple[str, str]:
+    """The run's {code, message} for an error the machine caught."""
+    error = state.error or {}
+    name = str(error.get("Error") or "")
+    cause = error.get("Cause")
+    nxt = state.next
+    deadline = clock.parse_iso(run.deadline) if run.deadline else None
+    past_deadline = deadline is not None and clock.now() >= deadline - timedelta(seconds=1)
+    if name == "States.Timeout":
+        if past_deadline:
+            return "timeout", "the run did not finish within its timeout"
+        if nxt is not None and nxt.kind == "approval":
+            return "approval_timeout", f"no answer within {nxt.timeoutSeconds} s"
+        return "timeout", "a step timed out"
+    detail = ""
+    if isinstance(cause, str) and cause:
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            detail = f"{parsed.get('errorType', name)}: {parsed.get('errorMessage')}"
+        else:
+            detail = cause
+    message = f"the engine failed: {detail or name or 'unknown error'}"
+    return "internal_error", message[:MAX_ERROR_MESSAGE]
