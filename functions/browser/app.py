@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from runhook.engine.factory import EngineDependencies
+from runhook.engine.runner import Engine  # at init: the engine and every step kind
 from runhook.engine.steps.browser import RUNNER
 
 logger = Logger()
@@ -25,7 +26,8 @@ def create_handler(container: Any | None = None) -> Callable[[dict[str, Any], An
     @logger.inject_lambda_context(correlation_id_path="state.runId")
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
-        return deps.engine(runner=RUNNER, remaining_ms=remaining).handle(event)
+        engine: Engine = deps.engine(runner=RUNNER, remaining_ms=remaining)
+        return engine.handle(event)
 
     return handler
 

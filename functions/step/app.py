@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from runhook.engine.factory import EngineDependencies
+from runhook.engine.runner import Engine  # at init: the engine and every step kind
 
 logger = Logger()
 metrics = Metrics(namespace="runhook")
@@ -39,7 +40,7 @@ def create_handler(container: Any | None = None) -> Callable[[dict[str, Any], An
     @logger.inject_lambda_context(correlation_id_path="state.runId")
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
-        engine = deps.engine(remaining_ms=remaining)
+        engine: Engine = deps.engine(remaining_ms=remaining)
         try:
             return engine.handle(event)
         finally:
