@@ -7,17 +7,29 @@ run back (`next.runner`). Playwright is loaded only when a browser step runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from runhook.engine.runner import Engine
+from runhook.engine.factory import EngineDependencies
+from runhook.engine.runner import Engine  # at init: the engine and every step kind
 from runhook.engine.steps.browser import RUNNER
 
 logger = Logger()
 
 
-@logger.inject_lambda_context(correlation_id_path="state.runId")
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return Engine(runner=RUNNER, remaining_ms=remaining).handle(event)
+def create_handler(container: Any | None = None) -> Callable[[dict[str, Any], Any], Any]:
+    """The handler, wired once per cold start (no AWS call until an invocation)."""
+    deps = EngineDependencies.from_container(container)
+
+    @logger.inject_lambda_context(correlation_id_path="state.runId")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        engine: Engine = deps.engine(runner=RUNNER, remaining_ms=remaining)
+        return engine.handle(event)
+
+    return handler
+
+
+handler = create_handler()

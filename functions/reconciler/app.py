@@ -4,17 +4,27 @@ ABORTED) → a run that is not yet over becomes FAILED. Logic: runhook.engine.re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from runhook.engine.reconcile import reconcile
+from runhook.engine.factory import EngineDependencies
 
 logger = Logger()
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.name")
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = reconcile(event)
-    logger.info("reconciled", extra=result)
-    return result
+def create_handler(container: Any | None = None) -> Callable[[dict[str, Any], Any], Any]:
+    """The handler, wired once per cold start (no AWS call until an invocation)."""
+    reconciler = EngineDependencies.from_container(container).reconciler()
+
+    @logger.inject_lambda_context(correlation_id_path="detail.name")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        result = reconciler.reconcile(event)
+        logger.info("reconciled", extra=result)
+        return result
+
+    return handler
+
+
+handler = create_handler()

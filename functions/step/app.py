@@ -7,12 +7,14 @@ correlation id and turns what the invocation did into EMF metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from runhook.engine.runner import Engine
+from runhook.engine.factory import EngineDependencies
+from runhook.engine.runner import Engine  # at init: the engine and every step kind
 
 logger = Logger()
 metrics = Metrics(namespace="runhook")
@@ -30,17 +32,27 @@ _METRICS = {
 _ACTIONS = frozenset({"advance", "await", "fail"})
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path="state.runId")
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    engine = Engine(remaining_ms=remaining)
-    try:
-        return engine.handle(event)
-    finally:
-        action = str(event.get("action", "unknown"))
-        metrics.add_dimension(name="action", value=action if action in _ACTIONS else "unknown")
-        metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
-        for outcome, name in _METRICS.items():
-            if engine.outcomes.get(outcome):
-                metrics.add_metric(name=name, unit=MetricUnit.Count, value=engine.outcomes[outcome])
+def create_handler(container: Any | None = None) -> Callable[[dict[str, Any], Any], Any]:
+    """The handler, wired once per cold start (no AWS call until an invocation)."""
+    deps = EngineDependencies.from_container(container)
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(correlation_id_path="state.runId")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        engine: Engine = deps.engine(remaining_ms=remaining)
+        try:
+            return engine.handle(event)
+        finally:
+            action = str(event.get("action", "unknown"))
+            metrics.add_dimension(name="action", value=action if action in _ACTIONS else "unknown")
+            metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
+            for outcome, name in _METRICS.items():
+                if engine.outcomes.get(outcome):
+                    value = engine.outcomes[outcome]
+                    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    return handler
+
+
+handler = create_handler()

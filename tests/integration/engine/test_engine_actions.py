@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from runhook.dal import runs as runs_dal
-from runhook.engine import results, runner
+from runhook.engine import policy
+from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine, RunNotActive
 from runhook.models import Run, RunStatus
 from tests.unit.engine.engine_support import Hit, Target
@@ -20,11 +21,20 @@ pytestmark = pytest.mark.localcloud
 MakeRun = Callable[..., Run]
 
 
-def advance(run_id: str, nxt: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    state: dict[str, Any] = {"runId": run_id, **extra}
+def engine(**kw: Any) -> Engine:
+    """An engine for one invocation, wired as the step function wires it (the local cloud's
+    environment: DynamoDB Local and its bus)."""
+    return EngineDependencies.from_environment().engine(**kw)
+
+
+def advance(
+    run_id: str, nxt: dict[str, Any] | None = None, *, limits: policy.Limits | None = None
+) -> dict[str, Any]:
+    state: dict[str, Any] = {"runId": run_id}
     if nxt is not None:
         state["next"] = nxt
-    return Engine(remaining_ms=lambda: 900_000).handle({"action": "advance", "state": state})
+    invocation = engine(remaining_ms=lambda: 900_000, limits=limits or policy.Limits())
+    return invocation.handle({"action": "advance", "state": state})
 
 
 def logs(run_id: str) -> list[tuple[str | None, str, str]]:
@@ -100,7 +110,7 @@ def test_results_flow_between_invocations_and_big_results_round_trip(
     )
     first = advance(run.id)
     assert first["next"]["kind"] == "wait"
-    stored = results.load(run.id)
+    stored = EngineDependencies.from_environment().store.load_step_records(run.id)
     assert stored[0].result["json"]["rows"][5999]["i"] == 5999  # parts reassembled
     advance(run.id, first["next"])  # a new invocation reads the result back
     final = runs_dal.get_run(run.id)
@@ -108,10 +118,8 @@ def test_results_flow_between_invocations_and_big_results_round_trip(
     assert final.outputs == {"n": 6000, "last": 5999}
 
 
-def test_a_long_backoff_becomes_a_wait_state(
-    make_run: MakeRun, target: Target, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(runner, "INLINE_BACKOFF_LIMIT", 0.05)
+def test_a_long_backoff_becomes_a_wait_state(make_run: MakeRun, target: Target) -> None:
+    short_backoffs = policy.Limits(inline_backoff_limit=0.05)
     hits: list[Hit] = []
 
     def flaky(hit: Hit) -> tuple[int, dict[str, str], bytes]:
@@ -131,10 +139,10 @@ def test_a_long_backoff_becomes_a_wait_state(
             }
         ]
     )
-    first = advance(run.id)
+    first = advance(run.id, limits=short_backoffs)
     assert first["next"] == {"kind": "wait", "index": 0, "seconds": 3, "attempt": 2, "retry": True}
     assert len(hits) == 1
-    advance(run.id, first["next"])
+    advance(run.id, first["next"], limits=short_backoffs)
     final = runs_dal.get_run(run.id)
     assert final is not None and final.status is RunStatus.COMPLETED
     warnings = [m for _, level, m in logs(run.id) if level == "warning"]
@@ -146,7 +154,7 @@ def test_a_long_backoff_becomes_a_wait_state(
 def test_out_of_lambda_time_hands_over_to_a_new_invocation(make_run: MakeRun) -> None:
     run = make_run([{"id": f"s{i}", "type": "log", "message": str(i)} for i in range(3)])
     # Room for one step (the first always runs), not for a second step's full timeout.
-    tight = Engine(remaining_ms=lambda: int((runner.LAMBDA_MARGIN_SECONDS + 5) * 1000))
+    tight = engine(remaining_ms=lambda: int((policy.LAMBDA_MARGIN_SECONDS + 5) * 1000))
     out = tight.handle({"action": "advance", "state": {"runId": run.id}})
     assert out["next"] == {"kind": "compute", "index": 1, "runner": "step"}
     advance(run.id, out["next"])
@@ -163,7 +171,7 @@ def test_await_refuses_a_run_that_is_no_longer_running(make_run: MakeRun) -> Non
         run.id, allowed_from={RunStatus.RUNNING}, changes={"status": RunStatus.CANCELLED}
     )
     with pytest.raises(RunNotActive):
-        Engine().handle({"action": "await", "state": out, "taskToken": "tok"})
+        engine().handle({"action": "await", "state": out, "taskToken": "tok"})
     item = runs_dal.get_run_item(run.id)
     assert item is not None and "taskToken" not in item
 
@@ -174,7 +182,7 @@ def test_await_parks_the_token_and_waiting(make_run: MakeRun) -> None:
         inputs={"n": 3},
     )
     out = advance(run.id)
-    Engine().handle({"action": "await", "state": out, "taskToken": "tok-1"})
+    engine().handle({"action": "await", "state": out, "taskToken": "tok-1"})
     item = runs_dal.get_run_item(run.id)
     parked = runs_dal.get_run(run.id)
     assert item is not None and item["taskToken"] == "tok-1"
@@ -191,7 +199,7 @@ def test_the_catch_all_fails_the_run_at_the_current_step(make_run: MakeRun) -> N
     )
     out = advance(run.id)
     cause = json.dumps({"errorMessage": "boom", "errorType": "RuntimeError", "stackTrace": []})
-    Engine().handle(
+    engine().handle(
         {"action": "fail", "state": {**out, "error": {"Error": "RuntimeError", "Cause": cause}}}
     )
     failed = runs_dal.get_run(run.id)
@@ -201,7 +209,7 @@ def test_the_catch_all_fails_the_run_at_the_current_step(make_run: MakeRun) -> N
     assert "RuntimeError: boom" in failed.error.message
     # A second catch (a retried MarkFailed) changes nothing.
     seq = failed.sequence
-    Engine().handle({"action": "fail", "state": {**out, "error": {"Error": "X"}}})
+    engine().handle({"action": "fail", "state": {**out, "error": {"Error": "X"}}})
     assert runs_dal.get_run(run.id).sequence == seq  # type: ignore[union-attr]
 
 

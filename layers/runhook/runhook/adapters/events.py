@@ -13,7 +13,6 @@ from runhook.models import LogEntry, Run
 from runhook.settings import get_settings
 
 SOURCE = "runhook"
-MAX_ENTRY_BYTES = 200_000  # PutEvents allows 256 KB per entry
 
 
 def run_detail(run: Run) -> dict[str, Any]:
@@ -67,19 +66,3 @@ def publish(events: list[tuple[str, dict[str, Any]]]) -> None:
 
 def publish_run(detail_type: str, run: Run) -> None:
     publish([(detail_type, run_detail(run))])
-
-
-def publish_logs(run: Run, entries: list[LogEntry]) -> None:
-    """One task-run.log event per batch of entries, split to stay under the entry size."""
-    if not entries:
-        return
-    batches: list[list[LogEntry]] = [[]]
-    size = 0
-    for entry in entries:
-        entry_size = len(entry.message) + 200
-        if batches[-1] and size + entry_size > MAX_ENTRY_BYTES:
-            batches.append([])
-            size = 0
-        batches[-1].append(entry)
-        size += entry_size
-    publish([("task-run.log", log_detail(run, batch)) for batch in batches])

@@ -1,21 +1,20 @@
 """A run's log entries for one invocation: stored as they happen, published once.
 
-Every entry is written to DynamoDB (`dal.runs.append_logs`) when the step that made it
-finishes — or before the engine sleeps or hands over — so `GET …/logs` shows a
-long-running step's progress. The bus gets all of an invocation's entries in one
-`task-run.log` event (split only to stay under the event size limit), sent with the
-invocation's final lifecycle event.
+Every entry is stored (`RunStore.write_logs`, or with the step's record in
+`RunStore.record_step`) when the step that made it finishes — or before the engine
+sleeps or hands over — so `GET …/logs` shows a long-running step's progress. The bus
+gets all of an invocation's entries at its end, with its final lifecycle event
+(`RunEvents.finish`: one `task-run.log` event, split only to stay under the bus's
+entry size).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from runhook import clock
-from runhook.dal import runs as runs_dal
-from runhook.models import LogEntry, LogLevel
+from runhook.engine.ports import RunStore, StepRecord
+from runhook.models import LogEntry, LogLevel, Run
 
 log = logging.getLogger("runhook.engine")
 
@@ -23,9 +22,9 @@ MAX_MESSAGE = 16_384
 
 
 class Journal:
-    def __init__(self, run_id: str, retention_days: int) -> None:
-        self.run_id = run_id
-        self.retention_days = retention_days
+    def __init__(self, run: Run, store: RunStore) -> None:
+        self.run = run  # for its id and deadline (the stored items' expiry)
+        self._store = store
         self._unsaved: list[LogEntry] = []
         self._unpublished: list[LogEntry] = []
 
@@ -42,19 +41,20 @@ class Journal:
         self._unsaved.append(entry)
         self._unpublished.append(entry)
         # Echoed to the function's own log at DEBUG: the run's log is the record.
-        log.debug("[%s] %s", level, message, extra={"run_id": self.run_id, "node_id": node_id})
+        log.debug("[%s] %s", level, message, extra={"run_id": self.run.id, "node_id": node_id})
         return entry
 
-    def flush(self, extra_requests: Sequence[dict[str, Any]] = ()) -> None:
-        """Store the entries written since the last flush (with `extra_requests`, e.g. a
-        step's result item, in the same BatchWriteItem)."""
-        if not self._unsaved and not extra_requests:
+    def flush(self, record: StepRecord | None = None) -> None:
+        """Store the entries written since the last flush (with `record`, a finished
+        step, in the same write). Entries that could not be stored stay for the next."""
+        if not self._unsaved and record is None:
             return
         entries, self._unsaved = self._unsaved, []
         try:
-            runs_dal.append_logs(
-                self.run_id, entries, ttl_days=self.retention_days, extra_requests=extra_requests
-            )
+            if record is None:
+                self._store.write_logs(self.run, entries)
+            else:
+                self._store.record_step(self.run, record, entries)
         except Exception:
             self._unsaved = entries + self._unsaved
             raise

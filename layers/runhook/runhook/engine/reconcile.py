@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from runhook import clock
-from runhook.adapters import events
-from runhook.dal import runs as runs_dal
-from runhook.models import ACTIVE_STATUSES, Run, RunError, RunStatus
+from runhook.engine.events import EventBus, RunEvents
+from runhook.engine.failure import fail_run
+from runhook.engine.ports import RunStore
 
 log = logging.getLogger("runhook.engine.reconcile")
 
@@ -44,42 +44,40 @@ class StatusChange(BaseModel):
     error: str | None = None
     cause: str | None = None
 
-
-def reconcile(event: dict[str, Any]) -> dict[str, Any]:
-    """Handle one EventBridge event; returns what was done (for logs and tests)."""
-    if event.get("detail-type") != DETAIL_TYPE:
-        return {"action": "ignored", "reason": "not an execution status change"}
-    change = StatusChange.model_validate(event.get("detail") or {})
-    run_id = change.name or change.executionArn.rsplit(":", 1)[-1]
-    if change.status not in _CODES:
-        return {"action": "ignored", "runId": run_id, "reason": f"status {change.status}"}
-    if not clock.is_uuid(run_id):
-        return {"action": "ignored", "runId": run_id, "reason": "not a run execution"}
-    run = runs_dal.get_run(run_id)
-    if run is None:
-        return {"action": "ignored", "runId": run_id, "reason": "no such run"}
-    if not run.active:
-        return {"action": "none", "runId": run_id, "status": run.status.value}
-    failed = _fail(run, change)
-    if failed is None:  # it ended meanwhile
-        return {"action": "none", "runId": run_id, "status": "ended meanwhile"}
-    events.publish_run("task-run.failed", failed)
-    log.warning("run %s marked FAILED after its execution %s", run_id, change.status)
-    return {"action": "failed", "runId": run_id, "code": failed.error.code if failed.error else ""}
+    def message(self) -> str:
+        message = _MESSAGES[self.status]
+        if self.error:
+            message += f" ({self.error}"
+            message += f": {self.cause[:500]})" if self.cause else ")"
+        return message
 
 
-def _fail(run: Run, change: StatusChange) -> Run | None:
-    message = _MESSAGES[change.status]
-    if change.error:
-        message += f" ({change.error}"
-        message += f": {change.cause[:500]})" if change.cause else ")"
-    return runs_dal.transition(
-        run.id,
-        allowed_from=ACTIVE_STATUSES,
-        changes={
-            "status": RunStatus.FAILED,
-            "error": RunError(code=_CODES[change.status], message=message[:2000], nodeId=None),
-            "finished_at": clock.now_iso(),
-        },
-        remove=["waiting", "taskToken"],
-    )
+class Reconciler:
+    """The reconciler function's logic, over the engine's store and bus."""
+
+    def __init__(self, store: RunStore, bus: EventBus) -> None:
+        self._store = store
+        self._bus = bus
+
+    def reconcile(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Handle one EventBridge event; returns what was done (for logs and tests)."""
+        if event.get("detail-type") != DETAIL_TYPE:
+            return {"action": "ignored", "reason": "not an execution status change"}
+        change = StatusChange.model_validate(event.get("detail") or {})
+        run_id = change.name or change.executionArn.rsplit(":", 1)[-1]
+        if change.status not in _CODES:
+            return {"action": "ignored", "runId": run_id, "reason": f"status {change.status}"}
+        if not clock.is_uuid(run_id):
+            return {"action": "ignored", "runId": run_id, "reason": "not a run execution"}
+        run = self._store.get_run(run_id)
+        if run is None:
+            return {"action": "ignored", "runId": run_id, "reason": "no such run"}
+        if not run.active:
+            return {"action": "none", "runId": run_id, "status": run.status.value}
+        failed = fail_run(self._store, run.id, _CODES[change.status], change.message())
+        if failed is None:  # it ended meanwhile
+            return {"action": "none", "runId": run_id, "status": "ended meanwhile"}
+        RunEvents(self._bus).announce("task-run.failed", failed)
+        log.warning("run %s marked FAILED after its execution %s", run_id, change.status)
+        code = failed.error.code if failed.error else ""
+        return {"action": "failed", "runId": run_id, "code": code}

@@ -2,139 +2,96 @@
 
 - `advance` — claims the run on the first call (PENDING → RUNNING, only if still
   PENDING), finishes the step the machine paused on (a wait, an answered approval),
-  then runs inline steps one after another until a pause, a step of another runner,
-  the end of the task (outputs → COMPLETED) or a failure (FAILED). Per step: an info
-  line when it starts, a result summary, a warning per retry, an error on failure;
-  its result in a STEP# item; progress through `transition` + `task-run.updated`.
+  then runs batches of inline steps (`plan.batch`) until a pause, a step of another
+  runner, the end of the task (outputs → COMPLETED) or a failure (FAILED). Per step:
+  an info line when it starts, a result summary, a warning per retry, an error on
+  failure; its result in a STEP# item; progress through the store + `task-run.updated`.
 - `await_answer` — the approval's `.waitForTaskToken` task: stores the token and
-  `waiting` on the run in one conditional update, then announces `task-run.waiting`.
+  `waiting` on the run in one conditional write, then announces `task-run.waiting`.
 - `fail` — the machine's catch-all: marks the run FAILED {code, message, nodeId}.
 
 Rules that make this safe to retry and to race with cancel:
-- DynamoDB is the source of truth. An action for a run that is no longer RUNNING
+- The store is the source of truth. An action for a run that is no longer RUNNING
   does nothing (a run cancelled before it started ends quietly).
-- Every change is a conditional `transition` on the run's status and `currentStep`,
-  so a retried invocation cannot advance a run twice: it resumes from `currentStep`
-  (results of finished steps are read back), and a step never starts after the run
-  stopped being RUNNING (the conditional write that records step k is the check that
-  step k+1 may start; retries re-read the run before each new attempt).
-- Events are published after the change they announce is committed.
+- Every change is conditional on the run's status and `currentStep`, so a retried
+  invocation cannot advance a run twice: it resumes from `currentStep` (results of
+  finished steps are read back), and a step never starts after the run stopped being
+  RUNNING (the conditional write that records step k is the check that step k+1 may
+  start; retries re-read the run before each new attempt).
+- Events are published after the change they announce is committed (`RunEvents`).
+
+The pieces: `ports.RunStore` (storage), `events.RunEvents` (publication), `policy`
+(retry and time rules), `attempts.Attempts` (one inline step and its retries),
+`recorder.Recorder` (records, progress, the end), `failure.fail_run`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
+from collections.abc import Callable, Collection
+from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
-
 from runhook import clock
-from runhook.adapters import events
-from runhook.dal import runs as runs_dal
-from runhook.dal import tasks as tasks_dal
-from runhook.engine import results
+from runhook.engine import plan, policy
+from runhook.engine.attempts import Attempts, as_failure
+from runhook.engine.context import RunContext, TimeBudget
+from runhook.engine.events import EventBus, RunEvents
+from runhook.engine.failure import MAX_ERROR_MESSAGE, fail_run
 from runhook.engine.journal import Journal
-from runhook.engine.outputs import OutputError, evaluate_outputs
+from runhook.engine.ports import RunStore
+from runhook.engine.recorder import Recorder
 from runhook.engine.state import END, MachineState, Next, StepEvent, output
-from runhook.engine.steps import DEFAULT_RUNNER, Mode, StepCall, StepFailure, StepKind, get_kind
-from runhook.engine.steps.approval import ApprovalKind
-from runhook.errors import RunhookError
-from runhook.models import ACTIVE_STATUSES, Run, RunError, RunStatus, Waiting
-from runhook.settings import Settings, get_settings
-from runhook.tasks.definition import parse_step
+from runhook.engine.steps import DEFAULT_RUNNER, Mode, StepFailure
+from runhook.models import ACTIVE_STATUSES, Run, RunStatus, Waiting
+from runhook.settings import Settings
 from runhook.tasks.templating import TemplateError
 
 log = logging.getLogger("runhook.engine")
-
-LAMBDA_MARGIN_SECONDS = 30.0  # left for writing results and events before Lambda's timeout
-INLINE_BACKOFF_LIMIT = 10.0  # longer retry backoffs become a Wait state (no compute billed)
-MAX_ERROR_MESSAGE = 2000
-STOP_CHECK_SECONDS = 2.0  # how often a long step may re-read the run's status
-DEFAULT_RUN_TIMEOUT = 3600
 
 
 class RunNotActive(Exception):
     """The run is no longer RUNNING at the step it was expected to be at."""
 
 
-@dataclass
-class _Loaded:
-    """One invocation's view of a run: the run, its task version, its step results."""
-
-    run: Run
-    steps: list[BaseModel]
-    outputs: dict[str, str]
-    records: dict[int, results.StepRecord]
-    data: dict[str, Any]
-    journal: Journal
-    timeout_seconds: int
-    final: tuple[str, Run] | None = None  # the lifecycle event to publish last
-    pending: list[tuple[str, Run]] = field(default_factory=list)  # progress events not yet sent
-
-    @property
-    def total(self) -> int:
-        return len(self.steps)
-
-    def step_type(self, index: int) -> str:
-        return str(getattr(self.steps[index], "type"))  # noqa: B009
-
-    def node_id(self, index: int) -> str | None:
-        return str(getattr(self.steps[index], "id")) if 0 <= index < self.total else None  # noqa: B009
-
-
-@dataclass(frozen=True)
-class _Definition:
-    steps: list[BaseModel]
-    outputs: dict[str, str]
-    timeout_seconds: int
-
-
-@lru_cache(maxsize=256)
-def _definition(table: str, task_id: str, version: int) -> _Definition | None:
-    """A task version's parsed steps, outputs and timeout (immutable, so cached per container).
-
-    `table` is part of the key so tests (and the local cloud) that switch tables never
-    see another table's task.
-    """
-    task = tasks_dal.get_task_version(task_id, version)
-    if task is None:
-        return None
-    return _Definition(
-        steps=[parse_step(raw) for raw in task.steps],
-        outputs=dict(task.definition.get("outputs") or {}),
-        timeout_seconds=int(task.definition.get("timeoutSeconds", DEFAULT_RUN_TIMEOUT)),
-    )
-
-
 class Engine:
-    """The step function's logic. One instance per invocation (it holds the time budget)."""
+    """The step function's logic. One instance per invocation (it holds the time budget,
+    the events to publish and the outcomes counted for metrics)."""
 
     def __init__(
         self,
         *,
+        store: RunStore,
+        bus: EventBus,
+        settings: Settings,
         runner: str = DEFAULT_RUNNER,
         remaining_ms: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        settings: Settings | None = None,
+        limits: policy.Limits = policy.DEFAULT_LIMITS,
     ) -> None:
         self.runner = runner
-        self.settings = settings or get_settings()
-        self.sleep = sleep
+        self.settings = settings
         # What this invocation did, for the handler's metrics (step_succeeded, run_failed, …).
         self.outcomes: Counter[str] = Counter()
-        self._lambda_deadline: float | None = (
-            time.monotonic() + remaining_ms() / 1000.0 if remaining_ms is not None else None
+        self._store = store
+        self._events = RunEvents(bus)
+        self._budget = TimeBudget(remaining_ms)
+        self._limits = limits
+        self._recorder = Recorder(store, self._events, self.outcomes)
+        self._attempts = Attempts(
+            store=store,
+            events=self._events,
+            recorder=self._recorder,
+            budget=self._budget,
+            limits=limits,
+            sleep=sleep,
+            runner=runner,
+            outcomes=self.outcomes,
         )
 
-    # -- entry point --------------------------------------------------------------------
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = StepEvent.model_validate(event)
         state = parsed.state
@@ -148,348 +105,107 @@ class Engine:
 
     # -- advance ------------------------------------------------------------------------
     def advance(self, state: MachineState) -> dict[str, Any]:
-        run_id = state.runId
-        nxt = state.next
-        if nxt is None:
-            run = self._claim(run_id)
-        else:
-            run = runs_dal.get_run(run_id)
-            if run is not None and run.status is not RunStatus.RUNNING:
-                self._republish_terminal(run)
-                run = None
-        if run is None:
-            return output(run_id, END)
-        loaded = self._load(run)
-        if loaded is None:
+        run_id, nxt = state.runId, state.next
+        run = self._claim(run_id) if nxt is None else self._run_in(run_id, {RunStatus.RUNNING})
+        ctx = self._open(run) if run is not None else None
+        if ctx is None:
             return output(run_id, END)
         try:
-            result = self._advance(loaded, nxt, state.answer)
+            stop = self._continue(ctx, nxt, state.answer)
         finally:
-            self._finish(loaded)
-        return output(run_id, result)
+            self._finish(ctx.journal, ctx.run)
+        return output(run_id, stop)
 
-    def _claim(self, run_id: str) -> Run | None:
-        """PENDING → RUNNING. None when the run is gone or over (cancelled before it began)."""
-        now = clock.now_iso()
-        run = runs_dal.transition(
-            run_id,
-            allowed_from={RunStatus.PENDING},
-            changes={"status": RunStatus.RUNNING, "started_at": now, "current_step": 0},
-        )
-        if run is not None:
-            self.outcomes["run_started"] += 1
-            self._publish_now("task-run.started", run)
-            return run
-        current = runs_dal.get_run(run_id)
-        if current is None:
-            log.warning("run %s does not exist", run_id)
-            return None
-        if current.status is RunStatus.RUNNING:
-            return current  # a retried first invocation: carry on from currentStep
-        self._republish_terminal(current)
-        return None
-
-    def _advance(self, loaded: _Loaded, nxt: Next | None, answer: Any) -> Next:
-        index = loaded.run.current_step
-        attempt = 1
+    def _continue(self, ctx: RunContext, nxt: Next | None, answer: Any) -> Next:
+        """Pick up where the machine comes back from, then run from there."""
+        index, attempt = ctx.run.current_step, 1
         if nxt is not None and nxt.kind == "compute" and nxt.runner not in (None, self.runner):
             # The machine sent another runner's batch here: this deployment has no route
             # for it. Fail instead of handing it back and forth forever.
-            return self._fail_run(
-                loaded,
-                "runner_unavailable",
-                f"no {nxt.runner!r} runner is deployed for this step",
-                index,
-            )
-        if nxt is not None and nxt.index == index and index < loaded.total:
+            message = f"no {nxt.runner!r} runner is deployed for this step"
+            return self._recorder.fail(ctx, "runner_unavailable", message, index)
+        if nxt is not None and nxt.index == index and index < ctx.total:
             if nxt.kind in ("wait", "approval") and not nxt.retry:
-                kind = get_kind(loaded.step_type(index))
-                if self._past_deadline(loaded):
-                    return self._fail_run(loaded, "timeout", self._timeout_message(loaded), index)
-                try:
-                    result = kind.resume(
-                        self._call(loaded, index, kind, 0.0), nxt.to_state(), answer
-                    )
-                except StepFailure as failure:
-                    self._record_failure(loaded, index, kind, failure, 1, clock.now_iso())
-                    return self._fail_run(loaded, failure.code, failure.message, index)
-                if not self._record_success(loaded, index, kind, result, 1, clock.now_iso()):
-                    return END
+                stopped = self._resume(ctx, index, nxt, answer)
+                if stopped is not None:
+                    return stopped
                 index += 1
             elif nxt.attempt:
                 attempt = nxt.attempt  # a retry handed over (long backoff, Lambda time)
-        return self._run_from(loaded, index, attempt)
+        return self._run_from(ctx, index, attempt)
 
-    def _run_from(self, loaded: _Loaded, index: int, attempt: int) -> Next:
-        ran = 0
-        while index < loaded.total:
-            kind = get_kind(loaded.step_type(index))
-            remaining = self._run_remaining(loaded)
+    def _run_from(self, ctx: RunContext, index: int, attempt: int) -> Next:
+        """Run batch after batch (`plan.batch`) until something stops the invocation."""
+        ran = 0  # steps run by this invocation: the first always gets its chance
+        while True:
+            batch = plan.batch(ctx.plan.step_types, index, self.runner)
+            for step in range(batch.start, batch.stop):
+                stopped = self._inline(ctx, step, attempt if step == index else 1, ran)
+                if stopped is not None:
+                    return stopped
+                ran += 1
+            if batch.reason == "end":
+                return self._recorder.complete(ctx)
+            remaining = ctx.run_remaining()
             if remaining <= 0:
-                return self._fail_run(loaded, "timeout", self._timeout_message(loaded), index)
-            if kind.mode is not Mode.INLINE:
-                pause_next = self._pause(loaded, index, kind, remaining)
-                if pause_next is not None:
-                    return pause_next
-                index += 1  # a zero-second wait finished inline
-                continue
-            if kind.runner != self.runner:
-                return Next(kind="compute", index=index, runner=kind.runner)
-            if ran and not self._has_time_for(loaded, index, kind):
-                return Next(kind="compute", index=index, runner=self.runner)
-            if not kind.quick:
-                self._flush_events(loaded)  # progress so far goes out before a slow step
-            outcome = self._execute(loaded, index, kind, attempt)
-            if isinstance(outcome, Next):
-                return outcome
-            ran += 1
-            index += 1
-            attempt = 1
-        return self._complete(loaded)
+                return self._recorder.timed_out(ctx, batch.stop)
+            if batch.reason == "handoff":
+                runner = ctx.kind(batch.stop).runner
+                return Next(kind="compute", index=batch.stop, runner=runner)
+            stopped = self._pause(ctx, batch.stop, remaining)
+            if stopped is not None:
+                return stopped
+            index, attempt = batch.stop + 1, 1  # a zero-second wait finished inline
+
+    def _inline(self, ctx: RunContext, index: int, attempt: int, ran: int) -> Next | None:
+        """One inline step of the batch; None once recorded, else where to go next."""
+        kind = ctx.kind(index)
+        remaining = ctx.run_remaining()
+        if remaining <= 0:
+            return self._recorder.timed_out(ctx, index)
+        lambda_left = self._budget.remaining()
+        configured = ctx.step_timeout(index, kind)
+        if ran and not policy.fits_in_invocation(configured, remaining, lambda_left, self._limits):
+            return Next(kind="compute", index=index, runner=self.runner)
+        if not kind.quick:
+            self._events.send_progress()  # progress so far goes out before a slow step
+        return self._attempts.execute(ctx, index, kind, attempt)
 
     # -- pauses ---------------------------------------------------------------------------
-    def _pause(self, loaded: _Loaded, index: int, kind: StepKind, remaining: float) -> Next | None:
+    def _pause(self, ctx: RunContext, index: int, remaining: float) -> Next | None:
         """Hand a wait/approval to the machine; None when a wait of 0 s finished here."""
+        kind = ctx.kind(index)
         started = clock.now_iso()
-        call = self._call(loaded, index, kind, 0.0)
+        call = ctx.call(index, kind, 0.0)
         try:
             pause = kind.pause(call, remaining)
         except (StepFailure, TemplateError) as exc:
-            failure = _as_failure(exc)
-            self._record_failure(loaded, index, kind, failure, 1, started)
-            return self._fail_run(loaded, failure.code, failure.message, index)
-        if kind.mode is Mode.WAIT:
-            if pause.seconds <= 0:
-                result = kind.resume(call, pause.detail, None)
-                if not self._record_success(loaded, index, kind, result, 1, started):
-                    return END
-                return None
+            failure = as_failure(exc)
+            self._recorder.step_failed(ctx, index, kind, failure, attempts=1, started=started)
+            return self._recorder.fail(ctx, failure.code, failure.message, index)
+        if kind.mode is Mode.CALLBACK:
+            return Next(kind="approval", index=index, timeoutSeconds=pause.seconds)
+        if pause.seconds > 0:
             return Next(kind="wait", index=index, **pause.detail)
-        return Next(kind="approval", index=index, timeoutSeconds=pause.seconds)
-
-    # -- one inline step, with its retries ---------------------------------------------------
-    def _execute(self, loaded: _Loaded, index: int, kind: StepKind, attempt: int) -> Next | bool:
-        """Run step `index`; True when recorded, else where the machine goes next."""
-        step = loaded.steps[index]
-        retry = getattr(step, "retry", None)
-        max_attempts = int(retry.maxAttempts) if retry is not None else 1
-        node = loaded.node_id(index)
-        started = clock.now_iso()
-        t0 = time.monotonic()
-        while True:
-            timeout = self._attempt_timeout(loaded, step, kind)
-            if timeout <= 0:
-                if self._past_deadline(loaded):
-                    return self._fail_run(loaded, "timeout", self._timeout_message(loaded), index)
-                return Next(kind="compute", index=index, runner=self.runner, attempt=attempt)
-            call = self._call(loaded, index, kind, timeout, attempt, max_attempts)
-            if attempt == 1 and (line := kind.describe(call)):
-                loaded.journal.write("info", line, node)
-            try:
-                result = kind.run(call)
-            except (StepFailure, TemplateError) as exc:
-                failure = _as_failure(exc)
-            except Exception as exc:  # a bug in a kind must fail the step, not the machine
-                log.exception("step %s of run %s raised", node, loaded.run.id)
-                failure = StepFailure("step_error", f"{type(exc).__name__}: {exc}")
-            else:
-                duration = int((time.monotonic() - t0) * 1000)
-                ok = self._record_success(loaded, index, kind, result, attempt, started, duration)
-                return True if ok else END
-            self.outcomes["step_attempt_failed"] += 1
-            if failure.retryable and attempt < max_attempts and retry is not None:
-                delay = float(retry.backoffSeconds) * float(retry.backoffRate) ** (attempt - 1)
-                if failure.retry_after is not None:
-                    delay = max(delay, min(failure.retry_after, 300.0))
-                if clock.now() + timedelta(seconds=delay) < self._deadline(loaded):
-                    loaded.journal.write(
-                        "warning",
-                        f"attempt {attempt}/{max_attempts} failed: {failure.message}; "
-                        f"retrying in {delay:g} s",
-                        node,
-                    )
-                    loaded.journal.flush()
-                    self._flush_events(loaded)
-                    if delay > INLINE_BACKOFF_LIMIT or delay > self._lambda_remaining() - (
-                        LAMBDA_MARGIN_SECONDS + timeout
-                    ):
-                        return Next(
-                            kind="wait",
-                            index=index,
-                            seconds=max(1, math.ceil(delay)),
-                            attempt=attempt + 1,
-                            retry=True,
-                        )
-                    self.sleep(delay)
-                    current = runs_dal.get_run(loaded.run.id)
-                    if current is None or current.status is not RunStatus.RUNNING:
-                        loaded.journal.write(
-                            "warning", "run is no longer running: retry abandoned", node
-                        )
-                        return END
-                    attempt += 1
-                    continue
-                failure.message += " (no time left for another attempt before the run's timeout)"
-            self._record_failure(loaded, index, kind, failure, attempt, started)
-            return self._fail_run(loaded, failure.code, failure.message, index)
-
-    def _attempt_timeout(self, loaded: _Loaded, step: BaseModel, kind: StepKind) -> float:
-        configured = getattr(step, "timeoutSeconds", None) or kind.default_timeout
-        return min(
-            float(configured),
-            self._run_remaining(loaded),
-            self._lambda_remaining() - LAMBDA_MARGIN_SECONDS,
-        )
-
-    def _has_time_for(self, loaded: _Loaded, index: int, kind: StepKind) -> bool:
-        """Whether this invocation can still give step `index` its full timeout."""
-        step = loaded.steps[index]
-        configured = float(getattr(step, "timeoutSeconds", None) or kind.default_timeout)
-        return self._lambda_remaining() - LAMBDA_MARGIN_SECONDS >= min(
-            configured, self._run_remaining(loaded)
-        )
-
-    # -- recording ----------------------------------------------------------------------------
-    def _record_success(
-        self,
-        loaded: _Loaded,
-        index: int,
-        kind: StepKind,
-        result: Any,
-        attempts: int,
-        started: str,
-        duration_ms: int | None = None,
-    ) -> bool:
-        """Store the result and move progress; False when the run stopped meanwhile.
-
-        The last step's progress is folded into the completion (one write, one event).
-        """
-        node = loaded.node_id(index) or ""
-        self.outcomes["step_succeeded"] += 1
-        self._save(
-            loaded,
-            results.StepRecord(
-                index=index,
-                step_id=node,
-                kind=kind.kind,
-                status="succeeded",
-                result=result,
-                attempts=attempts,
-                started_at=started,
-                finished_at=clock.now_iso(),
-                duration_ms=duration_ms,
-            ),
-        )
-        loaded.data["steps"][node] = result
-        if index + 1 >= loaded.total:
-            return True
-        updated = runs_dal.transition(
-            loaded.run.id,
-            allowed_from={RunStatus.RUNNING},
-            changes={"current_step": index + 1},
-            condition="currentStep = :k",
-            condition_values={":k": index},
-        )
-        if updated is None:
-            return self._lost_race(loaded, index)
-        loaded.run = updated
-        loaded.pending.append(("task-run.updated", updated))
-        return True
-
-    def _lost_race(self, loaded: _Loaded, index: int) -> bool:
-        current = runs_dal.get_run(loaded.run.id)
-        if (
-            current is not None
-            and current.status is RunStatus.RUNNING
-            and current.current_step > index
-        ):
-            # Another invocation of this execution already moved on (a retry overlapped).
-            loaded.run = current
-            return True
-        loaded.journal.write("warning", "run is no longer running: stopping", loaded.node_id(index))
-        return False
-
-    def _record_failure(
-        self,
-        loaded: _Loaded,
-        index: int,
-        kind: StepKind,
-        failure: StepFailure,
-        attempts: int,
-        started: str,
-    ) -> None:
-        node = loaded.node_id(index) or ""
-        self.outcomes["step_failed"] += 1
-        loaded.journal.write("error", f"failed: {failure.message}", node)
-        self._save(
-            loaded,
-            results.StepRecord(
-                index=index,
-                step_id=node,
-                kind=kind.kind,
-                status="failed",
-                error={"code": failure.code, "message": failure.message[:MAX_ERROR_MESSAGE]},
-                attempts=attempts,
-                started_at=started,
-                finished_at=clock.now_iso(),
-            ),
-        )
-
-    def _save(self, loaded: _Loaded, record: results.StepRecord) -> None:
-        """The step's record and its log lines in one BatchWriteItem (big results: parts first)."""
-        expires = results.expiry(loaded.run.deadline, self.settings.log_retention_days)
-        parts, item = results.put_requests(loaded.run.id, record, expires)
-        if parts:
-            results.write(parts)
-        loaded.journal.flush(extra_requests=[item])
-
-    # -- endings ----------------------------------------------------------------------------
-    def _complete(self, loaded: _Loaded) -> Next:
-        try:
-            outputs = evaluate_outputs(loaded.outputs, loaded.data)
-        except OutputError as exc:
-            loaded.journal.write("error", f"outputs: {exc.message}")
-            return self._fail_run(loaded, exc.code, exc.message, None, steps_done=loaded.total)
-        finished = clock.now_iso()
-        done = runs_dal.transition(
-            loaded.run.id,
-            allowed_from={RunStatus.RUNNING},
-            changes={
-                "status": RunStatus.COMPLETED,
-                "outputs": outputs,
-                "finished_at": finished,
-                "current_step": loaded.total,
-            },
-            condition="currentStep = :k",
-            condition_values={":k": loaded.run.current_step},
-        )
-        if done is None:
-            current = runs_dal.get_run(loaded.run.id)
-            if current is not None and current.status is RunStatus.COMPLETED:
-                loaded.final = ("task-run.completed", current)  # a retry: say it again
+        result = kind.resume(call, pause.detail, None)
+        if not self._recorder.succeeded(ctx, index, kind, result, attempts=1, started=started):
             return END
-        loaded.run = done
-        self.outcomes["run_completed"] += 1
-        loaded.journal.write("info", f"run completed ({loaded.total}/{loaded.total} steps)")
-        loaded.final = ("task-run.completed", done)
-        return END
+        return None
 
-    def _fail_run(
-        self,
-        loaded: _Loaded,
-        code: str,
-        message: str,
-        index: int | None,
-        *,
-        steps_done: int | None = None,
-    ) -> Next:
-        node = loaded.node_id(index) if index is not None else None
-        failed = _mark_failed(loaded.run.id, code, message, node, steps_done)
-        if failed is not None:
-            self.outcomes["run_failed"] += 1
-            loaded.run = failed
-            loaded.final = ("task-run.failed", failed)
-        return END
+    def _resume(self, ctx: RunContext, index: int, nxt: Next, answer: Any) -> Next | None:
+        """Finish the step the machine paused on; None once it is recorded."""
+        kind = ctx.kind(index)
+        if ctx.run_remaining() <= 0:
+            return self._recorder.timed_out(ctx, index)
+        started = clock.now_iso()
+        try:
+            result = kind.resume(ctx.call(index, kind, 0.0), nxt.to_state(), answer)
+        except StepFailure as failure:
+            self._recorder.step_failed(ctx, index, kind, failure, attempts=1, started=started)
+            return self._recorder.fail(ctx, failure.code, failure.message, index)
+        if not self._recorder.succeeded(ctx, index, kind, result, attempts=1, started=started):
+            return END
+        return None
 
     # -- await (approval) --------------------------------------------------------------------
     def await_answer(self, state: MachineState, token: str) -> dict[str, Any]:
@@ -497,236 +213,105 @@ class Engine:
         nxt = state.next
         if nxt is None or nxt.index is None:
             raise ValueError("await needs next.index")
-        run = runs_dal.get_run(state.runId)
-        if run is None or run.status is not RunStatus.RUNNING or run.current_step != nxt.index:
-            raise RunNotActive(f"run {state.runId} is not waiting at step {nxt.index}")
-        loaded = self._load(run)
-        if loaded is None:
-            raise RunNotActive(f"run {state.runId} has no task")
         index = nxt.index
-        kind = get_kind(loaded.step_type(index))
-        if not isinstance(kind, ApprovalKind):
+        run = self._store.get_run(state.runId)
+        if run is None or run.status is not RunStatus.RUNNING or run.current_step != index:
+            raise RunNotActive(f"run {state.runId} is not waiting at step {index}")
+        ctx = self._open(run)
+        if ctx is None:
+            raise RunNotActive(f"run {state.runId} has no task")
+        kind = ctx.kind(index)
+        if kind.mode is not Mode.CALLBACK:
             raise ValueError(f"step {index} is not an approval")
-        call = self._call(loaded, index, kind, 0.0)
-        prompt = kind.prompt(call)
-        now = clock.now()
-        expires = now + timedelta(seconds=nxt.timeoutSeconds or 0)
-        waiting = Waiting(
-            nodeId=call.node_id,
-            prompt=prompt,
-            since=clock.iso(now),
-            expiresAt=clock.iso(expires) if nxt.timeoutSeconds else None,
-        )
-        updated = runs_dal.transition(
-            run.id,
-            allowed_from={RunStatus.RUNNING},
-            changes={"waiting": waiting},
-            raw={"taskToken": token},
-            condition="currentStep = :k",
-            condition_values={":k": index},
+        call = ctx.call(index, kind, 0.0)
+        prompt = kind.pause(call, ctx.run_remaining()).prompt or ""
+        waiting = waiting_for(call.node_id, prompt, nxt.timeoutSeconds)
+        updated = self._store.park_approval(
+            run.id, at_step=index, waiting=waiting, task_token=token
         )
         if updated is None:
             raise RunNotActive(f"run {state.runId} stopped before its approval was parked")
-        loaded.run = updated
-        loaded.journal.write(
+        ctx.run = updated
+        ctx.journal.write(
             "info", f"waiting for approval: {prompt} (expires {waiting.expiresAt})", call.node_id
         )
-        loaded.final = ("task-run.waiting", updated)
+        self._events.final("task-run.waiting", updated)
         self.outcomes["approval_parked"] += 1
-        self._finish(loaded, strict=True)
+        self._finish(ctx.journal, updated, strict=True)
         return {"runId": run.id, "waiting": True}
 
     # -- fail (catch-all) --------------------------------------------------------------------
     def fail(self, state: MachineState) -> dict[str, Any]:
-        run = runs_dal.get_run(state.runId)
+        run = self._run_in(state.runId, ACTIVE_STATUSES)
         if run is None:
             return output(state.runId, END)
-        if not run.active:
-            self._republish_terminal(run)
-            return output(state.runId, END)
         code, message = classify_error(state, run)
-        journal = Journal(run.id, self.settings.log_retention_days)
-        definition = _definition(self.settings.table_name, run.task_id, run.task_version)
-        steps = definition.steps if definition else []
-        index = run.current_step
-        node = str(getattr(steps[index], "id")) if index < len(steps) else None  # noqa: B009
-        failed = _mark_failed(run.id, code, message, node, None)
+        task = self._store.load_plan(run)
+        node = task.node_id(run.current_step) if task is not None else None
+        failed = fail_run(self._store, run.id, code, message, node)
         if failed is None:
             return output(state.runId, END)
         self.outcomes["run_failed"] += 1
+        journal = Journal(failed, self._store)
         journal.write("error", f"run failed: {message}", node)
-        journal.flush()
-        entries = journal.take_unpublished()
-        batch: list[tuple[str, dict[str, Any]]] = [
-            ("task-run.log", events.log_detail(failed, entries))
-        ]
-        batch.append(("task-run.failed", events.run_detail(failed)))
-        events.publish(batch)
+        self._events.final("task-run.failed", failed)
+        self._finish(journal, failed)
         return output(state.runId, END)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _load(self, run: Run) -> _Loaded | None:
-        definition = _definition(self.settings.table_name, run.task_id, run.task_version)
-        journal = Journal(run.id, self.settings.log_retention_days)
-        if definition is None:
-            failed = _mark_failed(
-                run.id, "task_not_found", "the run's task version no longer exists", None, None
-            )
-            if failed is not None:
-                self._publish_strict([("task-run.failed", events.run_detail(failed))])
+    def _claim(self, run_id: str) -> Run | None:
+        """PENDING → RUNNING. None when the run is gone or over (cancelled before it began)."""
+        run = self._store.claim(run_id, started_at=clock.now_iso())
+        if run is not None:
+            self.outcomes["run_started"] += 1
+            self._events.started(run)
+            return run
+        current = self._store.get_run(run_id)
+        if current is None:
+            log.warning("run %s does not exist", run_id)
             return None
-        steps = definition.steps
-        # Only steps before currentStep have results a template may read.
-        records = results.load(run.id) if run.current_step > 0 else {}
-        data: dict[str, Any] = {
-            "inputs": run.inputs,
-            "steps": {
-                str(getattr(steps[i], "id")): rec.result  # noqa: B009
-                for i, rec in sorted(records.items())
-                if rec.status == "succeeded" and i < len(steps)
-            },
-            "run": {"id": run.id, "taskId": run.task_id},
-        }
-        return _Loaded(
-            run, steps, definition.outputs, records, data, journal, definition.timeout_seconds
-        )
+        if current.status is RunStatus.RUNNING:
+            return current  # a retried first invocation: carry on from currentStep
+        self._events.republish_terminal(current)
+        return None
 
-    def _call(
-        self,
-        loaded: _Loaded,
-        index: int,
-        kind: StepKind,
-        timeout: float,
-        attempt: int = 1,
-        max_attempts: int = 1,
-    ) -> StepCall:
-        node = loaded.node_id(index)
-        journal = loaded.journal
+    def _run_in(self, run_id: str, statuses: Collection[RunStatus]) -> Run | None:
+        """The run if its status is one of `statuses`; else None, and a run found
+        COMPLETED/FAILED announces its end again (an earlier invocation's retry)."""
+        run = self._store.get_run(run_id)
+        if run is None:
+            return None
+        if run.status in statuses:
+            return run
+        self._events.republish_terminal(run)
+        return None
 
-        def write(level: Any, message: str) -> None:
-            journal.write(level, message, node)
+    def _open(self, run: Run) -> RunContext | None:
+        """The run's context; None (and the run FAILED) when its task version is gone."""
+        task = self._store.load_plan(run)
+        if task is None:
+            message = "the run's task version no longer exists"
+            failed = fail_run(self._store, run.id, "task_not_found", message)
+            if failed is not None:
+                self._events.announce("task-run.failed", failed)
+            return None
+        return RunContext.open(self._store, self.settings, run, task)
 
-        run_id = loaded.run.id
-        checked = [time.monotonic(), False]
-
-        def should_stop() -> bool:
-            """Whether the run stopped being RUNNING (throttled DynamoDB read)."""
-            if not checked[1] and time.monotonic() - float(checked[0]) >= STOP_CHECK_SECONDS:
-                current = runs_dal.get_run(run_id)
-                checked[0] = time.monotonic()
-                checked[1] = current is None or current.status is not RunStatus.RUNNING
-            return bool(checked[1])
-
-        return StepCall(
-            step=loaded.steps[index],
-            index=index,
-            total=loaded.total,
-            data=loaded.data,
-            log=write,
-            timeout=timeout,
-            attempt=attempt,
-            max_attempts=max_attempts,
-            settings=self.settings,
-            should_stop=should_stop,
-        )
-
-    def _deadline(self, loaded: _Loaded) -> datetime:
-        if loaded.run.deadline:
-            return clock.parse_iso(loaded.run.deadline)
-        return clock.parse_iso(loaded.run.created_at) + timedelta(seconds=loaded.timeout_seconds)
-
-    def _run_remaining(self, loaded: _Loaded) -> float:
-        return (self._deadline(loaded) - clock.now()).total_seconds()
-
-    def _past_deadline(self, loaded: _Loaded) -> bool:
-        return self._run_remaining(loaded) <= 0
-
-    def _timeout_message(self, loaded: _Loaded) -> str:
-        return f"the run did not finish within its timeout of {loaded.timeout_seconds} s"
-
-    def _lambda_remaining(self) -> float:
-        if self._lambda_deadline is None:
-            return math.inf
-        return self._lambda_deadline - time.monotonic()
-
-    def _finish(self, loaded: _Loaded, *, strict: bool = False) -> None:
-        """Store pending logs; publish them with the final lifecycle event, in one call."""
-        loaded.journal.flush()
-        entries = loaded.journal.take_unpublished()
-        batch: list[tuple[str, dict[str, Any]]] = [
-            (detail_type, events.run_detail(run)) for detail_type, run in loaded.pending
-        ]
-        loaded.pending.clear()
-        if entries:
-            batch.append(("task-run.log", events.log_detail(loaded.run, entries)))
-        if loaded.final is not None:
-            detail_type, run = loaded.final
-            batch.append((detail_type, events.run_detail(run)))
-        if not batch:
-            return
-        if strict or loaded.final is not None:
-            self._publish_strict(batch)
-        else:
-            self._publish_best_effort(batch)
-
-    def _flush_events(self, loaded: _Loaded) -> None:
-        """Send the progress events held back while quick steps ran (one PutEvents)."""
-        if loaded.pending:
-            batch = [(t, events.run_detail(run)) for t, run in loaded.pending]
-            loaded.pending.clear()
-            self._publish_best_effort(batch)
-
-    def _publish_now(self, detail_type: str, run: Run) -> None:
-        """Progress events: best effort (the next event carries the newer state anyway)."""
-        self._publish_best_effort([(detail_type, events.run_detail(run))])
-
-    @staticmethod
-    def _publish_best_effort(batch: list[tuple[str, dict[str, Any]]]) -> None:
-        try:
-            events.publish(batch)
-        except RunhookError:
-            log.exception("publishing %s failed", [t for t, _ in batch])
-
-    @staticmethod
-    def _publish_strict(batch: list[tuple[str, dict[str, Any]]]) -> None:
-        """Final events: raise, so the machine retries and the retry publishes them again."""
-        events.publish(batch)
-
-    def _republish_terminal(self, run: Run) -> None:
-        """At-least-once: an action that finds the run COMPLETED/FAILED says so again.
-
-        This only happens when an earlier invocation committed the end and then failed
-        (e.g. publishing); receivers drop the duplicate by its `sequence`.
-        """
-        if run.status is RunStatus.COMPLETED:
-            self._publish_strict([("task-run.completed", events.run_detail(run))])
-        elif run.status is RunStatus.FAILED:
-            self._publish_strict([("task-run.failed", events.run_detail(run))])
+    def _finish(self, journal: Journal, run: Run, *, strict: bool = False) -> None:
+        """Store pending log lines; publish them with the final lifecycle event, in one call."""
+        journal.flush()
+        self._events.finish(run, journal.take_unpublished(), strict=strict)
 
 
-def _as_failure(exc: Exception) -> StepFailure:
-    if isinstance(exc, StepFailure):
-        return exc
-    if isinstance(exc, TemplateError):
-        return StepFailure("template_error", str(exc))
-    return StepFailure("step_error", str(exc))
-
-
-def _mark_failed(
-    run_id: str, code: str, message: str, node_id: str | None, steps_done: int | None
-) -> Run | None:
-    changes: dict[str, Any] = {
-        "status": RunStatus.FAILED,
-        "error": RunError(code=code, message=message[:MAX_ERROR_MESSAGE], nodeId=node_id),
-        "finished_at": clock.now_iso(),
-    }
-    if steps_done is not None:
-        changes["current_step"] = steps_done
-    return runs_dal.transition(
-        run_id,
-        allowed_from=ACTIVE_STATUSES,
-        changes=changes,
-        remove=["waiting", "taskToken"],
+def waiting_for(node_id: str, prompt: str, timeout_seconds: int | None) -> Waiting:
+    """The run's `waiting` for an approval parked now (expiring after its timeout)."""
+    now = clock.now()
+    expires = now + timedelta(seconds=timeout_seconds or 0)
+    return Waiting(
+        nodeId=node_id,
+        prompt=prompt,
+        since=clock.iso(now),
+        expiresAt=clock.iso(expires) if timeout_seconds else None,
     )
 
 

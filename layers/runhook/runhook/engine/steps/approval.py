@@ -27,14 +27,14 @@ class ApprovalKind(StepKind):
     def describe(self, call: StepCall) -> str | None:
         return None
 
-    def prompt(self, call: StepCall) -> str:
-        return render(call.step.prompt, call.data)[:MAX_PROMPT]
-
     def pause(self, call: StepCall, remaining: float) -> Pause:
+        """At most the step's timeout (capped by the run's time left); the prompt is what
+        the engine stores in the run's `waiting` when it parks the approval."""
         step: ApprovalStep = call.step
         limit = float(step.timeoutSeconds) if step.timeoutSeconds else remaining
         seconds = max(1, math.ceil(min(limit, remaining)))
-        return Pause(seconds=seconds, prompt=self.prompt(call), detail={"timeoutSeconds": seconds})
+        prompt = render(step.prompt, call.data)[:MAX_PROMPT]
+        return Pause(seconds=seconds, prompt=prompt, detail={"timeoutSeconds": seconds})
 
     def resume(self, call: StepCall, paused: dict[str, Any], answer: Any) -> Any:
         answer = answer if isinstance(answer, dict) else {}

@@ -8,7 +8,8 @@ A kind says *how the state machine runs it* (`mode`) and *which function runs it
 - ``wait`` kinds (wait) become a Wait state: `pause` says for how long; `resume`
   gives the result when the machine comes back.
 - ``callback`` kinds (approval) become a ``.waitForTaskToken`` task: `pause` says for
-  how long at most and what to ask; `resume` turns the answer into a result.
+  how long at most and what to ask (`Pause.prompt`, which the engine parks on the
+  run); `resume` turns the answer into a result.
 
 `runner` names the Lambda that executes inline kinds. Every kind today runs in the
 generic step function ("step"); a heavy kind (a browser) sets its own runner, the
@@ -87,7 +88,11 @@ class StepCall:
 
 @dataclass(frozen=True)
 class Pause:
-    """What the machine waits for: `seconds` (wait kinds) or at most `seconds` (callbacks)."""
+    """What the machine waits for: `seconds` (wait kinds) or at most `seconds` (callbacks).
+
+    `prompt` is what a callback asks (stored in the run's `waiting`); `detail` goes into
+    the machine's `next` (a wait's `seconds`, `until`) and comes back to `resume`.
+    """
 
     seconds: int
     prompt: str | None = None

@@ -1,0 +1,242 @@
+"""The engine's `RunStore` on the runhook table: all of the engine's DynamoDB access.
+
+- runs move only through `dal.runs.transition` (a conditional update that bumps the
+  run's `sequence`);
+- task versions come from `dal.tasks` (immutable, so parsed once per container);
+- log lines are `LOG#` items (`dal.runs.append_logs`);
+- step results are items under the run's partition, ``RUN#<run>`` / ``STEP#<0001>``:
+  one per finished step (succeeded or failed) with the result as JSON. A result larger
+  than fits comfortably in an item (an http body may be 1 MB; an item at most 400 KB)
+  is zlib-compressed and, if still large, split into part items ``STEP#<0001>#P<001>``
+  that sort right after their step. Parts are written first and the step item last
+  (with the step's log lines), so a reader never sees a half-written result. One
+  consistent Query (``begins_with(sk, "STEP#")``) reads them all back in order. They
+  expire (TTL) `log_retention_days` after the run's deadline, like the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from runhook import clock, keys
+from runhook.dal import runs as runs_dal
+from runhook.dal import tasks as tasks_dal
+from runhook.dal.dynamo import batch_write, dumps, query_all, to_item, to_values
+from runhook.engine.ports import StepRecord, TaskPlan
+from runhook.models import ACTIVE_STATUSES, LogEntry, Run, RunError, RunStatus, Waiting
+from runhook.settings import Settings
+
+INLINE_LIMIT = 64 * 1024  # JSON up to this size is stored as a plain string
+PART_BYTES = 350 * 1024  # compressed bytes per part item
+_PLAN_CACHE_SIZE = 256
+
+
+class DynamoRunStore:
+    """`runhook.engine.ports.RunStore` on DynamoDB (see the module docstring)."""
+
+    def __init__(self, *, log_retention_days: int) -> None:
+        self.log_retention_days = log_retention_days
+        self._plans: dict[tuple[str, int], TaskPlan] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoRunStore:
+        return cls(log_retention_days=settings.log_retention_days)
+
+    # -- runs ----------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> Run | None:
+        return runs_dal.get_run(run_id)
+
+    def claim(self, run_id: str, *, started_at: str) -> Run | None:
+        return runs_dal.transition(
+            run_id,
+            allowed_from={RunStatus.PENDING},
+            changes={"status": RunStatus.RUNNING, "started_at": started_at, "current_step": 0},
+        )
+
+    def advance(self, run_id: str, *, from_step: int) -> Run | None:
+        return runs_dal.transition(
+            run_id,
+            allowed_from={RunStatus.RUNNING},
+            changes={"current_step": from_step + 1},
+            condition="currentStep = :k",
+            condition_values={":k": from_step},
+        )
+
+    def complete(
+        self,
+        run_id: str,
+        *,
+        at_step: int,
+        steps_total: int,
+        outputs: dict[str, Any],
+        finished_at: str,
+    ) -> Run | None:
+        return runs_dal.transition(
+            run_id,
+            allowed_from={RunStatus.RUNNING},
+            changes={
+                "status": RunStatus.COMPLETED,
+                "outputs": outputs,
+                "finished_at": finished_at,
+                "current_step": steps_total,
+            },
+            condition="currentStep = :k",
+            condition_values={":k": at_step},
+        )
+
+    def fail(
+        self, run_id: str, error: RunError, *, finished_at: str, steps_done: int | None = None
+    ) -> Run | None:
+        changes: dict[str, Any] = {
+            "status": RunStatus.FAILED,
+            "error": error,
+            "finished_at": finished_at,
+        }
+        if steps_done is not None:
+            changes["current_step"] = steps_done
+        return runs_dal.transition(
+            run_id,
+            allowed_from=ACTIVE_STATUSES,
+            changes=changes,
+            remove=["waiting", "taskToken"],
+        )
+
+    def park_approval(
+        self, run_id: str, *, at_step: int, waiting: Waiting, task_token: str
+    ) -> Run | None:
+        return runs_dal.transition(
+            run_id,
+            allowed_from={RunStatus.RUNNING},
+            changes={"waiting": waiting},
+            raw={"taskToken": task_token},
+            condition="currentStep = :k",
+            condition_values={":k": at_step},
+        )
+
+    # -- task versions ---------------------------------------------------------------------
+    def load_plan(self, run: Run) -> TaskPlan | None:
+        key = (run.task_id, run.task_version)
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached
+        task = tasks_dal.get_task_version(run.task_id, run.task_version)
+        if task is None:
+            return None
+        plan = TaskPlan.from_definition(task.definition)
+        if len(self._plans) >= _PLAN_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[key] = plan
+        return plan
+
+    # -- logs and step records -------------------------------------------------------------
+    def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
+        runs_dal.append_logs(run.id, logs, ttl_days=self.log_retention_days)
+
+    def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
+        expires = expiry(run.deadline, self.log_retention_days)
+        parts, item = step_put_requests(run.id, record, expires)
+        if parts:
+            batch_write(parts)
+        runs_dal.append_logs(run.id, logs, ttl_days=self.log_retention_days, extra_requests=[item])
+
+    def load_step_records(self, run_id: str) -> dict[int, StepRecord]:
+        items = query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=to_values(
+                {":pk": keys.run_pk(run_id), ":prefix": keys.STEP_PREFIX}
+            ),
+            ConsistentRead=True,
+        )
+        parts: dict[int, list[bytes]] = {}
+        for item in items:  # parts sort after their step item: collect them first
+            if item.get("type") == "step_part":
+                index = int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0])
+                chunk = item["chunk"]
+                parts.setdefault(index, []).append(bytes(getattr(chunk, "value", chunk)))
+        return {
+            int(item["index"]): _record(run_id, item, parts)
+            for item in items
+            if item.get("type") == "step"
+        }
+
+
+def expiry(deadline_iso: str | None, retention_days: int) -> int:
+    """TTL epoch: the run's deadline (or now) plus the retention period."""
+    base = clock.parse_iso(deadline_iso).timestamp() if deadline_iso else clock.epoch()
+    return int(base) + retention_days * 86400
+
+
+def _part_sk(index: int, part: int) -> str:
+    return f"{keys.step_sk(index)}#P{part:03d}"
+
+
+def step_put_requests(
+    run_id: str, record: StepRecord, expires_at: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """BatchWriteItem PutRequests for a step: (its parts, if any; the step item itself).
+
+    Write the parts first: the step item marks the result complete. Overwrites: a
+    retried step's record wins.
+    """
+    pk = keys.run_pk(run_id)
+    item: dict[str, Any] = {
+        "pk": pk,
+        "sk": keys.step_sk(record.index),
+        "type": "step",
+        "index": record.index,
+        "stepId": record.step_id,
+        "kind": record.kind,
+        "status": record.status,
+        "attempts": record.attempts,
+        "startedAt": record.started_at,
+        "finishedAt": record.finished_at,
+        "durationMs": record.duration_ms,
+        "error": dumps(record.error) if record.error else None,
+        "expiresAt": expires_at,
+    }
+    encoded = dumps(record.result)
+    parts: list[dict[str, Any]] = []
+    if len(encoded.encode()) <= INLINE_LIMIT:
+        item["result"] = encoded
+    else:
+        packed = zlib.compress(encoded.encode(), 6)
+        chunks = [packed[i : i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
+        item["resultParts"] = len(chunks)
+        for n, chunk in enumerate(chunks, start=1):
+            part = {
+                "pk": pk,
+                "sk": _part_sk(record.index, n),
+                "type": "step_part",
+                "chunk": chunk,
+                "expiresAt": expires_at,
+            }
+            parts.append({"PutRequest": {"Item": to_item(part)}})
+    return parts, {"PutRequest": {"Item": to_item(item)}}
+
+
+def _record(run_id: str, item: dict[str, Any], parts: dict[int, list[bytes]]) -> StepRecord:
+    """A step item (and its parts, reassembled) as a StepRecord."""
+    index = int(item["index"])
+    if "resultParts" in item:
+        count = int(item["resultParts"])
+        chunks = parts.get(index, [])[:count]  # a retried step may have left more parts
+        if len(chunks) != count:
+            raise RuntimeError(f"step {index} of run {run_id}: result parts missing")
+        result = json.loads(zlib.decompress(b"".join(chunks)))
+    else:
+        result = json.loads(item["result"]) if "result" in item else None
+    return StepRecord(
+        index=index,
+        step_id=str(item.get("stepId", "")),
+        kind=str(item.get("kind", "")),
+        status=str(item.get("status", "")),
+        result=result,
+        error=json.loads(item["error"]) if item.get("error") else None,
+        attempts=int(item.get("attempts", 1)),
+        started_at=item.get("startedAt"),
+        finished_at=item.get("finishedAt"),
+        duration_ms=int(item["durationMs"]) if item.get("durationMs") is not None else None,
+    )

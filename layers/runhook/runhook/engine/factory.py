@@ -1,0 +1,76 @@
+"""Building the engine from its dependencies (the engine's corner of a composition root).
+
+`EngineDependencies` holds what lives for a container's lifetime — the settings, the
+run store (it caches parsed task versions) and the event bus — and makes what lives
+for one invocation: an `Engine` (it holds that invocation's time budget, events and
+outcomes) or the `Reconciler`. The functions' `create_handler` builds one per cold
+start; tests build one with fakes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from runhook.dal.run_store import DynamoRunStore
+from runhook.engine import policy
+from runhook.engine.events import EventBridgeBus, EventBus
+from runhook.engine.ports import RunStore
+from runhook.engine.reconcile import Reconciler
+from runhook.settings import Settings
+
+if TYPE_CHECKING:
+    from runhook.engine.runner import Engine
+
+
+@dataclass(frozen=True)
+class EngineDependencies:
+    settings: Settings
+    store: RunStore
+    bus: EventBus
+
+    @classmethod
+    def on_aws(cls, settings: Settings) -> EngineDependencies:
+        """The deployed wiring: the DynamoDB run store and the EventBridge bus."""
+        return cls(settings, DynamoRunStore.from_settings(settings), EventBridgeBus())
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngineDependencies:
+        environ = os.environ if environ is None else environ
+        return cls.on_aws(Settings.model_validate(dict(environ)))
+
+    @classmethod
+    def from_container(cls, container: Any | None) -> EngineDependencies:
+        """From a composition root that has `settings` (or, without one, the environment)."""
+        if container is None:
+            return cls.from_environment()
+        return cls.on_aws(container.settings)
+
+    def engine(
+        self,
+        *,
+        runner: str | None = None,
+        remaining_ms: Callable[[], int] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        limits: policy.Limits = policy.DEFAULT_LIMITS,
+    ) -> Engine:
+        """An engine for one invocation (`runner`: the step function's by default)."""
+        # Imported here so the reconciler's cold start does not load the step kinds.
+        from runhook.engine.runner import Engine
+        from runhook.engine.steps import DEFAULT_RUNNER
+
+        return Engine(
+            store=self.store,
+            bus=self.bus,
+            settings=self.settings,
+            runner=runner or DEFAULT_RUNNER,
+            remaining_ms=remaining_ms,
+            sleep=sleep,
+            limits=limits,
+        )
+
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.store, self.bus)

@@ -1,0 +1,153 @@
+"""Writing down what happened to a run: step records, progress, completion, failure.
+
+Each write goes through the `RunStore` and is conditional on the run still being
+where this invocation left it; each one queues its event on `RunEvents` and counts an
+outcome (the step function's metrics).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from runhook import clock
+from runhook.engine.context import RunContext
+from runhook.engine.events import RunEvents
+from runhook.engine.failure import MAX_ERROR_MESSAGE, fail_run
+from runhook.engine.outputs import OutputError, evaluate_outputs
+from runhook.engine.ports import RunStore, StepRecord
+from runhook.engine.state import END, Next
+from runhook.engine.steps import StepFailure, StepKind
+from runhook.models import RunStatus
+
+
+class Recorder:
+    def __init__(self, store: RunStore, events: RunEvents, outcomes: Counter[str]) -> None:
+        self._store = store
+        self._events = events
+        self._outcomes = outcomes
+
+    def succeeded(
+        self,
+        ctx: RunContext,
+        index: int,
+        kind: StepKind,
+        result: Any,
+        *,
+        attempts: int,
+        started: str,
+        duration_ms: int | None = None,
+    ) -> bool:
+        """Store the result and move progress; False when the run stopped meanwhile.
+
+        The last step's progress is folded into the completion (one write, one event).
+        """
+        node = ctx.node_id(index) or ""
+        self._outcomes["step_succeeded"] += 1
+        record = StepRecord(
+            index=index,
+            step_id=node,
+            kind=kind.kind,
+            status="succeeded",
+            result=result,
+            attempts=attempts,
+            started_at=started,
+            finished_at=clock.now_iso(),
+            duration_ms=duration_ms,
+        )
+        ctx.journal.flush(record)
+        ctx.data["steps"][node] = result
+        if index + 1 >= ctx.total:
+            return True
+        updated = self._store.advance(ctx.run.id, from_step=index)
+        if updated is None:
+            return self._lost_race(ctx, index)
+        ctx.run = updated
+        self._events.progressed(updated)
+        return True
+
+    def _lost_race(self, ctx: RunContext, index: int) -> bool:
+        current = self._store.get_run(ctx.run.id)
+        if (
+            current is not None
+            and current.status is RunStatus.RUNNING
+            and current.current_step > index
+        ):
+            # Another invocation of this execution already moved on (a retry overlapped).
+            ctx.run = current
+            return True
+        ctx.journal.write("warning", "run is no longer running: stopping", ctx.node_id(index))
+        return False
+
+    def step_failed(
+        self,
+        ctx: RunContext,
+        index: int,
+        kind: StepKind,
+        failure: StepFailure,
+        *,
+        attempts: int,
+        started: str,
+    ) -> None:
+        node = ctx.node_id(index) or ""
+        self._outcomes["step_failed"] += 1
+        ctx.journal.write("error", f"failed: {failure.message}", node)
+        record = StepRecord(
+            index=index,
+            step_id=node,
+            kind=kind.kind,
+            status="failed",
+            error={"code": failure.code, "message": failure.message[:MAX_ERROR_MESSAGE]},
+            attempts=attempts,
+            started_at=started,
+            finished_at=clock.now_iso(),
+        )
+        ctx.journal.flush(record)
+
+    def complete(self, ctx: RunContext) -> Next:
+        """Evaluate the outputs and end the run COMPLETED (or FAILED by its outputs)."""
+        try:
+            outputs = evaluate_outputs(ctx.plan.outputs, ctx.data)
+        except OutputError as exc:
+            ctx.journal.write("error", f"outputs: {exc.message}")
+            return self.fail(ctx, exc.code, exc.message, None, steps_done=ctx.total)
+        done = self._store.complete(
+            ctx.run.id,
+            at_step=ctx.run.current_step,
+            steps_total=ctx.total,
+            outputs=outputs,
+            finished_at=clock.now_iso(),
+        )
+        if done is None:
+            current = self._store.get_run(ctx.run.id)
+            if current is not None and current.status is RunStatus.COMPLETED:
+                self._events.final("task-run.completed", current)  # a retry: say it again
+            return END
+        ctx.run = done
+        self._outcomes["run_completed"] += 1
+        ctx.journal.write("info", f"run completed ({ctx.total}/{ctx.total} steps)")
+        self._events.final("task-run.completed", done)
+        return END
+
+    def fail(
+        self,
+        ctx: RunContext,
+        code: str,
+        message: str,
+        index: int | None,
+        *,
+        steps_done: int | None = None,
+    ) -> Next:
+        """End the run FAILED at step `index` (unless it is already over)."""
+        failed = fail_run(
+            self._store, ctx.run.id, code, message, ctx.node_id(index), steps_done=steps_done
+        )
+        if failed is not None:
+            self._outcomes["run_failed"] += 1
+            ctx.run = failed
+            self._events.final("task-run.failed", failed)
+        return END
+
+    def timed_out(self, ctx: RunContext, index: int) -> Next:
+        """The run's deadline passed before step `index` could (re)start."""
+        return self.fail(ctx, "timeout", ctx.timeout_message(), index)
