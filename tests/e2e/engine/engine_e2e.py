@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from tests.support.polling import eventually
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -38,15 +39,12 @@ class Api:
 
     def wait(self, run_id: str, until: Any = None, timeout: float = 30.0) -> dict[str, Any]:
         """Poll the run until `until(run)` (default: a terminal status)."""
-        until = until or (lambda r: r["status"] in TERMINAL)
-        deadline = time.monotonic() + timeout
-        while True:
-            run = self.run(run_id)
-            if until(run):
-                return run
-            if time.monotonic() > deadline:
-                raise AssertionError(f"run {run_id} did not get there in {timeout} s: {run}")
-            time.sleep(0.1)
+        return eventually(
+            lambda: self.run(run_id),
+            until or (lambda r: r["status"] in TERMINAL),
+            timeout=timeout,
+            message=lambda run: f"run {run_id} did not get there in {timeout} s: {run}",
+        )
 
     def waiting(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.wait(run_id, lambda r: r.get("waiting") or r["status"] in TERMINAL, timeout)
@@ -62,14 +60,12 @@ class Api:
         return dict(sfn.describe_execution(executionArn=arn))
 
     def wait_execution(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            execution = self.execution(run_id)
-            if execution["status"] != "RUNNING":
-                return execution
-            if time.monotonic() > deadline:
-                raise AssertionError(f"execution {run_id} still RUNNING after {timeout} s")
-            time.sleep(0.1)
+        return eventually(
+            lambda: self.execution(run_id),
+            lambda execution: execution["status"] != "RUNNING",
+            timeout=timeout,
+            message=f"execution {run_id} still RUNNING after {timeout} s",
+        )
 
     def transitions(self, run_id: str) -> list[str]:
         """The states the finished execution entered, in order (billed transitions).

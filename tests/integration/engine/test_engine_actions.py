@@ -13,7 +13,7 @@ from runhook.dal import runs as runs_dal
 from runhook.engine import results, runner
 from runhook.engine.runner import Engine, RunNotActive
 from runhook.models import Run, RunStatus
-from tests.unit.engine.engine_support import Hit, Target
+from tests.support.loopback import Hit, Target
 
 pytestmark = pytest.mark.localcloud
 
