@@ -184,6 +184,6 @@ def verify_both(request: Received, secret: str) -> Any:
     """Check with the standardwebhooks reference library and the independent Komos verifier."""
     from standardwebhooks.webhooks import Webhook
 
-    payload = Webhook(secret).verify(request.body, request.headers)
+    payload = Webhook(secret).verify(request.body, dict(request.headers))
     assert komos_verify(request.body, request.headers["x-komos-signature"], secret), "komos"
     return payload
