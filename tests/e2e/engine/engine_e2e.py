@@ -54,10 +54,13 @@ class Api:
         assert resp.status_code == 200, resp.text
         return list(resp.json()["logEntries"])
 
+    def execution_arn(self, run_id: str) -> str:
+        """The run's execution (executions are named by the run id)."""
+        return self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+
     def execution(self, run_id: str) -> dict[str, Any]:
         sfn = self.cloud.new_client("stepfunctions")
-        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
-        return dict(sfn.describe_execution(executionArn=arn))
+        return dict(sfn.describe_execution(executionArn=self.execution_arn(run_id)))
 
     def wait_execution(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
         return eventually(
@@ -75,9 +78,8 @@ class Api:
         """
         self.wait_execution(run_id)
         sfn = self.cloud.new_client("stepfunctions")
-        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
         events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn(run_id), "maxResults": 1000}
         while True:
             page = sfn.get_execution_history(**kwargs)
             events.extend(page["events"])
