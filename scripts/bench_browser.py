@@ -28,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "tests" / "browser_site" / "server.py"
 sys.path.insert(0, str(ROOT / "layers" / "runhook"))
+sys.path.insert(0, str(ROOT))  # the site (tests/browser_site) is served by tests.support
 
 from runhook.engine.steps.browser import procs  # noqa: E402
 from runhook.engine.steps.browser.options import DEFAULT_EXECUTABLE, BrowserOptions  # noqa: E402

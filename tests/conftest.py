@@ -9,6 +9,13 @@
 - `aws` — boto3 clients and a session pointed at the local cloud's AWS endpoint
   (`runhook_dev.devcloud.testing.LocalAws`: `aws.sqs`, `aws.sfn`, `aws.client("logs")`, ...).
 - `clean_env` — os.environ as it was before any local cloud (for subprocesses).
+- `organizations` — makes organizations with an admin key and REST clients for them
+  (`tests.support.orgs.Organizations`).
+- `target` — a real HTTP server on loopback for http steps (`tests.support.loopback.Target`).
+- `chromium` / `site` — Debian's Chromium (skipped with the reason when missing) and the
+  browser tests' local web site (tests/browser_site).
+
+The helpers behind these fixtures live in `tests/support/` (one copy for every suite).
 
 Tests that need the cloud use the `local_cloud` fixture (and get the `localcloud`
 marker automatically): `pytest -m "not localcloud"` runs everything else.
@@ -24,6 +31,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.support.browser import require_chromium
+from tests.support.loopback import Target
+from tests.support.orgs import Organizations
 
 # The environment before any local cloud changed it (for subprocesses of the tests).
 _ORIGINAL_ENV = dict(os.environ)
@@ -74,3 +85,34 @@ def aws(local_cloud: Any) -> Any:
     from runhook_dev.devcloud.testing import LocalAws
 
     return LocalAws(local_cloud)
+
+
+@pytest.fixture(scope="session")
+def organizations(local_cloud: Any) -> Organizations:
+    """Organizations with an admin key on the local cloud, and REST clients for them."""
+    return Organizations(local_cloud)
+
+
+@pytest.fixture()
+def target() -> Iterator[Target]:
+    """A real HTTP server on loopback for http steps, stopped after the test."""
+    server = Target()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return require_chromium()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Any]:
+    """The browser tests' local web site (tests/browser_site) on a free loopback port."""
+    from tests.browser_site.server import SiteServer
+
+    server = SiteServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,102 +1,84 @@
-"""A small local web site for the browser-step tests (loaded by path from their conftests).
+"""A small local web site for the browser-step tests (and scripts/bench_browser.py).
 
 Static pages from pages/ plus a few dynamic routes:
 - ``/redirect?to=<url>``       302 to `to` (the guard must see the hop);
-- ``/big?mb=<n>``              declares n MiB (Content-Length) and streams zeros;
+- ``/big?mb=<n>``              n MiB of spaces (the size cap must cut it);
 - ``/slow?seconds=<s>``        answers after `s` seconds (a long browser step);
 - ``/download``                an attachment (downloads are refused).
-Runs on 127.0.0.1, a free port, in a daemon thread; `requests` records every path asked.
+Served by `tests.support.loopback.LoopbackServer` on 127.0.0.1, a free port; `requests`
+lists every path asked (without the query), in order.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import mimetypes
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback import Answer, LoopbackServer, Request
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    server: SiteServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        self.server.requests.append(parts.path)
-        if parts.path == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", query.get("to", "/"))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if parts.path == "/big":
-            size = int(float(query.get("mb", "1")) * 1024 * 1024)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            chunk = b" " * 65536
-            try:
-                sent = 0
-                while sent < size:
-                    piece = chunk[: size - sent]
-                    self.wfile.write(piece)
-                    sent += len(piece)
-            except OSError:
-                pass
-            return
-        if parts.path == "/slow":
-            deadline = time.monotonic() + float(query.get("seconds", "30"))
-            while time.monotonic() < deadline and not self.server.closing.is_set():
-                time.sleep(0.05)
-            body = b"<html><title>slow</title><body>finally</body></html>"
-            self._send(200, body, "text/html")
-            return
-        if parts.path == "/download":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Disposition", 'attachment; filename="report.bin"')
-            self.send_header("Content-Length", "4")
-            self.end_headers()
-            self.wfile.write(b"data")
-            return
-        super().do_GET()
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(OSError):
-            self.wfile.write(body)
+def _page(path: str) -> Answer:
+    file = (PAGES / path.lstrip("/")).resolve()
+    if file.parent != PAGES or not file.is_file():
+        return Answer(404, {"Content-Type": "text/plain"}, b"File not found")
+    content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    last_modified = formatdate(file.stat().st_mtime, usegmt=True)
+    return Answer(
+        200, {"Content-Type": content_type, "Last-Modified": last_modified}, file.read_bytes()
+    )
 
 
-class SiteServer(ThreadingHTTPServer):
-    daemon_threads = True
+def respond(request: Request) -> Answer:
+    """The site's answer to one request."""
+    parts = urlsplit(request.path)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if parts.path == "/redirect":
+        return Answer(302, {"Location": query.get("to", "/")}, b"")
+    if parts.path == "/big":
+        size = int(float(query.get("mb", "1")) * 1024 * 1024)
+        return Answer(200, {"Content-Type": "text/html"}, b" " * size)
+    if parts.path == "/slow":
+        body = b"<html><title>slow</title><body>finally</body></html>"
+        return Answer(
+            200, {"Content-Type": "text/html"}, body, delay=float(query.get("seconds", "30"))
+        )
+    if parts.path == "/download":
+        disposition = 'attachment; filename="report.bin"'
+        headers = {"Content-Type": "application/octet-stream", "Content-Disposition": disposition}
+        return Answer(200, headers, b"data")
+    return _page(parts.path)
+
+
+class SiteServer:
+    """The site on a free loopback port: `SiteServer().start()`, `.url`, `.requests`, `.stop()`.
+
+    Each answer closes its connection (HTTP/1.0), as the static file server it replaces did.
+    """
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), partial(_Handler, directory=str(PAGES)))
-        self.requests: list[str] = []
-        self.closing = threading.Event()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._server: LoopbackServer | None = None
+
+    def start(self) -> SiteServer:
+        self._server = LoopbackServer(respond, protocol="HTTP/1.0")
+        return self
+
+    @property
+    def server(self) -> LoopbackServer:
+        assert self._server is not None, "SiteServer().start() first"
+        return self._server
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return self.server.base_url
 
-    def start(self) -> SiteServer:
-        self._thread.start()
-        return self
+    @property
+    def requests(self) -> list[str]:
+        """The paths asked so far (no query strings), in arrival order."""
+        return [request.route for request in self.server.recorded()]
 
     def stop(self) -> None:
-        self.closing.set()
-        self.shutdown()
-        self.server_close()
+        self.server.stop()

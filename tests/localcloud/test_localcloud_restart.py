@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
 
@@ -48,13 +49,18 @@ class DevProcess:
         return "\n".join(self.lines)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while "runhook dev: ready" not in self.output:
+        def ready() -> bool:
+            if "runhook dev: ready" in self.output:
+                return True
             if self.process.poll() is not None:
                 pytest.fail(f"runhook dev exited with {self.process.returncode}:\n{self.output}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"runhook dev not ready within {timeout} s:\n{self.output}")
-            time.sleep(0.1)
+            return False
+
+        eventually(
+            ready,
+            timeout=timeout,
+            message=lambda _: f"runhook dev not ready within {timeout} s:\n{self.output}",
+        )
 
     def url(self, label: str) -> str:
         match = re.search(rf"^\s+{label}\s+(http://127\.0\.0\.1:\d+)", self.output, re.MULTILINE)
@@ -85,10 +91,12 @@ def java_processes(marker: str) -> list[int]:
 
 
 def wait_no_java(marker: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while java_processes(marker):
-        assert time.monotonic() < deadline, f"Java still running: {java_processes(marker)}"
-        time.sleep(0.1)
+    eventually(
+        lambda: java_processes(marker),
+        lambda pids: not pids,
+        timeout=timeout,
+        message=lambda pids: f"Java still running: {pids}",
+    )
 
 
 def dynamodb(endpoint: str) -> Any:

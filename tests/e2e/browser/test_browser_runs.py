@@ -3,10 +3,8 @@ the browser function run in-process), a real local web page and Debian's Chromiu
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +13,11 @@ import pytest
 from runhook.clock import parse_iso
 from runhook.engine.steps.browser import procs
 from tests.e2e.engine.engine_e2e import Api
+from tests.support.examples import load_example
+from tests.support.polling import eventually, poll
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tasks" / "browser-order-lookup.json"
 RUN_TIMEOUT = 180.0  # a loaded CI machine starts Chromium slowly; the runs finish far sooner
 
 
@@ -34,7 +33,7 @@ def _browser_task(actions: list[dict[str, Any]], timeout: int = 60) -> dict[str,
 
 def test_the_example_task_runs_and_its_screenshot_is_served(browser_api: Api, site: Any) -> None:
     api = browser_api
-    task_id = api.task(json.loads(EXAMPLE.read_text()))
+    task_id = api.task(load_example("browser-order-lookup.json"))
     run = api.start(task_id, {"siteUrl": site.url, "orderId": "48219", "country": "nl"})
     done = api.wait(run["id"], timeout=RUN_TIMEOUT)
     assert done["status"] == "COMPLETED", done
@@ -155,9 +154,11 @@ def test_cancel_stops_a_long_browser_step(browser_api: Api, site: Any) -> None:
     before = len(site.requests)
     run = api.start(task_id)
     # Step logs are stored when the step ends: the page asking for /slow says it is running.
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while "/slow" not in site.requests[before:] and time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually(
+        lambda: "/slow" in site.requests[before:],
+        timeout=RUN_TIMEOUT,
+        message="the page never asked for /slow",
+    )
     assert "/slow" in site.requests[before:], "the page never asked for /slow"
     sessions = {
         p
@@ -171,10 +172,12 @@ def test_cancel_stops_a_long_browser_step(browser_api: Api, site: Any) -> None:
     assert resp.status_code == 202, resp.text
     assert resp.json()["run"]["status"] == "CANCELLED"
 
-    left = set(sessions)
-    while left and time.monotonic() - cancelled_at < 20:
-        time.sleep(0.2)
-        left = {p for p in left if procs._alive(p)}
+    left = poll(
+        lambda: {p for p in sessions if procs._alive(p)},
+        lambda alive: not alive,
+        timeout=20 - (time.monotonic() - cancelled_at),
+        interval=0.2,
+    )
     assert not left, f"Chromium still running {time.monotonic() - cancelled_at:.1f} s after cancel"
     stopped_in = time.monotonic() - cancelled_at
     assert stopped_in < 20, stopped_in

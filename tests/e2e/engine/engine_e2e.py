@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from tests.support.polling import eventually
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -38,15 +39,12 @@ class Api:
 
     def wait(self, run_id: str, until: Any = None, timeout: float = 30.0) -> dict[str, Any]:
         """Poll the run until `until(run)` (default: a terminal status)."""
-        until = until or (lambda r: r["status"] in TERMINAL)
-        deadline = time.monotonic() + timeout
-        while True:
-            run = self.run(run_id)
-            if until(run):
-                return run
-            if time.monotonic() > deadline:
-                raise AssertionError(f"run {run_id} did not get there in {timeout} s: {run}")
-            time.sleep(0.1)
+        return eventually(
+            lambda: self.run(run_id),
+            until or (lambda r: r["status"] in TERMINAL),
+            timeout=timeout,
+            message=lambda run: f"run {run_id} did not get there in {timeout} s: {run}",
+        )
 
     def waiting(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
         return self.wait(run_id, lambda r: r.get("waiting") or r["status"] in TERMINAL, timeout)
@@ -56,20 +54,21 @@ class Api:
         assert resp.status_code == 200, resp.text
         return list(resp.json()["logEntries"])
 
+    def execution_arn(self, run_id: str) -> str:
+        """The run's execution (executions are named by the run id)."""
+        return self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+
     def execution(self, run_id: str) -> dict[str, Any]:
         sfn = self.cloud.new_client("stepfunctions")
-        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
-        return dict(sfn.describe_execution(executionArn=arn))
+        return dict(sfn.describe_execution(executionArn=self.execution_arn(run_id)))
 
     def wait_execution(self, run_id: str, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            execution = self.execution(run_id)
-            if execution["status"] != "RUNNING":
-                return execution
-            if time.monotonic() > deadline:
-                raise AssertionError(f"execution {run_id} still RUNNING after {timeout} s")
-            time.sleep(0.1)
+        return eventually(
+            lambda: self.execution(run_id),
+            lambda execution: execution["status"] != "RUNNING",
+            timeout=timeout,
+            message=f"execution {run_id} still RUNNING after {timeout} s",
+        )
 
     def transitions(self, run_id: str) -> list[str]:
         """The states the finished execution entered, in order (billed transitions).
@@ -79,9 +78,8 @@ class Api:
         """
         self.wait_execution(run_id)
         sfn = self.cloud.new_client("stepfunctions")
-        arn = self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
         events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn(run_id), "maxResults": 1000}
         while True:
             page = sfn.get_execution_history(**kwargs)
             events.extend(page["events"])

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runhook.tasks.definition import validate_definition
 from tests.e2e.engine.engine_e2e import Api, messages
-from tests.unit.engine.engine_support import Hit, Target
+from tests.support.examples import EXAMPLES, load_example
+from tests.support.loopback import Hit, Target
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "tasks"
-
-
-def load(name: str) -> dict[str, Any]:
-    return dict(json.loads((EXAMPLES / name).read_text()))
+load = load_example
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)

@@ -9,7 +9,7 @@ import pytest
 
 from runhook.engine.plan import expected_transitions
 from tests.e2e.engine.engine_e2e import Api, messages
-from tests.unit.engine.engine_support import Target
+from tests.support.loopback import Target
 
 pytestmark = pytest.mark.localcloud
 

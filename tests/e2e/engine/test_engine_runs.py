@@ -12,7 +12,8 @@ import pytest
 
 from runhook.engine.plan import expected_transitions
 from tests.e2e.engine.engine_e2e import Api, messages
-from tests.unit.engine.engine_support import Hit, Target
+from tests.support.examples import load_example
+from tests.support.loopback import Hit, Target
 
 pytestmark = pytest.mark.localcloud
 
@@ -20,14 +21,7 @@ pytestmark = pytest.mark.localcloud
 def order_task(target: Target) -> dict[str, Any]:
     return {
         "name": "Order total",
-        "inputs": {
-            "type": "object",
-            "properties": {
-                "orderId": {"type": "string"},
-                "currency": {"type": "string", "default": "EUR"},
-            },
-            "required": ["orderId"],
-        },
+        "inputs": load_example()["inputs"],  # the contract example's: orderId, currency=EUR
         "steps": [
             {
                 "id": "fetch",

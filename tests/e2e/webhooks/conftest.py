@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.webhooks.webhook_helpers import Behaviour, Org, Receiver
+from tests.support.orgs import Organizations
 
 pytestmark = pytest.mark.localcloud
 
@@ -30,19 +28,8 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 
 
 @pytest.fixture()
-def org(local_cloud: Any) -> Iterator[Org]:
+def org(organizations: Organizations) -> Iterator[Org]:
     """A fresh organization with an admin key (generous rate limits)."""
-    from runhook_dev.admin import bootstrap_organization
-
-    org_id, key = bootstrap_organization(
-        f"webhooks {uuid.uuid4().hex[:6]}",
-        live=False,
-        settings={"rateLimitPerSecond": 5000, "rateLimitBurst": 10000},
-    )
-    assert key
-    with httpx.Client(
-        base_url=f"{local_cloud.api_url}/public/v1",
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60,
-    ) as client:
-        yield Org(org_id, key, client)
+    made = organizations.create("webhooks")
+    with organizations.client(made) as client:
+        yield Org(made.id, made.key, client)

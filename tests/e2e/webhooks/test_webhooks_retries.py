@@ -16,8 +16,8 @@ from tests.e2e.webhooks.webhook_helpers import (
     free_port,
     publish,
     verify_both,
-    wait_until,
 )
+from tests.support.polling import eventually
 
 SCHEDULE_ATTEMPTS = 8  # the test cloud's WEBHOOK_RETRY_SCHEDULE has 7 one-second retries
 
@@ -36,7 +36,7 @@ def test_receiver_down_schedule_dlq_and_recover(org: Org, receivers: Any) -> Non
     port = free_port()
     endpoint_id, secret = org.endpoint(f"http://127.0.0.1:{port}/hook")
     publish(org.id, "task-run.completed", status="COMPLETED")
-    failed = wait_until(
+    failed = eventually(
         lambda: [d for d in org.deliveries(endpoint_id) if d["status"] == "failed"], timeout=60
     )[0]
     attempts = failed["attempts"]
@@ -58,13 +58,13 @@ def test_receiver_down_schedule_dlq_and_recover(org: Org, receivers: Any) -> Non
         assert resp.status_code == 202, resp.text
         return bool(resp.json()["recovered"])
 
-    wait_until(recovered, timeout=30, interval=0.5)
+    eventually(recovered, timeout=30, interval=0.5)
     got = receiver.wait_for(1)
     time.sleep(2)
     assert len(receiver.received()) == 1
     assert got[0].webhook_id == failed["webhookId"] == failed["id"]
     assert verify_both(got[0], secret)["status"] == "COMPLETED"
-    done = wait_until(lambda: (d := org.delivery(failed["id"]))["status"] == "succeeded" and d)
+    done = eventually(lambda: (d := org.delivery(failed["id"]))["status"] == "succeeded" and d)
     assert done["replays"] == 1 and done["attemptCount"] == SCHEDULE_ATTEMPTS + 1
     # Nothing left to recover, and recovering again delivers nothing more.
     again = org.api.post(f"/webhook-endpoints/{endpoint_id}/recover", json={"since": _since()})
@@ -80,7 +80,7 @@ def test_recover_filters_by_endpoint_and_time(org: Org, receivers: Any) -> None:
     b_id, _ = org.endpoint(f"http://127.0.0.1:{port_b}/b")
     publish(org.id, "task-run.failed")
     for endpoint_id in (a_id, b_id):
-        wait_until(lambda e=endpoint_id: _only_delivery(org, e)["status"] == "failed", timeout=60)
+        eventually(lambda e=endpoint_id: _only_delivery(org, e)["status"] == "failed", timeout=60)
     a = receivers(port=port_a)
     b = receivers(port=port_b)
     # A window that ended before the deliveries: nothing moves.
@@ -90,7 +90,7 @@ def test_recover_filters_by_endpoint_and_time(org: Org, receivers: Any) -> None:
         json={"since": early.isoformat(), "until": (early + timedelta(hours=1)).isoformat()},
     )
     assert resp.status_code == 202 and resp.json()["recovered"] == 0
-    wait_until(
+    eventually(
         lambda: org.api.post(f"/webhook-endpoints/{a_id}/recover", json={"since": _since()}).json()[
             "recovered"
         ],
@@ -113,9 +113,9 @@ def test_410_disables_the_endpoint(org: Org, receivers: Any) -> None:
     endpoint_id, _ = org.endpoint(gone.url)
     publish(org.id, "task-run.started")
     gone.wait_for(1)
-    endpoint = wait_until(lambda: (e := org.get_endpoint(endpoint_id)) and not e["enabled"] and e)
+    endpoint = eventually(lambda: (e := org.get_endpoint(endpoint_id)) and not e["enabled"] and e)
     assert endpoint["disabledReason"] == "endpoint_gone" and endpoint["disabledAt"]
-    delivery = wait_until(
+    delivery = eventually(
         lambda: (d := _only_delivery(org, endpoint_id))["status"] == "failed" and d
     )
     assert delivery["attempts"][0]["statusCode"] == 410
@@ -145,7 +145,7 @@ def test_retry_after_is_respected(org: Org, receivers: Any) -> None:
     assert second.at - first.at >= 2.9, second.at - first.at  # schedule says 1 s
     assert first.webhook_id == second.webhook_id
     verify_both(second, secret)
-    delivery = wait_until(
+    delivery = eventually(
         lambda: (d := _only_delivery(org, endpoint_id))["status"] == "succeeded" and d
     )
     assert [a["statusCode"] for a in delivery["attempts"]] == [429, 200]
@@ -199,7 +199,7 @@ def test_replay_one_delivery_keeps_its_webhook_id(org: Org, receivers: Any) -> N
     publish(org.id, "task-run.completed", status="COMPLETED")
     first = receiver.wait_for(1)[0]
     delivery_id = first.webhook_id
-    wait_until(lambda: org.delivery(delivery_id)["status"] == "succeeded")
+    eventually(lambda: org.delivery(delivery_id)["status"] == "succeeded")
     resp = org.api.post(f"/webhook-deliveries/{delivery_id}/replay")
     assert resp.status_code == 202, resp.text
     assert resp.json()["delivery"]["status"] == "pending"
@@ -227,12 +227,12 @@ def test_failing_for_five_days_disables(org: Org, receivers: Any, local_cloud: A
         ExpressionAttributeValues=to_item({":f": long_ago, ":n": 500}),
     )
     publish(org.id, "task-run.failed")
-    endpoint = wait_until(lambda: (e := org.get_endpoint(endpoint_id)) and not e["enabled"] and e)
+    endpoint = eventually(lambda: (e := org.get_endpoint(endpoint_id)) and not e["enabled"] and e)
     assert endpoint["disabledReason"] == "failing_continuously"
     assert endpoint["health"]["failingSince"] == long_ago
     assert endpoint["health"]["consecutiveFailures"] >= 501
     # Its pending delivery is given up and dead-lettered (recoverable once re-enabled).
-    delivery = wait_until(
+    delivery = eventually(
         lambda: (d := _only_delivery(org, endpoint_id))["status"] == "failed" and d
     )
     assert delivery["lastError"] == "endpoint_disabled" or delivery["attemptCount"] >= 1

@@ -12,8 +12,9 @@ from tests.e2e.webhooks.webhook_helpers import (
     event,
     publish,
     verify_both,
-    wait_until,
 )
+from tests.support.orgs import Organizations
+from tests.support.polling import eventually
 
 
 def _task(org: Org) -> str:
@@ -55,12 +56,12 @@ def test_filtering_and_task_scope(org: Org, receivers: Any) -> None:
     assert disabled.received() == [] and never.received() == []
 
 
-def test_another_organization_hears_nothing(org: Org, receivers: Any, local_cloud: Any) -> None:
-    from runhook_dev.admin import bootstrap_organization
-
+def test_another_organization_hears_nothing(
+    org: Org, receivers: Any, organizations: Organizations
+) -> None:
     mine = receivers()
     org.endpoint(mine.url)
-    other_org, _ = bootstrap_organization(f"other {uuid.uuid4().hex[:6]}", live=False)
+    other_org = organizations.create("other", settings=None).id
     publish(other_org, "task-run.started")
     publish(org.id, "task-run.failed")
     got = mine.wait_for(1)
@@ -114,7 +115,7 @@ def test_test_send_and_delivery_listing(org: Org, receivers: Any) -> None:
     bad = org.api.post(f"/webhook-endpoints/{endpoint_id}/test", json={"eventType": "nope"})
     assert bad.status_code == 400 and bad.json()["detail"] == "invalid_event_type"
 
-    wait_until(lambda: len(org.deliveries(endpoint_id, status="succeeded")) == 2)
+    eventually(lambda: len(org.deliveries(endpoint_id, status="succeeded")) == 2)
     assert org.deliveries(endpoint_id, status="failed") == []
     listed = org.deliveries(endpoint_id)
     assert [d["eventType"] for d in listed] == [
@@ -145,7 +146,7 @@ def test_listen_registers_itself_and_verifies(org: Org, local_cloud: Any) -> Non
         listener.secrets = [registration.secret]
         publish(org.id, "task-run.started")
         publish(org.id, "task-run.failed")
-        wait_until(lambda: listener.received)
+        eventually(lambda: listener.received)
         time.sleep(1)
         assert [(d.event, d.verified) for d in listener.received] == [("task-run.failed", True)]
         assert "[verified]" in out.getvalue()

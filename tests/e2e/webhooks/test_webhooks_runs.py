@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.webhooks.webhook_helpers import Org, Receiver, verify_both, wait_until
+from tests.e2e.webhooks.webhook_helpers import Org, Receiver, verify_both
+from tests.support.polling import eventually
 
 TASK = {
     "name": "Webhook lifecycle",
@@ -85,4 +86,4 @@ def test_cancelled_run_and_succeeded_alias(org: Org, receivers: Any) -> None:
     got = alias.wait_for(1, timeout=60)
     assert [r.event for r in got] == ["task-run.succeeded"]
     assert verify_both(got[0], alias_secret)["status"] == "COMPLETED"
-    wait_until(lambda: True)
+    eventually(lambda: True)

@@ -1,40 +1,32 @@
 """Helpers of the webhook tests: real HTTP receivers, bus events, independent verifiers.
 
-`Receiver` is an http.server on 127.0.0.1 (its own threads) that records every request
-(headers, raw body, arrival time) and answers what its `behave` callable says.
-Events are put on the bus with runhook.adapters.events (what the engine does), so the
-dispatcher gets exactly its production input.
+`Receiver` is a `tests.support.loopback.LoopbackServer` (127.0.0.1, its own threads) that
+records every request (headers, raw body, arrival time) and answers what its `behave`
+callable says. Events are put on the bus with runhook.adapters.events (what the engine
+does), so the dispatcher gets exactly its production input.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import httpx
+
+from tests.support.loopback import Answer, LoopbackServer, Request
+from tests.support.polling import eventually
 
 PEPPER = "komos-webhook-pepper"
 
 
 @dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
+class Received(Request):
+    """A delivery as the receiver got it (headers are case-insensitive)."""
 
     @property
     def webhook_id(self) -> str:
@@ -45,82 +37,38 @@ class Received:
         return self.headers["x-komos-event"]
 
 
-@dataclass
-class Answer:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b"ok"
-    delay: float = 0.0
-
-
 Behaviour = Callable[["Receiver", Received], Answer]
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """A webhook receiver on 127.0.0.1 (a free port unless one is given)."""
+
+    request_class = Received
 
     def __init__(self, behave: Behaviour | None = None, port: int = 0) -> None:
         self.behave: Behaviour = behave or (lambda _receiver, _request: Answer())
-        self.requests: list[Received] = []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
-                request = Received(
-                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
-                )
-                with receiver.lock:
-                    receiver.requests.append(request)
-                answer = receiver.behave(receiver, request)
-                if answer.delay:
-                    receiver.stopping.wait(answer.delay)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(lambda request: self.behave(self, cast(Received, request)), port=port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.base_url}/hook"
 
     def received(self, event: str | None = None) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if event is None or r.event == event]
+        got = cast(list[Received], self.recorded())
+        return [r for r in got if event is None or r.event == event]
 
     def wait_for(
         self, count: int, timeout: float = 30.0, event: str | None = None
     ) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while True:
-            got = self.received(event)
-            if len(got) >= count:
-                return got
-            assert time.monotonic() < deadline, (
+        return eventually(
+            lambda: self.received(event),
+            lambda got: len(got) >= count,
+            timeout=timeout,
+            interval=0.05,
+            message=lambda got: (
                 f"{len(got)} of {count} requests arrived: {[r.event for r in self.received()]}"
-            )
-            time.sleep(0.05)
+            ),
+        )
 
 
 @dataclass
@@ -236,16 +184,6 @@ def verify_both(request: Received, secret: str) -> Any:
     """Check with the standardwebhooks reference library and the independent Komos verifier."""
     from standardwebhooks.webhooks import Webhook
 
-    payload = Webhook(secret).verify(request.body, request.headers)
+    payload = Webhook(secret).verify(request.body, dict(request.headers))
     assert komos_verify(request.body, request.headers["x-komos-signature"], secret), "komos"
     return payload
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(interval)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.orgs import Organizations
 
 pytestmark = pytest.mark.localcloud
 
@@ -30,19 +31,16 @@ NOOP_TASK: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session")
-def api_base(local_cloud: Any) -> str:
-    return f"{local_cloud.api_url}/public/v1"
+def api_base(organizations: Organizations) -> str:
+    return organizations.api_base
 
 
 @pytest.fixture(scope="session")
-def new_org(local_cloud: Any) -> Callable[..., str]:
-    """Create an organization with an admin key (in-process, like `runhook admin bootstrap`)."""
-    from runhook_dev.admin import bootstrap_organization
+def new_org(organizations: Organizations) -> Callable[..., str]:
+    """`new_org(name)`: a new organization (the service's default limits); its admin key."""
 
     def make(name: str = "Test org") -> str:
-        _, secret = bootstrap_organization(f"{name} {uuid.uuid4().hex[:6]}", live=False)
-        assert secret
-        return secret
+        return organizations.create(name, settings=None).key
 
     return make
 
@@ -60,14 +58,9 @@ def org_key(new_org: Callable[..., str], api_base: str) -> str:
     return key
 
 
-def client_for(api_base: str, key: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=api_base, headers=headers, timeout=30)
-
-
 @pytest.fixture()
-def api(api_base: str, org_key: str) -> Iterator[httpx.Client]:
-    with client_for(api_base, org_key) as client:
+def api(organizations: Organizations, org_key: str) -> Iterator[httpx.Client]:
+    with organizations.client(org_key, timeout=30) as client:
         yield client
 
 

@@ -1,10 +1,11 @@
 """Fixtures of the engine's integration tests: the engine's actions called in-process
 against the local cloud's DynamoDB Local and bus (no state machine in between), so
-retries, races and hand-overs can be staged exactly."""
+retries, races and hand-overs can be staged exactly (the `target` HTTP server comes from
+tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,6 @@ import pytest
 
 from runhook import clock
 from runhook.models import Run, RunStatus, Task
-from tests.unit.engine.engine_support import Target
 
 pytestmark = pytest.mark.localcloud
 
@@ -59,11 +59,3 @@ def make_run(local_cloud: Any) -> Callable[..., Run]:
         return run
 
     return make
-
-
-@pytest.fixture()
-def target() -> Iterator[Target]:
-    """A real HTTP server on loopback for http steps, stopped after the test."""
-    server = Target()
-    yield server
-    server.stop()

@@ -14,7 +14,7 @@ from runhook.engine import policy
 from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine, RunNotActive
 from runhook.models import Run, RunStatus
-from tests.unit.engine.engine_support import Hit, Target
+from tests.support.loopback import Hit, Target
 
 pytestmark = pytest.mark.localcloud
 

@@ -5,7 +5,6 @@ samples are fed through the function's handler; the local cloud also emulates th
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from runhook.dal import runs as runs_dal
 from runhook.models import Run, RunStatus
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.localcloud
 
@@ -96,23 +96,22 @@ def test_an_execution_stopped_behind_the_engines_back_fails_its_run(
 
     run = make_run([{"id": "nap", "type": "wait", "seconds": 60}])
     stepfunctions.start_run(run.id)
-    deadline = time.monotonic() + 20
-    while (
-        current := runs_dal.get_run(run.id)
-    ) is not None and current.status is not RunStatus.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    eventually(
+        lambda: runs_dal.get_run(run.id),
+        lambda current: current is None or current.status is RunStatus.RUNNING,
+        timeout=20,
+    )
     local_cloud.new_client("stepfunctions").stop_execution(
         executionArn=stepfunctions.execution_arn(run.id),
         error="Manual",
         cause="stopped in the console",
     )
-    deadline = time.monotonic() + 30
-    while True:
-        current = runs_dal.get_run(run.id)
-        assert current is not None
-        if current.status is RunStatus.FAILED:
-            break
-        assert time.monotonic() < deadline, current
-        time.sleep(0.2)
+    current = eventually(
+        lambda: runs_dal.get_run(run.id),
+        lambda current: current is None or current.status is RunStatus.FAILED,
+        timeout=30,
+        interval=0.2,
+        message=str,
+    )
+    assert current is not None
     assert current.error is not None and current.error.code == "execution_failed"

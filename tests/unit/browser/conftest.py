@@ -1,45 +1,12 @@
-"""Fixtures for the browser-step unit tests: a local site, Debian's Chromium, a session runner."""
+"""Fixtures for the browser-step unit tests: a session runner (the local site `site` and
+Debian's Chromium `chromium` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-SITE = Path(__file__).resolve().parents[2] / "browser_site" / "server.py"
-CHROMIUM = "/usr/lib/chromium/chromium"
-
-
-def _load_site() -> Any:
-    name = "runhook_tests_browser_site"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SITE)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Any]:
-    server = _load_site().SiteServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; `make install` does it)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    return CHROMIUM
 
 
 class MemoryStore:

@@ -11,7 +11,8 @@ from runhook.engine.steps import StepFailure, get_kind
 from runhook.engine.steps.http import MAX_BODY_BYTES, _pinned
 from runhook.netguard import CheckedTarget
 from runhook.settings import Settings
-from tests.unit.engine.engine_support import Hit, Target, make_call, run_step
+from tests.support.loopback import Hit, Target
+from tests.unit.engine.engine_support import make_call, run_step
 
 DATA = {
     "inputs": {"orderId": "48219", "token": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"},

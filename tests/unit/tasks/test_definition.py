@@ -8,38 +8,10 @@ from typing import Any
 import pytest
 
 from runhook.tasks.definition import input_defaults, validate_definition, validate_inputs
+from tests.support.examples import load_example
 
-CONTRACT_EXAMPLE: dict[str, Any] = {
-    "name": "Fetch order total",
-    "inputs": {
-        "type": "object",
-        "properties": {
-            "orderId": {"type": "string"},
-            "currency": {"type": "string", "default": "EUR"},
-        },
-        "required": ["orderId"],
-    },
-    "steps": [
-        {
-            "id": "fetch",
-            "type": "http",
-            "method": "GET",
-            "url": "https://shop.example.com/orders/{{ inputs.orderId }}",
-            "timeoutSeconds": 10,
-            "retry": {"maxAttempts": 3, "backoffSeconds": 2},
-        },
-        {"id": "total", "type": "transform", "values": {"amount": "steps.fetch.json.total"}},
-        {"id": "cool_down", "type": "wait", "seconds": 5},
-        {
-            "id": "approve",
-            "type": "approval",
-            "prompt": "Refund {{ steps.total.amount }} {{ inputs.currency }}?",
-            "timeoutSeconds": 86400,
-        },
-    ],
-    "outputs": {"amount": "steps.total.amount", "approvedBy": "steps.approve.data.user"},
-    "timeoutSeconds": 3600,
-}
+# The task example of the public API contract (docs/api-contract.md), from examples/tasks/.
+CONTRACT_EXAMPLE: dict[str, Any] = load_example()
 
 
 def test_the_contract_example_is_valid() -> None:

@@ -1,7 +1,7 @@
 """Signatures of both schemes, checked by independent verifiers.
 
 - Standard Webhooks: the `standardwebhooks` reference library.
-- Komos: a verifier written here from DESIGN §5, sharing no code with runhook:
+- Komos: a verifier written here from docs/webhooks.md ("Signatures"), sharing no code with runhook:
   key = HMAC-SHA256(key=pepper, msg=secret after the first "_"),
   v1 = hex HMAC-SHA256(key, "<t>.<raw body>"), header `t=<ISO 8601>,v1=<hex>`.
 """
