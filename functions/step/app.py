@@ -12,9 +12,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from runhook.bootstrap import Container
 from runhook.engine.runner import Engine
 
 logger = Logger()
+container = Container.from_environment()  # built once per cold start; clients made lazily
 metrics = Metrics(namespace="runhook")
 
 _METRICS = {
@@ -34,7 +36,7 @@ _ACTIONS = frozenset({"advance", "await", "fail"})
 @logger.inject_lambda_context(correlation_id_path="state.runId")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    engine = Engine(remaining_ms=remaining)
+    engine = Engine(remaining_ms=remaining, container=container)
     try:
         return engine.handle(event)
     finally:

@@ -318,10 +318,11 @@ class LocalCloud:
 
     @staticmethod
     def _reset_runhook_caches() -> None:
-        from runhook import aws, settings
+        import sys
 
-        settings.reset_settings()
-        aws.reset_clients()
+        api = sys.modules.get("runhook.api.app")
+        if api is not None:  # the served app builds its container from the new environment
+            api.app.state.container = None
 
     # -- AWS clients --------------------------------------------------------------------
     def session(self) -> Any:

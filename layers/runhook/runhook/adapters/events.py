@@ -1,85 +1,103 @@
-"""Run lifecycle events on the EventBridge bus (DESIGN §5 "Bus events")."""
+"""Run lifecycle events on the EventBridge bus (docs/webhooks.md, "Events").
+
+Each event's detail carries the run's organization, id, task and `sequence` (receivers
+order and deduplicate by it) and either the run resource or a batch of log entries.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runhook import aws, clock
+from runhook import clock
+from runhook.aws import ClientOptions, LazyClient, unavailable
 from runhook.errors import ServiceUnavailable
 from runhook.models import LogEntry, Run
-from runhook.settings import get_settings
 
 SOURCE = "runhook"
+LOG_EVENT = "task-run.log"
 MAX_ENTRY_BYTES = 200_000  # PutEvents allows 256 KB per entry
+PUT_EVENTS_BATCH = 10
+
+Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
 
 
-def run_detail(run: Run) -> dict[str, Any]:
-    return {
-        "orgId": run.org_id,
-        "runId": run.id,
-        "taskId": run.task_id,
-        "sequence": run.sequence,
-        "occurredAt": clock.now_iso(),
-        "run": run.to_resource(get_settings().public_base_url),
-    }
+class EventBus:
+    """Publishes run events on `bus_name`; run resources link to `public_base_url`."""
 
+    def __init__(
+        self, bus_name: str, public_base_url: str, **client: Unpack[ClientOptions]
+    ) -> None:
+        self.bus_name = bus_name
+        self.public_base_url = public_base_url
+        self._client = LazyClient("events", **client)
 
-def log_detail(run: Run, entries: list[LogEntry]) -> dict[str, Any]:
-    return {
-        "orgId": run.org_id,
-        "runId": run.id,
-        "taskId": run.task_id,
-        "sequence": run.sequence,
-        "occurredAt": clock.now_iso(),
-        "logEntries": [e.to_resource() for e in entries],
-    }
+    @property
+    def client(self) -> Any:
+        return self._client.get()
 
-
-def publish(events: list[tuple[str, dict[str, Any]]]) -> None:
-    """PutEvents in batches of 10; failed entries are retried once, then it raises."""
-    bus = get_settings().event_bus_name
-    entries = [
-        {
-            "Source": SOURCE,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail, separators=(",", ":")),
-            "EventBusName": bus,
-            "Resources": [],
+    def run_detail(self, run: Run) -> dict[str, Any]:
+        return {
+            "orgId": run.org_id,
+            "runId": run.id,
+            "taskId": run.task_id,
+            "sequence": run.sequence,
+            "occurredAt": clock.now_iso(),
+            "run": run.to_resource(self.public_base_url),
         }
-        for detail_type, detail in events
-    ]
-    for start in range(0, len(entries), 10):
-        batch = entries[start : start + 10]
-        for _attempt in range(2):
-            try:
-                resp = aws.client("events").put_events(Entries=batch)
-            except (ClientError, BotoCoreError) as exc:
-                raise ServiceUnavailable(message=f"events: {exc}") from exc
-            if not resp.get("FailedEntryCount"):
-                break
-            batch = [e for e, r in zip(batch, resp["Entries"], strict=True) if r.get("ErrorCode")]
-        else:
-            raise ServiceUnavailable(message="events: PutEvents kept failing")
 
+    @staticmethod
+    def log_detail(run: Run, entries: list[LogEntry]) -> dict[str, Any]:
+        return {
+            "orgId": run.org_id,
+            "runId": run.id,
+            "taskId": run.task_id,
+            "sequence": run.sequence,
+            "occurredAt": clock.now_iso(),
+            "logEntries": [e.to_resource() for e in entries],
+        }
 
-def publish_run(detail_type: str, run: Run) -> None:
-    publish([(detail_type, run_detail(run))])
+    def log_events(self, run: Run, entries: list[LogEntry]) -> list[Event]:
+        """`task-run.log` events for `entries`, split so each stays under the entry size."""
+        batches: list[list[LogEntry]] = []
+        size = 0
+        for entry in entries:
+            entry_size = len(entry.message.encode()) + 200
+            if not batches or (batches[-1] and size + entry_size > MAX_ENTRY_BYTES):
+                batches.append([])
+                size = 0
+            batches[-1].append(entry)
+            size += entry_size
+        return [(LOG_EVENT, self.log_detail(run, batch)) for batch in batches]
 
+    def publish(self, events: list[Event]) -> None:
+        """PutEvents in batches of 10; failed entries are retried once, then it raises."""
+        entries = [
+            {
+                "Source": SOURCE,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail, separators=(",", ":")),
+                "EventBusName": self.bus_name,
+                "Resources": [],
+            }
+            for detail_type, detail in events
+        ]
+        for start in range(0, len(entries), PUT_EVENTS_BATCH):
+            batch = entries[start : start + PUT_EVENTS_BATCH]
+            for _attempt in range(2):
+                try:
+                    resp = self.client.put_events(Entries=batch)
+                except (ClientError, BotoCoreError) as exc:
+                    raise unavailable("events", exc) from exc
+                if not resp.get("FailedEntryCount"):
+                    break
+                batch = [
+                    e for e, r in zip(batch, resp["Entries"], strict=True) if r.get("ErrorCode")
+                ]
+            else:
+                raise ServiceUnavailable(message="events: PutEvents kept failing")
 
-def publish_logs(run: Run, entries: list[LogEntry]) -> None:
-    """One task-run.log event per batch of entries, split to stay under the entry size."""
-    if not entries:
-        return
-    batches: list[list[LogEntry]] = [[]]
-    size = 0
-    for entry in entries:
-        entry_size = len(entry.message) + 200
-        if batches[-1] and size + entry_size > MAX_ENTRY_BYTES:
-            batches.append([])
-            size = 0
-        batches[-1].append(entry)
-        size += entry_size
-    publish([("task-run.log", log_detail(run, batch)) for batch in batches])
+    def publish_run(self, detail_type: str, run: Run) -> None:
+        self.publish([(detail_type, self.run_detail(run))])

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from runhook import clock
-from runhook.adapters import events
-from runhook.dal import runs as runs_dal
+from runhook.bootstrap import Container
+from runhook.dal.runs import RunRepository
 from runhook.models import ACTIVE_STATUSES, Run, RunError, RunStatus
 
 log = logging.getLogger("runhook.engine.reconcile")
@@ -45,8 +45,9 @@ class StatusChange(BaseModel):
     cause: str | None = None
 
 
-def reconcile(event: dict[str, Any]) -> dict[str, Any]:
+def reconcile(event: dict[str, Any], container: Container | None = None) -> dict[str, Any]:
     """Handle one EventBridge event; returns what was done (for logs and tests)."""
+    container = container or Container.from_environment()
     if event.get("detail-type") != DETAIL_TYPE:
         return {"action": "ignored", "reason": "not an execution status change"}
     change = StatusChange.model_validate(event.get("detail") or {})
@@ -55,25 +56,25 @@ def reconcile(event: dict[str, Any]) -> dict[str, Any]:
         return {"action": "ignored", "runId": run_id, "reason": f"status {change.status}"}
     if not clock.is_uuid(run_id):
         return {"action": "ignored", "runId": run_id, "reason": "not a run execution"}
-    run = runs_dal.get_run(run_id)
+    run = container.runs.get(run_id)
     if run is None:
         return {"action": "ignored", "runId": run_id, "reason": "no such run"}
     if not run.active:
         return {"action": "none", "runId": run_id, "status": run.status.value}
-    failed = _fail(run, change)
+    failed = _fail(container.runs, run, change)
     if failed is None:  # it ended meanwhile
         return {"action": "none", "runId": run_id, "status": "ended meanwhile"}
-    events.publish_run("task-run.failed", failed)
+    container.bus.publish_run("task-run.failed", failed)
     log.warning("run %s marked FAILED after its execution %s", run_id, change.status)
     return {"action": "failed", "runId": run_id, "code": failed.error.code if failed.error else ""}
 
 
-def _fail(run: Run, change: StatusChange) -> Run | None:
+def _fail(runs: RunRepository, run: Run, change: StatusChange) -> Run | None:
     message = _MESSAGES[change.status]
     if change.error:
         message += f" ({change.error}"
         message += f": {change.cause[:500]})" if change.cause else ")"
-    return runs_dal.transition(
+    return runs.transition(
         run.id,
         allowed_from=ACTIVE_STATUSES,
         changes={

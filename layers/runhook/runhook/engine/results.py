@@ -18,15 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runhook import clock, keys
-from runhook.dal.dynamo import (
-    ddb,
-    dumps,
-    query_all,
-    table_name,
-    to_item,
-    to_values,
-    translate_errors,
-)
+from runhook.dal.codec import dumps
+from runhook.dal.expressions import prefix_query
+from runhook.dal.table import Table
 
 INLINE_LIMIT = 64 * 1024  # JSON up to this size is stored as a plain string
 PART_BYTES = 350 * 1024  # compressed bytes per part item
@@ -51,10 +45,10 @@ def _part_sk(index: int, part: int) -> str:
     return f"{keys.step_sk(index)}#P{part:03d}"
 
 
-def put_requests(
+def put_items(
     run_id: str, record: StepRecord, expires_at: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """BatchWriteItem PutRequests for a step: (its parts, if any; the step item itself).
+    """The items of a step: (its parts, if any; the step item itself).
 
     Write the parts first: the step item marks the result complete. Overwrites: a
     retried step's record wins.
@@ -91,45 +85,18 @@ def put_requests(
                 "chunk": chunk,
                 "expiresAt": expires_at,
             }
-            parts.append({"PutRequest": {"Item": to_item(part)}})
-    return parts, {"PutRequest": {"Item": to_item(item)}}
+            parts.append(part)
+    return parts, item
 
 
-def write(requests: list[dict[str, Any]]) -> None:
-    """BatchWriteItem in chunks that stay under the 16 MB request limit."""
-    for start in range(0, len(requests), 10):  # a part is up to 350 KB: 10 per call
-        pending: dict[str, Any] = {table_name(): requests[start : start + 10]}
-        for _ in range(8):
-            with translate_errors():
-                resp = ddb().batch_write_item(RequestItems=pending)
-            pending = resp.get("UnprocessedItems") or {}
-            if not pending:
-                break
-        else:
-            raise RuntimeError("DynamoDB kept returning unprocessed items")
-
-
-def save(run_id: str, record: StepRecord, expires_at: int) -> None:
-    """Write a step's record on its own (parts first, then the step item)."""
-    parts, main = put_requests(run_id, record, expires_at)
-    write([*parts, main])
-
-
-def load(run_id: str) -> dict[int, StepRecord]:
+def load(table: Table, run_id: str) -> dict[int, StepRecord]:
     """Every recorded step of the run, by index (parts reassembled)."""
-    items = query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues=to_values(
-            {":pk": keys.run_pk(run_id), ":prefix": keys.STEP_PREFIX}
-        ),
-        ConsistentRead=True,
-    )
+    items = table.query_all(prefix_query(keys.run_pk(run_id), keys.STEP_PREFIX, consistent=True))
     parts: dict[int, list[bytes]] = {}
     for item in items:  # parts sort after their step item: collect them first
         if item.get("type") == "step_part":
             index = int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0])
-            chunk = item["chunk"]
-            parts.setdefault(index, []).append(bytes(getattr(chunk, "value", chunk)))
+            parts.setdefault(index, []).append(bytes(item["chunk"]))
     records: dict[int, StepRecord] = {}
     for item in items:
         if item.get("type") != "step":

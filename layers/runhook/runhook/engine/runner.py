@@ -37,9 +37,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from runhook import clock
-from runhook.adapters import events
-from runhook.dal import runs as runs_dal
-from runhook.dal import tasks as tasks_dal
+from runhook.bootstrap import Container
+from runhook.dal.runs import RunRepository
+from runhook.dal.tasks import TaskRepository
 from runhook.engine import results
 from runhook.engine.journal import Journal
 from runhook.engine.outputs import OutputError, evaluate_outputs
@@ -48,8 +48,7 @@ from runhook.engine.steps import DEFAULT_RUNNER, Mode, StepCall, StepFailure, St
 from runhook.engine.steps.approval import ApprovalKind
 from runhook.errors import RunhookError
 from runhook.models import ACTIVE_STATUSES, Run, RunError, RunStatus, Waiting
-from runhook.settings import Settings, get_settings
-from runhook.tasks.definition import parse_step
+from runhook.settings import Settings
 from runhook.tasks.templating import TemplateError
 
 log = logging.getLogger("runhook.engine")
@@ -98,19 +97,19 @@ class _Definition:
 
 
 @lru_cache(maxsize=256)
-def _definition(table: str, task_id: str, version: int) -> _Definition | None:
+def _definition(tasks: TaskRepository, task_id: str, version: int) -> _Definition | None:
     """A task version's parsed steps, outputs and timeout (immutable, so cached per container).
 
-    `table` is part of the key so tests (and the local cloud) that switch tables never
-    see another table's task.
+    The repository is part of the key so tests (and the local cloud) that switch tables
+    never see another table's task.
     """
-    task = tasks_dal.get_task_version(task_id, version)
+    task = tasks.get_version(task_id, version)
     if task is None:
         return None
     return _Definition(
-        steps=[parse_step(raw) for raw in task.steps],
-        outputs=dict(task.definition.get("outputs") or {}),
-        timeout_seconds=int(task.definition.get("timeoutSeconds", DEFAULT_RUN_TIMEOUT)),
+        steps=list(task.definition.steps),
+        outputs=dict(task.definition.outputs),
+        timeout_seconds=task.definition.timeoutSeconds,
     )
 
 
@@ -124,9 +123,13 @@ class Engine:
         remaining_ms: Callable[[], int] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         settings: Settings | None = None,
+        container: Container | None = None,
     ) -> None:
         self.runner = runner
-        self.settings = settings or get_settings()
+        self.container = container or Container.from_environment()
+        self.settings = settings or self.container.settings
+        self.runs = self.container.runs
+        self.bus = self.container.bus
         self.sleep = sleep
         # What this invocation did, for the handler's metrics (step_succeeded, run_failed, …).
         self.outcomes: Counter[str] = Counter()
@@ -153,7 +156,7 @@ class Engine:
         if nxt is None:
             run = self._claim(run_id)
         else:
-            run = runs_dal.get_run(run_id)
+            run = self.runs.get(run_id)
             if run is not None and run.status is not RunStatus.RUNNING:
                 self._republish_terminal(run)
                 run = None
@@ -171,7 +174,7 @@ class Engine:
     def _claim(self, run_id: str) -> Run | None:
         """PENDING → RUNNING. None when the run is gone or over (cancelled before it began)."""
         now = clock.now_iso()
-        run = runs_dal.transition(
+        run = self.runs.transition(
             run_id,
             allowed_from={RunStatus.PENDING},
             changes={"status": RunStatus.RUNNING, "started_at": now, "current_step": 0},
@@ -180,7 +183,7 @@ class Engine:
             self.outcomes["run_started"] += 1
             self._publish_now("task-run.started", run)
             return run
-        current = runs_dal.get_run(run_id)
+        current = self.runs.get(run_id)
         if current is None:
             log.warning("run %s does not exist", run_id)
             return None
@@ -321,7 +324,7 @@ class Engine:
                             retry=True,
                         )
                     self.sleep(delay)
-                    current = runs_dal.get_run(loaded.run.id)
+                    current = self.runs.get(loaded.run.id)
                     if current is None or current.status is not RunStatus.RUNNING:
                         loaded.journal.write(
                             "warning", "run is no longer running: retry abandoned", node
@@ -383,7 +386,7 @@ class Engine:
         loaded.data["steps"][node] = result
         if index + 1 >= loaded.total:
             return True
-        updated = runs_dal.transition(
+        updated = self.runs.transition(
             loaded.run.id,
             allowed_from={RunStatus.RUNNING},
             changes={"current_step": index + 1},
@@ -397,7 +400,7 @@ class Engine:
         return True
 
     def _lost_race(self, loaded: _Loaded, index: int) -> bool:
-        current = runs_dal.get_run(loaded.run.id)
+        current = self.runs.get(loaded.run.id)
         if (
             current is not None
             and current.status is RunStatus.RUNNING
@@ -438,10 +441,10 @@ class Engine:
     def _save(self, loaded: _Loaded, record: results.StepRecord) -> None:
         """The step's record and its log lines in one BatchWriteItem (big results: parts first)."""
         expires = results.expiry(loaded.run.deadline, self.settings.log_retention_days)
-        parts, item = results.put_requests(loaded.run.id, record, expires)
+        parts, item = results.put_items(loaded.run.id, record, expires)
         if parts:
-            results.write(parts)
-        loaded.journal.flush(extra_requests=[item])
+            self.container.table.batch_put(parts)
+        loaded.journal.flush(extra_items=[item])
 
     # -- endings ----------------------------------------------------------------------------
     def _complete(self, loaded: _Loaded) -> Next:
@@ -451,7 +454,7 @@ class Engine:
             loaded.journal.write("error", f"outputs: {exc.message}")
             return self._fail_run(loaded, exc.code, exc.message, None, steps_done=loaded.total)
         finished = clock.now_iso()
-        done = runs_dal.transition(
+        done = self.runs.transition(
             loaded.run.id,
             allowed_from={RunStatus.RUNNING},
             changes={
@@ -464,7 +467,7 @@ class Engine:
             condition_values={":k": loaded.run.current_step},
         )
         if done is None:
-            current = runs_dal.get_run(loaded.run.id)
+            current = self.runs.get(loaded.run.id)
             if current is not None and current.status is RunStatus.COMPLETED:
                 loaded.final = ("task-run.completed", current)  # a retry: say it again
             return END
@@ -484,7 +487,7 @@ class Engine:
         steps_done: int | None = None,
     ) -> Next:
         node = loaded.node_id(index) if index is not None else None
-        failed = _mark_failed(loaded.run.id, code, message, node, steps_done)
+        failed = _mark_failed(self.runs, loaded.run.id, code, message, node, steps_done)
         if failed is not None:
             self.outcomes["run_failed"] += 1
             loaded.run = failed
@@ -497,7 +500,7 @@ class Engine:
         nxt = state.next
         if nxt is None or nxt.index is None:
             raise ValueError("await needs next.index")
-        run = runs_dal.get_run(state.runId)
+        run = self.runs.get(state.runId)
         if run is None or run.status is not RunStatus.RUNNING or run.current_step != nxt.index:
             raise RunNotActive(f"run {state.runId} is not waiting at step {nxt.index}")
         loaded = self._load(run)
@@ -517,7 +520,7 @@ class Engine:
             since=clock.iso(now),
             expiresAt=clock.iso(expires) if nxt.timeoutSeconds else None,
         )
-        updated = runs_dal.transition(
+        updated = self.runs.transition(
             run.id,
             allowed_from={RunStatus.RUNNING},
             changes={"waiting": waiting},
@@ -538,46 +541,49 @@ class Engine:
 
     # -- fail (catch-all) --------------------------------------------------------------------
     def fail(self, state: MachineState) -> dict[str, Any]:
-        run = runs_dal.get_run(state.runId)
+        run = self.runs.get(state.runId)
         if run is None:
             return output(state.runId, END)
         if not run.active:
             self._republish_terminal(run)
             return output(state.runId, END)
         code, message = classify_error(state, run)
-        journal = Journal(run.id, self.settings.log_retention_days)
-        definition = _definition(self.settings.table_name, run.task_id, run.task_version)
+        journal = Journal(run.id, self.settings.log_retention_days, self.runs)
+        definition = _definition(self.container.tasks, run.task_id, run.task_version)
         steps = definition.steps if definition else []
         index = run.current_step
         node = str(getattr(steps[index], "id")) if index < len(steps) else None  # noqa: B009
-        failed = _mark_failed(run.id, code, message, node, None)
+        failed = _mark_failed(self.runs, run.id, code, message, node, None)
         if failed is None:
             return output(state.runId, END)
         self.outcomes["run_failed"] += 1
         journal.write("error", f"run failed: {message}", node)
         journal.flush()
         entries = journal.take_unpublished()
-        batch: list[tuple[str, dict[str, Any]]] = [
-            ("task-run.log", events.log_detail(failed, entries))
-        ]
-        batch.append(("task-run.failed", events.run_detail(failed)))
-        events.publish(batch)
+        batch = self.bus.log_events(failed, entries)
+        batch.append(("task-run.failed", self.bus.run_detail(failed)))
+        self.bus.publish(batch)
         return output(state.runId, END)
 
     # -- helpers -----------------------------------------------------------------------------
     def _load(self, run: Run) -> _Loaded | None:
-        definition = _definition(self.settings.table_name, run.task_id, run.task_version)
-        journal = Journal(run.id, self.settings.log_retention_days)
+        definition = _definition(self.container.tasks, run.task_id, run.task_version)
+        journal = Journal(run.id, self.settings.log_retention_days, self.runs)
         if definition is None:
             failed = _mark_failed(
-                run.id, "task_not_found", "the run's task version no longer exists", None, None
+                self.runs,
+                run.id,
+                "task_not_found",
+                "the run's task version no longer exists",
+                None,
+                None,
             )
             if failed is not None:
-                self._publish_strict([("task-run.failed", events.run_detail(failed))])
+                self._publish_strict([("task-run.failed", self.bus.run_detail(failed))])
             return None
         steps = definition.steps
         # Only steps before currentStep have results a template may read.
-        records = results.load(run.id) if run.current_step > 0 else {}
+        records = results.load(self.container.table, run.id) if run.current_step > 0 else {}
         data: dict[str, Any] = {
             "inputs": run.inputs,
             "steps": {
@@ -612,7 +618,7 @@ class Engine:
         def should_stop() -> bool:
             """Whether the run stopped being RUNNING (throttled DynamoDB read)."""
             if not checked[1] and time.monotonic() - float(checked[0]) >= STOP_CHECK_SECONDS:
-                current = runs_dal.get_run(run_id)
+                current = self.runs.get(run_id)
                 checked[0] = time.monotonic()
                 checked[1] = current is None or current.status is not RunStatus.RUNNING
             return bool(checked[1])
@@ -654,14 +660,14 @@ class Engine:
         loaded.journal.flush()
         entries = loaded.journal.take_unpublished()
         batch: list[tuple[str, dict[str, Any]]] = [
-            (detail_type, events.run_detail(run)) for detail_type, run in loaded.pending
+            (detail_type, self.bus.run_detail(run)) for detail_type, run in loaded.pending
         ]
         loaded.pending.clear()
         if entries:
-            batch.append(("task-run.log", events.log_detail(loaded.run, entries)))
+            batch.extend(self.bus.log_events(loaded.run, entries))
         if loaded.final is not None:
             detail_type, run = loaded.final
-            batch.append((detail_type, events.run_detail(run)))
+            batch.append((detail_type, self.bus.run_detail(run)))
         if not batch:
             return
         if strict or loaded.final is not None:
@@ -672,25 +678,23 @@ class Engine:
     def _flush_events(self, loaded: _Loaded) -> None:
         """Send the progress events held back while quick steps ran (one PutEvents)."""
         if loaded.pending:
-            batch = [(t, events.run_detail(run)) for t, run in loaded.pending]
+            batch = [(t, self.bus.run_detail(run)) for t, run in loaded.pending]
             loaded.pending.clear()
             self._publish_best_effort(batch)
 
     def _publish_now(self, detail_type: str, run: Run) -> None:
         """Progress events: best effort (the next event carries the newer state anyway)."""
-        self._publish_best_effort([(detail_type, events.run_detail(run))])
+        self._publish_best_effort([(detail_type, self.bus.run_detail(run))])
 
-    @staticmethod
-    def _publish_best_effort(batch: list[tuple[str, dict[str, Any]]]) -> None:
+    def _publish_best_effort(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         try:
-            events.publish(batch)
+            self.bus.publish(batch)
         except RunhookError:
             log.exception("publishing %s failed", [t for t, _ in batch])
 
-    @staticmethod
-    def _publish_strict(batch: list[tuple[str, dict[str, Any]]]) -> None:
+    def _publish_strict(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         """Final events: raise, so the machine retries and the retry publishes them again."""
-        events.publish(batch)
+        self.bus.publish(batch)
 
     def _republish_terminal(self, run: Run) -> None:
         """At-least-once: an action that finds the run COMPLETED/FAILED says so again.
@@ -699,9 +703,9 @@ class Engine:
         (e.g. publishing); receivers drop the duplicate by its `sequence`.
         """
         if run.status is RunStatus.COMPLETED:
-            self._publish_strict([("task-run.completed", events.run_detail(run))])
+            self._publish_strict([("task-run.completed", self.bus.run_detail(run))])
         elif run.status is RunStatus.FAILED:
-            self._publish_strict([("task-run.failed", events.run_detail(run))])
+            self._publish_strict([("task-run.failed", self.bus.run_detail(run))])
 
 
 def _as_failure(exc: Exception) -> StepFailure:
@@ -713,7 +717,12 @@ def _as_failure(exc: Exception) -> StepFailure:
 
 
 def _mark_failed(
-    run_id: str, code: str, message: str, node_id: str | None, steps_done: int | None
+    runs: RunRepository,
+    run_id: str,
+    code: str,
+    message: str,
+    node_id: str | None,
+    steps_done: int | None,
 ) -> Run | None:
     changes: dict[str, Any] = {
         "status": RunStatus.FAILED,
@@ -722,7 +731,7 @@ def _mark_failed(
     }
     if steps_done is not None:
         changes["current_step"] = steps_done
-    return runs_dal.transition(
+    return runs.transition(
         run_id,
         allowed_from=ACTIVE_STATUSES,
         changes=changes,
