@@ -85,7 +85,7 @@ def deserialize(item: Mapping[str, Any]) -> Item:
         if isinstance(v, Decimal):
             out[k] = int(v) if v == int(v) else float(v)
         elif isinstance(v, Binary):
-            out[k] = bytes(v.value)
+            out[k] = bytes(v.value)  # type: ignore[attr-defined]  # (missing from the stubs)
     return out
 
 
