@@ -30,7 +30,7 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 
 
 @pytest.fixture()
-def org(local_cloud: Any) -> Iterator[Org]:
+def org(local_cloud: Any, container: Any) -> Iterator[Org]:
     """A fresh organization with an admin key (generous rate limits)."""
     from runhook_dev.admin import bootstrap_organization
 
@@ -38,6 +38,7 @@ def org(local_cloud: Any) -> Iterator[Org]:
         f"webhooks {uuid.uuid4().hex[:6]}",
         live=False,
         settings={"rateLimitPerSecond": 5000, "rateLimitBurst": 10000},
+        container=container,
     )
     assert key
     with httpx.Client(
@@ -45,4 +46,4 @@ def org(local_cloud: Any) -> Iterator[Org]:
         headers={"Authorization": f"Bearer {key}"},
         timeout=60,
     ) as client:
-        yield Org(org_id, key, client)
+        yield Org(org_id, key, client, container.bus)
