@@ -108,6 +108,19 @@ class Run(BaseModel):
         }
 
 
+class RunFilter(BaseModel):
+    """Which of an organization's runs to list (None: not filtered); created bounds are
+    ISO timestamps, `created_after` inclusive and `created_before` exclusive."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str | None = None
+    task_id: str | None = None
+    trigger_type: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+
 class LogEntry(BaseModel):
     id: str
     timestamp: str | None

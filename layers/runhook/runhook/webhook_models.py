@@ -19,7 +19,6 @@ from runhook import clock
 _STORED_AS_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
-DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "succeeded", "failed")
 
 # Why an endpoint is disabled (its `disabledReason`).
 DISABLED_BY_USER = "disabled_by_user"

@@ -7,7 +7,6 @@ the run's `sequence`; that is what makes retried steps and racing cancels harmle
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from runhook import clock, keys
@@ -22,7 +21,7 @@ from runhook.dal.expressions import (
     prefix_query,
 )
 from runhook.dal.table import Table, TransactionCancelled
-from runhook.models import LogEntry, Run, RunStatus
+from runhook.models import LogEntry, Run, RunFilter, RunStatus
 
 RUN_JSON_FIELDS = frozenset({"inputs", "outputs", "error", "waiting"})
 # Attributes of the run item that only the engine reads (not part of the Run model).
@@ -38,22 +37,17 @@ class IdempotencyConflict(Exception):
 
 
 class TransactionRefused(Exception):
-    """A create-run transaction condition other than the idempotency claim failed."""
+    """The create-run transaction did not apply, and not because of the idempotency claim."""
 
     def __init__(self, reasons: list[str]) -> None:
         super().__init__(reasons)
         self.reasons = reasons
 
-
-@dataclass(frozen=True)
-class RunFilter:
-    """The filters of the organization's run listing (None: not filtered)."""
-
-    status: str | None = None
-    task_id: str | None = None
-    trigger_type: str | None = None
-    created_after: str | None = None
-    created_before: str | None = None
+    @property
+    def condition_failed(self) -> bool:
+        """True: an extra action's condition (the usage limit) failed; False: the
+        transaction conflicted with a concurrent one and may be retried."""
+        return "ConditionalCheckFailed" in self.reasons
 
 
 def run_from_item(item: Mapping[str, Any]) -> Run:

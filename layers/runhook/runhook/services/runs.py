@@ -12,10 +12,18 @@ from typing import Any
 from runhook import clock
 from runhook.adapters.events import EventBus
 from runhook.adapters.stepfunctions import StepFunctions
-from runhook.dal.runs import IdempotencyConflict, RunFilter, RunRepository, TransactionRefused
+from runhook.dal.runs import IdempotencyConflict, RunRepository, TransactionRefused
 from runhook.dal.tasks import TaskRepository
 from runhook.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
-from runhook.models import ACTIVE_STATUSES, LogEntry, Principal, Run, RunStatus, TriggerType
+from runhook.models import (
+    ACTIVE_STATUSES,
+    LogEntry,
+    Principal,
+    Run,
+    RunFilter,
+    RunStatus,
+    TriggerType,
+)
 from runhook.services.quota import Quota
 
 MAX_CANCEL_REASON = 1024
@@ -107,7 +115,7 @@ class RunService:
             except IdempotencyConflict as conflict:
                 return self._replay(conflict.run_id, principal)
             except TransactionRefused as refused:
-                if "ConditionalCheckFailed" in refused.reasons:
+                if refused.condition_failed:
                     raise self.quota.exceeded(principal.org_id, now) from refused
                 # TransactionConflict: a concurrent create touched the same claim or counter.
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))

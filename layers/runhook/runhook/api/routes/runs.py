@@ -12,8 +12,7 @@ from runhook.api.deps import Caller, Runs
 from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
 from runhook.api.strict import StrictJSONRoute
 from runhook.clock import iso
-from runhook.dal.runs import RunFilter
-from runhook.models import RunStatus
+from runhook.models import RunFilter, RunStatus
 
 router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
 
