@@ -70,9 +70,7 @@ def principal(
 ) -> Principal:
     """Authenticate the key, then apply the organization's IP allowlist and rate limit."""
     secret = bearer.credentials if bearer else header_key
-    caller, org = container_of(request).authenticator.authenticate(secret, source_ip(request))
-    request.state.org = org
-    return caller
+    return container_of(request).authenticator.authenticate(secret, source_ip(request))
 
 
 def require(scope: Scope) -> Callable[[Principal], Principal]:

@@ -11,7 +11,7 @@ It owns what every repository needs and used to write for itself:
   limit), retrying unprocessed items with jittered exponential backoff;
 - one paginated query (page sizing for filtered reads, a validated page token).
 
-Values are plain Python (str, int, bool, bytes, lists, dicts); None attributes are
+Values are plain Python (str, int, float, bool, bytes, lists, dicts); None attributes are
 left out of written items; numbers come back as int or float, never Decimal.
 """
 
@@ -74,19 +74,38 @@ class Page:
     next_token: str | None
 
 
+def _numbers_as_decimals(value: Any) -> Any:
+    """boto3 refuses floats: store them as the Decimal of their shortest repr."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_numbers_as_decimals(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers_as_decimals(v) for k, v in value.items()}
+    return value
+
+
 def serialize(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+    return {
+        k: _serializer.serialize(_numbers_as_decimals(v)) for k, v in data.items() if v is not None
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Numbers as int or float (never Decimal), binary as bytes, in lists and maps too."""
+    if isinstance(value, Decimal):
+        return int(value) if value == int(value) else float(value)
+    if isinstance(value, Binary):
+        return bytes(value.value)  # type: ignore[attr-defined]  # (missing from the stubs)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def deserialize(item: Mapping[str, Any]) -> Item:
-    """Plain values: numbers as int or float (never Decimal), binary as bytes."""
-    out = {k: _deserializer.deserialize(v) for k, v in item.items()}
-    for k, v in out.items():
-        if isinstance(v, Decimal):
-            out[k] = int(v) if v == int(v) else float(v)
-        elif isinstance(v, Binary):
-            out[k] = bytes(v.value)  # type: ignore[attr-defined]  # (missing from the stubs)
-    return out
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
 class Table:
@@ -306,7 +325,7 @@ def _condition(
         kwargs["ExpressionAttributeNames"] = dict(names)
     if values:
         kwargs["ExpressionAttributeValues"] = {
-            k: _serializer.serialize(v) for k, v in values.items()
+            k: _serializer.serialize(_numbers_as_decimals(v)) for k, v in values.items()
         }
 
 

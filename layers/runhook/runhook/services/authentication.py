@@ -12,7 +12,7 @@ from datetime import timedelta
 from runhook import clock
 from runhook.dal.auth import AuthRepository
 from runhook.errors import Forbidden, Unauthorized
-from runhook.models import Organization, Principal
+from runhook.models import Principal
 from runhook.services.ratelimit import RateLimiter
 
 MAX_KEY_LENGTH = 200
@@ -40,7 +40,7 @@ class Authenticator:
         self.auth = auth
         self.rate_limiter = rate_limiter
 
-    def authenticate(self, secret: str | None, source_ip: str) -> tuple[Principal, Organization]:
+    def authenticate(self, secret: str | None, source_ip: str) -> Principal:
         """The caller behind `secret`, checked against its organization's allowlist and
         counted against its key's rate limit."""
         if not secret or len(secret) > MAX_KEY_LENGTH or not secret.startswith(KEY_PREFIXES):
@@ -59,7 +59,6 @@ class Authenticator:
         stale = clock.iso(now - TOUCH_EVERY)
         if not key.last_used_at or key.last_used_at < stale:
             self.auth.touch_key(found, clock.iso(now), stale)
-        principal = Principal(
+        return Principal(
             org_id=key.org_id, key_id=key.id, scopes=list(key.scopes), org_settings=org.settings
         )
-        return principal, org

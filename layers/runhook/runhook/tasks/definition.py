@@ -249,14 +249,15 @@ Step = Annotated[
 ]
 
 
-def _kind_name(model: type[StepConfig]) -> str:
+def kind_name(model: type[StepConfig]) -> str:
+    """The kind a config model configures (its `type` literal), e.g. HttpStep → "http"."""
     (name,) = get_args(model.model_fields["type"].annotation)
     return str(name)
 
 
 # Kind name → config model, derived from the union above (the one list of kinds).
 STEP_MODELS: dict[str, type[StepConfig]] = {
-    _kind_name(model): model for model in get_args(get_args(Step)[0])
+    kind_name(model): model for model in get_args(get_args(Step)[0])
 }
 
 
