@@ -113,6 +113,7 @@ class BenchCloud:
         self.org_id = ""
         self.http: httpx.Client | None = None  # the benchmark's own requests (not counted)
         self.counted: httpx.Client | None = None  # requests a recorder counts
+        self._container: Any = None
 
     def __enter__(self) -> BenchCloud:
         began = time.monotonic()
@@ -148,6 +149,15 @@ class BenchCloud:
     @property
     def base_url(self) -> str:
         return f"{self.cloud.api_url}/public/v1"
+
+    @property
+    def container(self) -> Any:
+        """runhook's Container for the cloud's functions (its table, queues and bus)."""
+        if self._container is None:
+            from runhook.bootstrap import Container
+
+            self._container = Container.from_environment(self.cloud.environment)
+        return self._container
 
     def headers(self, *, ignore: bool = False) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.api_key}"}
@@ -186,10 +196,8 @@ class BenchCloud:
 
     def run_status(self, run_id: str) -> dict[str, Any]:
         """The run as DynamoDB has it (read directly: no API request, not counted)."""
-        from runhook.dal import runs as runs_dal
-
         with CallRecorder.ignored():
-            run = runs_dal.get_run(run_id)
+            run = self.container.runs.get(run_id)
         if run is None:
             return {"status": "MISSING"}
         status = getattr(run.status, "value", run.status)

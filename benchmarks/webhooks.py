@@ -65,9 +65,10 @@ def _send_throughput(
 ) -> tuple[float, int, int]:
     """Deliveries/s of the send function; (rate, retries reported, receipts)."""
     from runhook import clock
-    from runhook.dal import webhooks as store
-    from runhook.webhooks import queue
-    from runhook.webhooks.models import Delivery
+    from runhook.adapters.deliveries import QueueMessage
+    from runhook.webhook_models import Delivery
+
+    store = bench.container.webhooks.deliveries
 
     function = bench.cloud.registry.get("WebhookSendFunction")
     if function is None:
@@ -80,26 +81,25 @@ def _send_throughput(
         runs.add(run_id)
         did = str(uuid.uuid4())
         payload = json.dumps({**body, "id": run_id}, separators=(",", ":"))
-        store.create_delivery(
-            Delivery(
-                id=did,
-                org_id=bench.org_id,
-                endpoint_id=endpoint_id,
-                event_type="task-run.completed",
-                webhook_id=did,
-                payload=payload,
-                created_at=now,
-                updated_at=now,
-                run_id=run_id,
-                task_id=str(body.get("taskId") or ""),
-                sequence=3,
-            )
+        delivery = Delivery(
+            id=did,
+            org_id=bench.org_id,
+            endpoint_id=endpoint_id,
+            event_type="task-run.completed",
+            webhook_id=did,
+            payload=payload,
+            created_at=now,
+            updated_at=now,
+            run_id=run_id,
+            task_id=str(body.get("taskId") or ""),
+            sequence=3,
         )
+        store.create(delivery)
         records.append(
             {
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": f"bench-{i}",
-                "body": queue.Message(did, endpoint_id, bench.org_id, now, 0).body(),
+                "body": QueueMessage.of(delivery).body(),
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
@@ -160,8 +160,7 @@ def _event(bench: BenchCloud, body: dict[str, Any], run_id: str) -> tuple[str, d
 
 
 def _pipeline(bench: BenchCloud, receiver: Receiver, body: dict[str, Any], count: int) -> float:
-    from runhook.adapters import events
-
+    events = bench.container.bus
     runs = [str(uuid.uuid4()) for _ in range(count)]
     started = time.time()
     events.publish([_event(bench, body, run_id) for run_id in runs])
@@ -172,8 +171,7 @@ def _pipeline(bench: BenchCloud, receiver: Receiver, body: dict[str, Any], count
 def _latency(
     bench: BenchCloud, receiver: Receiver, body: dict[str, Any], count: int
 ) -> list[float]:
-    from runhook.adapters import events
-
+    events = bench.container.bus
     out = []
     for _ in range(count):
         run_id = str(uuid.uuid4())

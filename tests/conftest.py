@@ -6,6 +6,8 @@
   Webhook retries are compressed (WEBHOOK_RETRY_SCHEDULE=1,1,1,1,1,1,1).
   Its environment (AWS_ENDPOINT_URL, TABLE_NAME, ...) is applied to os.environ for
   the whole session, so in-process code (runhook.aws clients, repositories) talks to it.
+- `container` — runhook's Container for the local cloud (repositories, bus, queues), for
+  tests that set up or inspect state in-process.
 - `aws` — boto3 clients and a session pointed at the local cloud's AWS endpoint
   (`runhook_dev.devcloud.testing.LocalAws`: `aws.sqs`, `aws.sfn`, `aws.client("logs")`, ...).
 - `clean_env` — os.environ as it was before any local cloud (for subprocesses).
@@ -73,6 +75,14 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         cloud.stop()
 
 
+@pytest.fixture(scope="session")
+def container(local_cloud: Any) -> Any:
+    """runhook's Container (runhook.bootstrap) for the local cloud's table, queues and bus."""
+    from runhook.bootstrap import Container
+
+    return Container.from_environment(local_cloud.environment)
+
+
 @pytest.fixture()
 def clean_env() -> dict[str, str]:
     """The environment the test process started with (no local cloud variables in it)."""
@@ -88,9 +98,9 @@ def aws(local_cloud: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def organizations(local_cloud: Any) -> Organizations:
+def organizations(local_cloud: Any, container: Any) -> Organizations:
     """Organizations with an admin key on the local cloud, and REST clients for them."""
-    return Organizations(local_cloud)
+    return Organizations(local_cloud, container)
 
 
 @pytest.fixture()

@@ -1,20 +1,18 @@
 """Operator bootstrap: an organization and its first admin key, straight into the table.
 
 What an operator runs after `sam deploy` (`runhook admin bootstrap --table …`), and what
-the local cloud runs to seed its demo organization.
+the local cloud runs to seed its demo organization. Every function takes the Container
+(runhook.bootstrap) of the table to write to; without one, the environment's.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 
-from runhook import aws, clock
-from runhook.dal import auth as auth_dal
-from runhook.dal import tasks as tasks_dal
+from runhook import clock
+from runhook.bootstrap import Container
 from runhook.models import Principal, Task
-from runhook.settings import get_settings, reset_settings
 from runhook.tasks.definition import validate_definition
 
 _NAMESPACE = uuid.UUID("5b1f0a8e-6d4c-4d7e-9a51-0c3a5e2f7b10")
@@ -32,12 +30,18 @@ class DemoSeed:
     task_id: str
 
 
-def use_table(table_name: str | None) -> None:
-    """Point the repositories at `table_name` (the CLI's --table)."""
-    if table_name and table_name != get_settings().table_name:
-        os.environ["TABLE_NAME"] = table_name
-        reset_settings()
-        aws.reset_clients()
+def container_for(table_name: str | None = None, container: Container | None = None) -> Container:
+    """`container`, else the environment's; pointed at `table_name` when given (--table)."""
+    container = container or Container.from_environment()
+    if table_name and table_name != container.settings.table_name:
+        settings = container.settings.model_copy(update={"table_name": table_name})
+        container = Container(
+            settings,
+            boto3_session=container.session,
+            boto_config=container.boto_config,
+            endpoint_url=container.endpoint_url,
+        )
+    return container
 
 
 def bootstrap_organization(
@@ -47,21 +51,23 @@ def bootstrap_organization(
     api_key: str | None = None,
     live: bool = True,
     settings: dict[str, object] | None = None,
+    container: Container | None = None,
 ) -> tuple[str, str | None]:
     """Create the organization (if new) and an admin key; returns (org id, secret or None).
 
     With `api_key` given, that exact key is ensured (idempotent). Otherwise a key is
     made only when the organization has none, so re-running never leaks a new secret.
     """
+    auth = (container or Container.from_environment()).auth
     org_id = org_id or clock.new_id()
-    auth_dal.put_org(org_id, name, settings)
+    auth.create_org(org_id, name, dict(settings) if settings else None)
     if api_key:
-        if auth_dal.lookup_key(api_key) is None:
-            auth_dal.create_key(org_id, "bootstrap admin", ["admin"], secret=api_key)
+        if auth.lookup_key(api_key) is None:
+            auth.create_key(org_id, "bootstrap admin", ["admin"], secret=api_key)
         return org_id, api_key
-    if auth_dal.list_keys(org_id):
+    if auth.list_keys(org_id):
         return org_id, None
-    _, secret = auth_dal.create_key(org_id, "bootstrap admin", ["admin"], live=live)
+    _, secret = auth.create_key(org_id, "bootstrap admin", ["admin"], live=live)
     return org_id, secret
 
 
@@ -93,27 +99,31 @@ def demo_definition(base_url: str) -> dict[str, object]:
     }
 
 
-def bootstrap_demo(table_name: str | None = None, api_key: str | None = None) -> DemoSeed:
+def bootstrap_demo(
+    table_name: str | None = None,
+    api_key: str | None = None,
+    *,
+    container: Container | None = None,
+) -> DemoSeed:
     """The local cloud's seed: demo organization, admin key, demo task (all idempotent)."""
-    use_table(table_name)
+    container = container_for(table_name, container)
     org_id, secret = bootstrap_organization(
-        "Demo organization", org_id=DEMO_ORG_ID, api_key=api_key, live=False
+        "Demo organization", org_id=DEMO_ORG_ID, api_key=api_key, live=False, container=container
     )
-    if tasks_dal.get_task(DEMO_TASK_ID) is None:
-        definition, errors = validate_definition(
-            demo_definition(get_settings().public_base_url or "http://127.0.0.1:3000")
-        )
+    if container.tasks.get(DEMO_TASK_ID) is None:
+        base_url = container.settings.public_base_url or "http://127.0.0.1:3000"
+        definition, errors = validate_definition(demo_definition(base_url))
         if definition is None:
             raise ValueError(f"demo task is invalid: {errors}")
         now = clock.now_iso()
-        tasks_dal.put_new_version(
+        container.tasks.put_version(
             Task(
                 id=DEMO_TASK_ID,
                 org_id=org_id,
                 version=1,
                 created_at=now,
                 updated_at=now,
-                definition=definition.model_dump(exclude_none=True),
+                definition=definition,
             ),
             expected_version=None,
         )

@@ -42,18 +42,30 @@ def add_parser(subparsers: Any) -> None:
     admin.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _container(args: argparse.Namespace) -> Any:
+    """The Container of the table named on the command line (region and endpoint too)."""
+    from runhook.bootstrap import Container
+
+    environ = dict(os.environ)
+    environ["TABLE_NAME"] = args.table
     if args.region:
-        os.environ["AWS_DEFAULT_REGION"] = args.region
+        environ["AWS_REGION"] = environ["AWS_DEFAULT_REGION"] = args.region
     if args.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    from runhook.dal import auth as auth_dal
+        environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    return Container.from_environment(environ)
+
+
+def run(args: argparse.Namespace) -> int:
     from runhook_dev import admin
 
-    admin.use_table(args.table)
+    container = _container(args)
     if args.admin_command == "bootstrap":
         org_id, secret = admin.bootstrap_organization(
-            args.name, org_id=args.org_id, api_key=args.api_key, live=not args.test_key
+            args.name,
+            org_id=args.org_id,
+            api_key=args.api_key,
+            live=not args.test_key,
+            container=container,
         )
         print(json.dumps({"orgId": org_id, "apiKey": secret}, indent=2))
         if secret is None:
@@ -61,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
                 "The organization already has keys; none was created. Use create-key for another."
             )
         return 0
-    if auth_dal.get_org(args.org_id) is None:
+    if container.auth.get_org(args.org_id) is None:
         print(f"no organization {args.org_id} in {args.table}")
         return 2
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     if not set(scopes) <= {"admin", "runs"}:
         print("scopes are admin and/or runs")
         return 2
-    key, secret = auth_dal.create_key(args.org_id, args.name, scopes)  # type: ignore[arg-type]
+    key, secret = container.auth.create_key(args.org_id, args.name, scopes)
     print(json.dumps({**key.to_resource(), "secret": secret}, indent=2))
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from runhook.bootstrap import Container
 from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine  # at init: the engine and every step kind
 
@@ -32,9 +33,9 @@ _METRICS = {
 _ACTIONS = frozenset({"advance", "await", "fail"})
 
 
-def create_handler(container: Any | None = None) -> Callable[[dict[str, Any], Any], Any]:
+def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
     """The handler, wired once per cold start (no AWS call until an invocation)."""
-    deps = EngineDependencies.from_container(container)
+    deps = EngineDependencies.from_container(container or Container.from_environment())
 
     @metrics.log_metrics
     @logger.inject_lambda_context(correlation_id_path="state.runId")

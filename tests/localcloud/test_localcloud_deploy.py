@@ -108,7 +108,7 @@ def test_state_machine_with_local_substitutions(
 
 
 def test_handlers_environment(local_cloud: Any) -> None:
-    from runhook.settings import get_settings
+    from runhook.settings import Settings
 
     env = os.environ
     assert env["TABLE_NAME"] == local_cloud.table_name
@@ -123,7 +123,7 @@ def test_handlers_environment(local_cloud: Any) -> None:
     assert env["ALLOW_PRIVATE_TARGETS"] == "true"
     assert env["STAGE"] == "local"
     assert env["WEBHOOK_RETRY_SCHEDULE"] == "1,1,1,1,1,1,1"  # the fixture's override
-    settings = get_settings()
+    settings = Settings.from_environment()
     assert settings.table_name == local_cloud.table_name
     assert settings.retry_schedule == [1.0] * 7
     assert settings.allow_private_targets

@@ -34,8 +34,9 @@ def api_client(base_url: str, key: str | None = None, *, timeout: float = 60.0) 
 class Organizations:
     """Makes organizations on one local cloud (the `organizations` fixture)."""
 
-    def __init__(self, cloud: Any) -> None:
+    def __init__(self, cloud: Any, container: Any) -> None:
         self.cloud = cloud
+        self.container = container  # runhook.bootstrap.Container of the local cloud
 
     @property
     def api_base(self) -> str:
@@ -54,6 +55,7 @@ class Organizations:
             f"{label} {uuid.uuid4().hex[:6]}",
             live=False,
             settings=dict(settings) if settings is not None else None,
+            container=self.container,
         )
         assert key, "a new organization gets an admin key"
         return Organization(org_id, key)

@@ -1,4 +1,4 @@
-"""Time and identifiers, in the formats the contract fixes."""
+"""Time and identifiers, in the formats of the public API (docs/data-model.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 def now() -> datetime:
@@ -29,6 +30,26 @@ def parse_iso(value: str) -> datetime:
 
 def epoch() -> int:
     return int(time.time())
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+
+    None when absent or malformed (a negative or fractional delta is malformed); a date
+    in the past is 0. The one parser for webhook receivers and http steps alike.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
 
 
 def new_id() -> str:

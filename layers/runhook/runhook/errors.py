@@ -1,4 +1,5 @@
-"""Domain errors. The API maps them to HTTP in one place (runhook.api.errors)."""
+"""Domain errors. Each has a public snake_case `code` (the API's `detail`); which HTTP
+status a kind of error is, is decided in one place: runhook.api.errors."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from typing import Any
 
 
 class RunhookError(Exception):
-    """Base: `code` is the public snake_case `detail`, `status` the HTTP status."""
+    """Base: bad input unless a subclass says otherwise; `extra` goes into the answer."""
 
-    status = 400
     code = "bad_request"
 
     def __init__(self, code: str | None = None, message: str = "", **extra: Any) -> None:
@@ -19,42 +19,30 @@ class RunhookError(Exception):
 
 
 class InvalidRequest(RunhookError):
-    status = 400
     code = "invalid_body"
 
 
 class Unauthorized(RunhookError):
-    status = 401
     code = "unauthorized"
 
 
 class QuotaExceeded(RunhookError):
-    status = 402
     code = "usage_limit_exceeded"
 
 
 class Forbidden(RunhookError):
-    status = 403
     code = "forbidden"
 
 
 class NotFound(RunhookError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(RunhookError):
-    status = 409
     code = "conflict"
 
 
-class PayloadTooLarge(RunhookError):
-    status = 413
-    code = "payload_too_large"
-
-
 class RateLimited(RunhookError):
-    status = 429
     code = "rate_limited"
 
     def __init__(self, retry_after: int = 1) -> None:
@@ -65,7 +53,6 @@ class RateLimited(RunhookError):
 class ServiceUnavailable(RunhookError):
     """A dependency failed transiently; the caller should retry."""
 
-    status = 503
     code = "service_unavailable"
 
     def __init__(self, message: str = "", retry_after: int = 2) -> None:

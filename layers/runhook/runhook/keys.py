@@ -94,10 +94,6 @@ def step_sk(index: int) -> str:
 STEP_PREFIX = "STEP#"
 
 
-def wait_sk(step_id: str) -> str:
-    return f"WAIT#{step_id}"
-
-
 def delivery_pk(delivery_id: str) -> str:
     return f"DELIVERY#{delivery_id}"
 
@@ -119,3 +115,15 @@ def endpoint_deliveries_gsi1(endpoint_id: str) -> str:
 def endpoint_attempts_gsi1(endpoint_id: str) -> str:
     """Attempts by endpoint, newest first: the endpoint's recent success rate."""
     return f"ENDPOINT#{endpoint_id}#ATTEMPTS"
+
+
+def attempt_sort(at: str, delivery_id: str, n: int) -> str:
+    return f"{at}#{delivery_id}#{n:03d}"
+
+
+def rate_pk(key_id: str) -> str:
+    return f"RATE#{key_id}"
+
+
+def rate_window_sk(index: int) -> str:
+    return f"W#{index}"

@@ -1,4 +1,9 @@
-"""Domain models: what a run, a task, a log entry and a key are, free of storage and HTTP."""
+"""Domain models: what a run, a task, a log entry, an organization and a key are.
+
+Free of storage and HTTP: fields are snake_case, and their camelCase aliases are the
+attribute names a repository stores them under (runhook.dal.codec); `to_resource` gives
+the public API's JSON shape. Webhook models live in runhook.webhook_models.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,12 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from runhook.tasks.definition import StepConfig, TaskDefinition
+
+# Field names are snake_case; stored (and validated) under their camelCase aliases too.
+STORED_AS_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 class RunStatus(StrEnum):
@@ -41,9 +52,9 @@ class Waiting(BaseModel):
 
 
 class Run(BaseModel):
-    """A run as stored; `to_resource` gives the contract's JSON shape."""
+    """A run as stored; `to_resource` gives the public API's JSON shape."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, **STORED_AS_CAMEL)
 
     id: str
     org_id: str
@@ -97,6 +108,19 @@ class Run(BaseModel):
         }
 
 
+class RunFilter(BaseModel):
+    """Which of an organization's runs to list (None: not filtered); created bounds are
+    ISO timestamps, `created_after` inclusive and `created_before` exclusive."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str | None = None
+    task_id: str | None = None
+    trigger_type: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+
 class LogEntry(BaseModel):
     id: str
     timestamp: str | None
@@ -109,34 +133,36 @@ class LogEntry(BaseModel):
 
 
 class Task(BaseModel):
-    """A saved task: the head record points at the latest version's definition."""
+    """A saved task version: its validated definition (defaults included)."""
+
+    model_config = STORED_AS_CAMEL
 
     id: str
     org_id: str
     version: int
     created_at: str
     updated_at: str
-    definition: dict[str, Any]
+    definition: TaskDefinition
 
     @property
     def name(self) -> str:
-        return str(self.definition.get("name", ""))
+        return self.definition.name
 
     @property
-    def steps(self) -> list[dict[str, Any]]:
-        return list(self.definition.get("steps", []))
+    def steps(self) -> list[StepConfig]:
+        return list(self.definition.steps)
 
     def to_resource(self) -> dict[str, Any]:
-        d = self.definition
+        d = self.definition.document()
         return {
             "id": self.id,
             "version": self.version,
-            "name": d.get("name"),
+            "name": d["name"],
             "description": d.get("description"),
-            "inputs": d.get("inputs", {"type": "object"}),
-            "steps": d.get("steps", []),
-            "outputs": d.get("outputs", {}),
-            "timeoutSeconds": d.get("timeoutSeconds"),
+            "inputs": d["inputs"],
+            "steps": d["steps"],
+            "outputs": d["outputs"],
+            "timeoutSeconds": d["timeoutSeconds"],
             "schedule": d.get("schedule"),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
@@ -147,6 +173,8 @@ Scope = Literal["admin", "runs"]
 
 
 class ApiKey(BaseModel):
+    model_config = STORED_AS_CAMEL
+
     id: str
     org_id: str
     name: str
@@ -165,6 +193,21 @@ class ApiKey(BaseModel):
             "createdAt": self.created_at,
             "lastUsedAt": self.last_used_at,
         }
+
+
+class Organization(BaseModel):
+    """A tenant; `settings` holds its IP allowlist, run quota and rate limits."""
+
+    model_config = STORED_AS_CAMEL
+
+    id: str
+    name: str | None = None
+    created_at: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def ip_allowlist(self) -> list[str]:
+        return list(self.settings.get("ipAllowlist") or [])
 
 
 class Principal(BaseModel):

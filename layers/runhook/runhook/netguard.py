@@ -61,7 +61,6 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 class BlockedTarget(RunhookError):
     """The URL may not be called from here; `code` says why (a stable snake_case code)."""
 
-    status = 400
     code = "target_not_allowed"
 
 

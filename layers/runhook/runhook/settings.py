@@ -1,13 +1,14 @@
-"""Configuration read from the environment once per container.
+"""Configuration of one function, read from its environment by the composition root.
 
-Every deployed function gets these variables from template.yaml; the local cloud
-sets the same variables from the same template, so there is one source of truth.
+Every deployed function gets these variables from template.yaml; the local cloud reads
+the same variables from the same template, so there is one source of truth. Settings
+are passed in (runhook.bootstrap.Container), never read from a global.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
@@ -23,7 +24,7 @@ class Settings(BaseModel):
     deliveries_dlq_url: str = Field(default="", alias="DELIVERIES_DLQ_URL")
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")
     webhook_pepper: str = Field(default="komos-webhook-pepper", alias="WEBHOOK_PEPPER")
-    # Seconds to wait before each retry after the first attempt (DESIGN §5).
+    # Seconds to wait before each retry after the first attempt (docs/webhooks.md).
     webhook_retry_schedule: str = Field(
         default="5,300,1800,7200,18000,36000,36000", alias="WEBHOOK_RETRY_SCHEDULE"
     )
@@ -36,7 +37,7 @@ class Settings(BaseModel):
     artifacts_bucket: str = Field(default="", alias="ARTIFACTS_BUCKET")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
-    # An endpoint failing continuously this long is disabled (DESIGN §5: 5 days).
+    # An endpoint failing continuously this long is disabled (docs/webhooks.md: 5 days).
     webhook_disable_after_seconds: int = Field(
         default=5 * 24 * 3600, alias="WEBHOOK_DISABLE_AFTER_SECONDS"
     )
@@ -52,12 +53,7 @@ class Settings(BaseModel):
         """True on AWS stages, where targets must be public https URLs."""
         return not self.allow_private_targets
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings.model_validate(dict(os.environ))
-
-
-def reset_settings() -> None:
-    """Forget the cached settings (tests and the local cloud change the environment)."""
-    get_settings.cache_clear()
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in `environ` (default: this process's environment)."""
+        return cls.model_validate(dict(os.environ if environ is None else environ))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,8 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 
 
 @pytest.fixture()
-def org(organizations: Organizations) -> Iterator[Org]:
+def org(organizations: Organizations, container: Any) -> Iterator[Org]:
     """A fresh organization with an admin key (generous rate limits)."""
     made = organizations.create("webhooks")
     with organizations.client(made) as client:
-        yield Org(made.id, made.key, client)
+        yield Org(made.id, made.key, client, container.bus)

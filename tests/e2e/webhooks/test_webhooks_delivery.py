@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.e2e.webhooks.webhook_helpers import Org, Receiver, publish, run_resource, verify_both
+from tests.e2e.webhooks.webhook_helpers import Org, Receiver, run_resource, verify_both
 
 ALL_EVENTS = [
     "task-run.started",
@@ -23,7 +23,7 @@ def test_every_event_type_arrives_signed_with_its_headers(org: Org, receivers: A
     endpoint_id, secret = org.endpoint(receiver.url)
     run_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
     for sequence, event_type in enumerate(ALL_EVENTS, start=1):
-        publish(org.id, event_type, run_id=run_id, task_id=task_id, sequence=sequence)
+        org.publish(event_type, run_id=run_id, task_id=task_id, sequence=sequence)
     got = receiver.wait_for(len(ALL_EVENTS))
     assert sorted(r.event for r in got) == sorted(ALL_EVENTS)
     for req in got:

@@ -14,7 +14,6 @@ from tests.e2e.webhooks.webhook_helpers import (
     Org,
     Receiver,
     free_port,
-    publish,
     verify_both,
 )
 from tests.support.polling import eventually
@@ -35,7 +34,7 @@ def _only_delivery(org: Org, endpoint_id: str) -> dict[str, Any]:
 def test_receiver_down_schedule_dlq_and_recover(org: Org, receivers: Any) -> None:
     port = free_port()
     endpoint_id, secret = org.endpoint(f"http://127.0.0.1:{port}/hook")
-    publish(org.id, "task-run.completed", status="COMPLETED")
+    org.publish("task-run.completed", status="COMPLETED")
     failed = eventually(
         lambda: [d for d in org.deliveries(endpoint_id) if d["status"] == "failed"], timeout=60
     )[0]
@@ -78,7 +77,7 @@ def test_recover_filters_by_endpoint_and_time(org: Org, receivers: Any) -> None:
     port_a, port_b = free_port(), free_port()
     a_id, _ = org.endpoint(f"http://127.0.0.1:{port_a}/a")
     b_id, _ = org.endpoint(f"http://127.0.0.1:{port_b}/b")
-    publish(org.id, "task-run.failed")
+    org.publish("task-run.failed")
     for endpoint_id in (a_id, b_id):
         eventually(lambda e=endpoint_id: _only_delivery(org, e)["status"] == "failed", timeout=60)
     a = receivers(port=port_a)
@@ -111,7 +110,7 @@ def test_recover_filters_by_endpoint_and_time(org: Org, receivers: Any) -> None:
 def test_410_disables_the_endpoint(org: Org, receivers: Any) -> None:
     gone = receivers(lambda _r, _q: Answer(410, body=b"gone"))
     endpoint_id, _ = org.endpoint(gone.url)
-    publish(org.id, "task-run.started")
+    org.publish("task-run.started")
     gone.wait_for(1)
     endpoint = eventually(lambda: (e := org.get_endpoint(endpoint_id)) and not e["enabled"] and e)
     assert endpoint["disabledReason"] == "endpoint_gone" and endpoint["disabledAt"]
@@ -119,7 +118,7 @@ def test_410_disables_the_endpoint(org: Org, receivers: Any) -> None:
         lambda: (d := _only_delivery(org, endpoint_id))["status"] == "failed" and d
     )
     assert delivery["attempts"][0]["statusCode"] == 410
-    publish(org.id, "task-run.started")
+    org.publish("task-run.started")
     time.sleep(2)
     assert len(gone.received()) == 1  # a disabled endpoint gets nothing more
     replay = org.api.post(f"/webhook-deliveries/{delivery['id']}/replay")
@@ -140,7 +139,7 @@ def test_retry_after_is_respected(org: Org, receivers: Any) -> None:
 
     receiver = receivers(behave)
     endpoint_id, secret = org.endpoint(receiver.url)
-    publish(org.id, "task-run.updated")
+    org.publish("task-run.updated")
     first, second = receiver.wait_for(2, timeout=30)
     assert second.at - first.at >= 2.9, second.at - first.at  # schedule says 1 s
     assert first.webhook_id == second.webhook_id
@@ -157,7 +156,7 @@ def test_redirects_are_not_followed(org: Org, receivers: Any) -> None:
     target = receivers()
     redirect = receivers(lambda _r, _q: Answer(307, {"Location": target.url}, b""))
     endpoint_id, _ = org.endpoint(redirect.url)
-    publish(org.id, "task-run.started")
+    org.publish("task-run.started")
     redirect.wait_for(2, timeout=30)  # retried as a failure
     assert target.received() == []
     delivery = _only_delivery(org, endpoint_id)
@@ -182,7 +181,7 @@ def test_a_hanging_receiver_does_not_delay_another_endpoint(org: Org, receivers:
         started = time.time()
         count = 6
         for _ in range(count):
-            publish(org.id, "task-run.updated")
+            org.publish("task-run.updated")
             time.sleep(0.3)  # separate batches, spread over time
         fast.wait_for(count, timeout=10)
         lags = sorted(r.at for r in fast.received())
@@ -196,7 +195,7 @@ def test_a_hanging_receiver_does_not_delay_another_endpoint(org: Org, receivers:
 def test_replay_one_delivery_keeps_its_webhook_id(org: Org, receivers: Any) -> None:
     receiver = receivers()
     endpoint_id, secret = org.endpoint(receiver.url)
-    publish(org.id, "task-run.completed", status="COMPLETED")
+    org.publish("task-run.completed", status="COMPLETED")
     first = receiver.wait_for(1)[0]
     delivery_id = first.webhook_id
     eventually(lambda: org.delivery(delivery_id)["status"] == "succeeded")
@@ -212,21 +211,21 @@ def test_replay_one_delivery_keeps_its_webhook_id(org: Org, receivers: Any) -> N
     assert org.api.post("/webhook-deliveries/nope/replay").json()["detail"] == "invalid_delivery_id"
 
 
-def test_failing_for_five_days_disables(org: Org, receivers: Any, local_cloud: Any) -> None:
+def test_failing_for_five_days_disables(
+    org: Org, receivers: Any, local_cloud: Any, container: Any
+) -> None:
     """An endpoint whose failure streak started more than 5 days ago is disabled."""
     from runhook import clock, keys
-    from runhook.dal.dynamo import ddb, table_name, to_item
+    from runhook.dal.expressions import Update, key
 
     port = free_port()
     endpoint_id, _ = org.endpoint(f"http://127.0.0.1:{port}/hook")
     long_ago = clock.iso(datetime.now(UTC) - timedelta(days=5, minutes=1))
-    ddb().update_item(
-        TableName=table_name(),
-        Key=to_item({"pk": keys.org_pk(org.id), "sk": keys.endpoint_sk(endpoint_id)}),
-        UpdateExpression="SET failingSince = :f, consecutiveFailures = :n",
-        ExpressionAttributeValues=to_item({":f": long_ago, ":n": 500}),
+    container.table.update(
+        key(keys.org_pk(org.id), keys.endpoint_sk(endpoint_id)),
+        Update().set("failingSince", long_ago).set("consecutiveFailures", 500),
     )
-    publish(org.id, "task-run.failed")
+    org.publish("task-run.failed")
     endpoint = eventually(lambda: (e := org.get_endpoint(endpoint_id)) and not e["enabled"] and e)
     assert endpoint["disabledReason"] == "failing_continuously"
     assert endpoint["health"]["failingSince"] == long_ago

@@ -10,7 +10,6 @@ from typing import Any
 from tests.e2e.webhooks.webhook_helpers import (
     Org,
     event,
-    publish,
     verify_both,
 )
 from tests.support.orgs import Organizations
@@ -36,10 +35,10 @@ def test_filtering_and_task_scope(org: Org, receivers: Any) -> None:
     org.endpoint(disabled.url, enabled=False)
     org.endpoint(never.url, events=["task-run.waiting"])
 
-    publish(org.id, "task-run.started", task_id=t1)
-    publish(org.id, "task-run.completed", task_id=t2)
-    publish(org.id, "task-run.failed", task_id=t1)
-    publish(org.id, "task-run.log", task_id=t2)
+    org.publish("task-run.started", task_id=t1)
+    org.publish("task-run.completed", task_id=t2)
+    org.publish("task-run.failed", task_id=t1)
+    org.publish("task-run.log", task_id=t2)
 
     everything.wait_for(4)
     failed_only.wait_for(1)
@@ -62,8 +61,8 @@ def test_another_organization_hears_nothing(
     mine = receivers()
     org.endpoint(mine.url)
     other_org = organizations.create("other", settings=None).id
-    publish(other_org, "task-run.started")
-    publish(org.id, "task-run.failed")
+    org.publish("task-run.started", org_id=other_org)
+    org.publish("task-run.failed")
     got = mine.wait_for(1)
     time.sleep(1.5)
     assert [r.event for r in mine.received()] == ["task-run.failed"] == [r.event for r in got]
@@ -144,8 +143,8 @@ def test_listen_registers_itself_and_verifies(org: Org, local_cloud: Any) -> Non
     try:
         registration = register(local_cloud.api_url, org.key, listener.url, ["task-run.failed"])
         listener.secrets = [registration.secret]
-        publish(org.id, "task-run.started")
-        publish(org.id, "task-run.failed")
+        org.publish("task-run.started")
+        org.publish("task-run.failed")
         eventually(lambda: listener.received)
         time.sleep(1)
         assert [(d.event, d.verified) for d in listener.received] == [("task-run.failed", True)]

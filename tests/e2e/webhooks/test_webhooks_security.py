@@ -10,13 +10,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as StdError
 
-from tests.e2e.webhooks.webhook_helpers import Org, Receiver, komos_verify, publish, verify_both
+from tests.e2e.webhooks.webhook_helpers import Org, Receiver, komos_verify, verify_both
 
 
-def _deployed_sender() -> Any:
+def _deployed_sender(container: Any) -> Any:
     """The real sender with deployed-stage settings (the local cloud allows private targets)."""
     from runhook.netguard import _system_resolver
-    from runhook.settings import get_settings
     from runhook.webhooks.send import Sender
 
     def resolver(host: str, port: int) -> list[str]:
@@ -24,9 +23,16 @@ def _deployed_sender() -> Any:
             return ["10.20.30.40"]
         return _system_resolver(host, port)
 
-    settings = get_settings().model_copy(update={"allow_private_targets": False})
+    settings = container.settings.model_copy(update={"allow_private_targets": False})
     assert settings.deployed and settings.deliveries_dlq_url
-    return Sender(settings=settings, resolver=resolver)
+    return Sender(
+        settings=settings,
+        endpoints=container.webhooks.endpoints,
+        deliveries=container.webhooks.deliveries,
+        queue=container.delivery_queue,
+        publish=lambda detail_type, detail: container.bus.publish([(detail_type, detail)]),
+        resolver=resolver,
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,12 +49,11 @@ def _deployed_sender() -> Any:
     ],
 )
 def test_deployed_mode_refuses_private_targets(
-    org: Org, receivers: Any, url: str, code: str
+    org: Org, receivers: Any, url: str, code: str, container: Any
 ) -> None:
     from runhook import clock
-    from runhook.dal import webhooks as store
-    from runhook.webhooks import queue
-    from runhook.webhooks.models import Delivery
+    from runhook.adapters.deliveries import QueueMessage
+    from runhook.webhook_models import Delivery
     from runhook.webhooks.send import Record
 
     receiver: Receiver = receivers()
@@ -58,20 +63,19 @@ def test_deployed_mode_refuses_private_targets(
     org.api.patch(f"/webhook-endpoints/{endpoint_id}", json={"events": ["task-run.waiting"]})
     delivery_id = str(uuid.uuid4())
     now = clock.now_iso()
-    store.create_delivery(
-        Delivery(
-            id=delivery_id,
-            org_id=org.id,
-            endpoint_id=endpoint_id,
-            event_type="task-run.started",
-            webhook_id=delivery_id,
-            payload='{"id":"x"}',
-            created_at=now,
-            updated_at=now,
-        )
+    delivery = Delivery(
+        id=delivery_id,
+        org_id=org.id,
+        endpoint_id=endpoint_id,
+        event_type="task-run.started",
+        webhook_id=delivery_id,
+        payload='{"id":"x"}',
+        created_at=now,
+        updated_at=now,
     )
-    message = queue.Message(delivery_id, endpoint_id, org.id, now, 0)
-    report = _deployed_sender().send_batch([Record("m-1", "unused", message.body(), 1)])
+    container.webhooks.deliveries.create(delivery)
+    message = QueueMessage.of(delivery)
+    report = _deployed_sender(container).send_batch([Record("m-1", "unused", message.body(), 1)])
     assert report.failed_message_ids == []  # dead-lettered by the sender, not retried
     delivery = org.delivery(delivery_id)
     assert delivery["status"] == "failed"
@@ -93,7 +97,7 @@ def test_secret_rotation_overlap(org: Org, receivers: Any) -> None:
     assert body["previousSecretExpiresAt"] and body["secretRotatedAt"]
     assert "secret" not in org.get_endpoint(endpoint_id)  # shown only at creation/rotation
 
-    publish(org.id, "task-run.started")
+    org.publish("task-run.started")
     during = receiver.wait_for(1)[0]
     assert len(during.headers["webhook-signature"].split(" ")) == 2
     assert during.headers["x-komos-signature"].count("v1=") == 2
@@ -106,7 +110,7 @@ def test_secret_rotation_overlap(org: Org, receivers: Any) -> None:
     )
     newest = resp.json()["endpoint"]["secret"]
     time.sleep(1.5)
-    publish(org.id, "task-run.completed")
+    org.publish("task-run.completed")
     after = receiver.wait_for(1, event="task-run.completed")[0]
     assert len(after.headers["webhook-signature"].split(" ")) == 1
     verify_both(after, newest)

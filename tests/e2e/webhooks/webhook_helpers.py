@@ -2,7 +2,7 @@
 
 `Receiver` is a `tests.support.loopback.LoopbackServer` (127.0.0.1, its own threads) that
 records every request (headers, raw body, arrival time) and answers what its `behave`
-callable says. Events are put on the bus with runhook.adapters.events (what the engine
+callable says. Events are put on the bus with runhook's EventBus (what the engine
 does), so the dispatcher gets exactly its production input.
 """
 
@@ -76,6 +76,15 @@ class Org:
     id: str
     key: str
     api: httpx.Client
+    bus: Any  # runhook.adapters.events.EventBus of the local cloud
+
+    def publish(
+        self, event_type: str, *, org_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Put one run event of this (or `org_id`'s) organization on the bus; returns its detail."""
+        detail_type, detail = event(org_id or self.id, event_type, **fields)
+        self.bus.publish([(detail_type, detail)])
+        return detail
 
     def endpoint(self, url: str, **fields: Any) -> tuple[str, str]:
         """Create an endpoint; returns (id, secret)."""
@@ -129,7 +138,7 @@ def event(
     sequence: int = 1,
     status: str = "RUNNING",
 ) -> tuple[str, dict[str, Any]]:
-    """A (detail-type, detail) pair shaped like runhook.adapters.events makes them."""
+    """A (detail-type, detail) pair shaped like runhook.adapters.events.EventBus makes them."""
     run_id = run_id or str(uuid.uuid4())
     task_id = task_id or str(uuid.uuid4())
     detail: dict[str, Any] = {
@@ -152,15 +161,6 @@ def event(
     else:
         detail["run"] = run_resource(run_id, task_id, status)
     return event_type, detail
-
-
-def publish(org_id: str, event_type: str, **fields: Any) -> dict[str, Any]:
-    """Put one run event on the bus; returns its detail."""
-    from runhook.adapters import events
-
-    detail_type, detail = event(org_id, event_type, **fields)
-    events.publish([(detail_type, detail)])
-    return detail
 
 
 def free_port() -> int:

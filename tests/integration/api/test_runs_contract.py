@@ -155,9 +155,8 @@ def test_tasks_are_versioned_and_runs_keep_theirs(api: httpx.Client, task_id: st
     assert api.post(f"/tasks/{task_id}/runs", json={}).json()["detail"] == "task_not_found"
 
 
-def test_logs_tailing(api: httpx.Client, local_cloud: Any) -> None:
+def test_logs_tailing(api: httpx.Client, local_cloud: Any, container: Any) -> None:
     from runhook import clock
-    from runhook.dal import runs as runs_dal
     from runhook.models import LogEntry
 
     task = api.post(
@@ -174,7 +173,7 @@ def test_logs_tailing(api: httpx.Client, local_cloud: Any) -> None:
         )
         for i in range(5)
     ]
-    runs_dal.append_logs(run["id"], entries, ttl_days=1)
+    container.runs.append_logs(run["id"], entries, ttl_days=1)
     page = api.get(f"/task-runs/{run['id']}/logs", params={"limit": 2}).json()
     mine = [e for e in page["logEntries"] if e["message"].startswith("line ")]
     assert page["nextCursor"]
@@ -194,18 +193,20 @@ def test_logs_tailing(api: httpx.Client, local_cloud: Any) -> None:
 
 
 def test_start_failure_is_503_and_a_retry_starts_the_same_run(
-    api: httpx.Client, task_id: str, monkeypatch: pytest.MonkeyPatch
+    api: httpx.Client, task_id: str, monkeypatch: pytest.MonkeyPatch, aws: Any, local_cloud: Any
 ) -> None:
-    from runhook.settings import get_settings, reset_settings
+    from runhook.adapters.stepfunctions import StepFunctions
 
-    real = get_settings().state_machine_arn
-    monkeypatch.setenv("STATE_MACHINE_ARN", real + "-missing")
-    reset_settings()
-    try:
+    real_start = StepFunctions.start_run
+
+    def start_on_a_missing_machine(self: StepFunctions, run_id: str) -> None:
+        """The real StartExecution call, on a state machine that does not exist."""
+        missing = StepFunctions(self.state_machine_arn + "-missing", boto3_client=self.client)
+        real_start(missing, run_id)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(StepFunctions, "start_run", start_on_a_missing_machine)
         failed = api.post(f"/tasks/{task_id}/runs", json={"clientRequestId": "retry-me"})
-    finally:
-        monkeypatch.setenv("STATE_MACHINE_ARN", real)
-        reset_settings()
     assert failed.status_code == 503
     assert failed.json()["detail"] == "service_unavailable"
     assert int(failed.headers["Retry-After"]) >= 1
@@ -216,8 +217,8 @@ def test_start_failure_is_503_and_a_retry_starts_the_same_run(
     run_id = retried.json()["run"]["id"]
     assert run_id == runs[0]["id"]
     from runhook.adapters.stepfunctions import execution_arn
-    from runhook.aws import client
 
-    execution = client("stepfunctions").describe_execution(executionArn=execution_arn(run_id))
+    arn = execution_arn(local_cloud.state_machine_arn, run_id)
+    execution = aws.client("stepfunctions").describe_execution(executionArn=arn)
     assert execution["name"] == run_id  # the retry started the very same run
     api.post(f"/task-runs/{run_id}/cancel")

@@ -18,10 +18,8 @@ pytestmark = pytest.mark.localcloud
 
 
 @pytest.fixture()
-def make_run(local_cloud: Any) -> Callable[..., Run]:
+def make_run(local_cloud: Any, container: Any) -> Callable[..., Run]:
     """`make_run(steps, outputs=None, timeout=600, inputs=None)`: a task version and a PENDING run."""
-    from runhook.dal import runs as runs_dal
-    from runhook.dal import tasks as tasks_dal
     from runhook.tasks.definition import validate_definition
 
     def make(
@@ -41,9 +39,9 @@ def make_run(local_cloud: Any) -> Callable[..., Run]:
             version=1,
             created_at=clock.iso(now),
             updated_at=clock.iso(now),
-            definition=definition.model_dump(exclude_none=True),
+            definition=definition,
         )
-        assert tasks_dal.put_new_version(task, expected_version=None)
+        assert container.tasks.put_version(task, expected_version=None)
         run = Run(
             id=clock.new_id(),
             org_id=task.org_id,
@@ -55,7 +53,7 @@ def make_run(local_cloud: Any) -> Callable[..., Run]:
             inputs=inputs or {},
             deadline=clock.iso(now + timedelta(seconds=timeout)),
         )
-        runs_dal.create_run(run)
+        container.runs.create(run)
         return run
 
     return make

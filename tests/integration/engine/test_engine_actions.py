@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runhook.dal import runs as runs_dal
+from runhook.dal.runs import RunRepository
 from runhook.engine import policy
 from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine, RunNotActive
@@ -18,13 +18,24 @@ from tests.support.loopback import Hit, Target
 
 pytestmark = pytest.mark.localcloud
 
+runs_dal: RunRepository  # set for each test by `_local_runs`
+local: Any  # the local cloud's Container, likewise
+
+
+@pytest.fixture(autouse=True)
+def _local_runs(container: Any) -> None:
+    """`runs_dal`: the local cloud's run repository."""
+    global runs_dal, local
+    runs_dal, local = container.runs, container
+
+
 MakeRun = Callable[..., Run]
 
 
 def engine(**kw: Any) -> Engine:
     """An engine for one invocation, wired as the step function wires it (the local cloud's
     environment: DynamoDB Local and its bus)."""
-    return EngineDependencies.from_environment().engine(**kw)
+    return EngineDependencies.from_container(local).engine(**kw)
 
 
 def advance(
@@ -48,7 +59,7 @@ def test_a_run_cancelled_before_it_started_ends_quietly(make_run: MakeRun) -> No
         run.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.CANCELLED}
     )
     assert advance(run.id) == {"runId": run.id, "next": {"kind": "end"}}
-    after = runs_dal.get_run(run.id)
+    after = runs_dal.get(run.id)
     assert after is not None
     assert (after.status, after.started_at) == (RunStatus.CANCELLED, None)
     assert logs(run.id) == []
@@ -69,17 +80,17 @@ def test_a_retried_invocation_does_not_advance_twice(make_run: MakeRun) -> None:
         "seconds": 5,
         "until": first["next"]["until"],
     }
-    seq = runs_dal.get_run(run.id).sequence  # type: ignore[union-attr]
+    seq = runs_dal.get(run.id).sequence  # type: ignore[union-attr]
     retried = advance(run.id)  # Lambda retried the first invocation
     assert retried["next"]["kind"] == "wait" and retried["next"]["index"] == 1
-    assert runs_dal.get_run(run.id).sequence == seq  # type: ignore[union-attr]
+    assert runs_dal.get(run.id).sequence == seq  # type: ignore[union-attr]
     assert [m for n, _, m in logs(run.id) if n == "a"] == ["one"]  # step a ran once
 
     done = advance(run.id, first["next"])
     assert done["next"] == {"kind": "end"}
     again = advance(run.id, first["next"])  # a retry of the post-wait invocation
     assert again["next"] == {"kind": "end"}
-    final = runs_dal.get_run(run.id)
+    final = runs_dal.get(run.id)
     assert final is not None and final.status is RunStatus.COMPLETED
     assert [m for n, _, m in logs(run.id) if n == "b"] == ["two"]
     assert final.current_step == 3
@@ -110,10 +121,10 @@ def test_results_flow_between_invocations_and_big_results_round_trip(
     )
     first = advance(run.id)
     assert first["next"]["kind"] == "wait"
-    stored = EngineDependencies.from_environment().store.load_step_records(run.id)
+    stored = EngineDependencies.from_container(local).store.load_step_records(run.id)
     assert stored[0].result["json"]["rows"][5999]["i"] == 5999  # parts reassembled
     advance(run.id, first["next"])  # a new invocation reads the result back
-    final = runs_dal.get_run(run.id)
+    final = runs_dal.get(run.id)
     assert final is not None and final.status is RunStatus.COMPLETED
     assert final.outputs == {"n": 6000, "last": 5999}
 
@@ -143,7 +154,7 @@ def test_a_long_backoff_becomes_a_wait_state(make_run: MakeRun, target: Target) 
     assert first["next"] == {"kind": "wait", "index": 0, "seconds": 3, "attempt": 2, "retry": True}
     assert len(hits) == 1
     advance(run.id, first["next"], limits=short_backoffs)
-    final = runs_dal.get_run(run.id)
+    final = runs_dal.get(run.id)
     assert final is not None and final.status is RunStatus.COMPLETED
     warnings = [m for _, level, m in logs(run.id) if level == "warning"]
     assert warnings == [
@@ -158,7 +169,7 @@ def test_out_of_lambda_time_hands_over_to_a_new_invocation(make_run: MakeRun) ->
     out = tight.handle({"action": "advance", "state": {"runId": run.id}})
     assert out["next"] == {"kind": "compute", "index": 1, "runner": "step"}
     advance(run.id, out["next"])
-    final = runs_dal.get_run(run.id)
+    final = runs_dal.get(run.id)
     assert final is not None and final.status is RunStatus.COMPLETED
     assert [n for n, _, _ in logs(run.id) if n] == ["s0", "s1", "s2"]
 
@@ -172,7 +183,7 @@ def test_await_refuses_a_run_that_is_no_longer_running(make_run: MakeRun) -> Non
     )
     with pytest.raises(RunNotActive):
         engine().handle({"action": "await", "state": out, "taskToken": "tok"})
-    item = runs_dal.get_run_item(run.id)
+    item = runs_dal.get_item(run.id)
     assert item is not None and "taskToken" not in item
 
 
@@ -183,8 +194,8 @@ def test_await_parks_the_token_and_waiting(make_run: MakeRun) -> None:
     )
     out = advance(run.id)
     engine().handle({"action": "await", "state": out, "taskToken": "tok-1"})
-    item = runs_dal.get_run_item(run.id)
-    parked = runs_dal.get_run(run.id)
+    item = runs_dal.get_item(run.id)
+    parked = runs_dal.get(run.id)
     assert item is not None and item["taskToken"] == "tok-1"
     assert parked is not None and parked.waiting is not None
     assert (parked.waiting.nodeId, parked.waiting.prompt) == ("ok", "ship 3?")
@@ -202,7 +213,7 @@ def test_the_catch_all_fails_the_run_at_the_current_step(make_run: MakeRun) -> N
     engine().handle(
         {"action": "fail", "state": {**out, "error": {"Error": "RuntimeError", "Cause": cause}}}
     )
-    failed = runs_dal.get_run(run.id)
+    failed = runs_dal.get(run.id)
     assert failed is not None and failed.status is RunStatus.FAILED
     assert failed.error is not None
     assert (failed.error.code, failed.error.nodeId) == ("internal_error", "ok")
@@ -210,7 +221,7 @@ def test_the_catch_all_fails_the_run_at_the_current_step(make_run: MakeRun) -> N
     # A second catch (a retried MarkFailed) changes nothing.
     seq = failed.sequence
     engine().handle({"action": "fail", "state": {**out, "error": {"Error": "X"}}})
-    assert runs_dal.get_run(run.id).sequence == seq  # type: ignore[union-attr]
+    assert runs_dal.get(run.id).sequence == seq  # type: ignore[union-attr]
 
 
 def test_a_cancel_between_steps_stops_the_batch(make_run: MakeRun, target: Target) -> None:
@@ -235,7 +246,7 @@ def test_a_cancel_between_steps_stops_the_batch(make_run: MakeRun, target: Targe
     assert advance(run.id)["next"] == {"kind": "end"}
     assert time.monotonic() - started < 5
     assert [h.path for h in target.hits] == ["/cancel-me"]
-    final = runs_dal.get_run(run.id)
+    final = runs_dal.get(run.id)
     assert final is not None and final.status is RunStatus.CANCELLED
 
 
@@ -249,7 +260,7 @@ def test_a_batch_for_a_runner_that_is_not_deployed_fails_instead_of_looping(
         run.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.RUNNING}
     )
     advance(run.id, {"kind": "compute", "index": 0, "runner": "browser"})
-    failed = runs_dal.get_run(run.id)
+    failed = runs_dal.get(run.id)
     assert failed is not None and failed.status is RunStatus.FAILED
     assert failed.error is not None and (failed.error.code, failed.error.nodeId) == (
         "runner_unavailable",

@@ -11,11 +11,21 @@ from typing import Any
 
 import pytest
 
-from runhook.dal import runs as runs_dal
+from runhook.dal.runs import RunRepository
 from runhook.models import Run, RunStatus
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.localcloud
+
+runs_dal: RunRepository  # set for each test by `_local_runs`
+
+
+@pytest.fixture(autouse=True)
+def _local_runs(container: Any) -> None:
+    """`runs_dal`: the local cloud's run repository."""
+    global runs_dal
+    runs_dal = container.runs
+
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "reconciler"
 MakeRun = Callable[..., Run]
@@ -57,7 +67,7 @@ def test_an_active_run_becomes_failed(
     )
     result = _handler(local_cloud)(_sample(sample, run.id))
     assert result["action"] == "failed"
-    failed = runs_dal.get_run(run.id)
+    failed = runs_dal.get(run.id)
     assert failed is not None and failed.status is RunStatus.FAILED
     assert failed.error is not None and failed.error.code == code
     assert failed.finished_at is not None
@@ -74,30 +84,29 @@ def test_a_finished_run_is_left_alone(local_cloud: Any, make_run: MakeRun) -> No
     )
     result = _handler(local_cloud)(_sample("execution_aborted.json", run.id))
     assert result == {"action": "none", "runId": run.id, "status": "CANCELLED"}
-    after = runs_dal.get_run(run.id)
+    after = runs_dal.get(run.id)
     assert after is not None and (after.status, after.cancel_reason) == (RunStatus.CANCELLED, "bye")
 
 
-def test_unrelated_events_are_ignored(local_cloud: Any) -> None:
+def test_unrelated_events_are_ignored(local_cloud: Any, container: Any) -> None:
     from runhook.engine.factory import EngineDependencies
 
-    reconcile = EngineDependencies.from_environment().reconciler().reconcile
+    reconcile = EngineDependencies.from_container(container).reconciler().reconcile
     assert reconcile({"detail-type": "Something else"})["action"] == "ignored"
     event = _sample("execution_failed.json", "not-a-uuid")
     assert reconcile(event)["action"] == "ignored"
 
 
 def test_an_execution_stopped_behind_the_engines_back_fails_its_run(
-    local_cloud: Any, make_run: MakeRun
+    local_cloud: Any, make_run: MakeRun, container: Any
 ) -> None:
     """Real path on the local cloud: StopExecution without a cancel → ABORTED → the
     emulated status-change event → the reconciler rule → FAILED."""
-    from runhook.adapters import stepfunctions
-
     run = make_run([{"id": "nap", "type": "wait", "seconds": 60}])
+    stepfunctions = container.sfn
     stepfunctions.start_run(run.id)
     eventually(
-        lambda: runs_dal.get_run(run.id),
+        lambda: runs_dal.get(run.id),
         lambda current: current is None or current.status is RunStatus.RUNNING,
         timeout=20,
     )
@@ -107,7 +116,7 @@ def test_an_execution_stopped_behind_the_engines_back_fails_its_run(
         cause="stopped in the console",
     )
     current = eventually(
-        lambda: runs_dal.get_run(run.id),
+        lambda: runs_dal.get(run.id),
         lambda current: current is None or current.status is RunStatus.FAILED,
         timeout=30,
         interval=0.2,

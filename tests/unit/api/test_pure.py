@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from runhook import clock
-from runhook.api.deps import ip_allowed
-from runhook.dal.runs import decode_token, encode_token
+from runhook.dal.pages import decode_token, encode_token
 from runhook.errors import InvalidRequest
+from runhook.services.authentication import ip_allowed
 from runhook.services.ratelimit import limits
 
 

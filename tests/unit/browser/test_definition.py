@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runhook.tasks.definition import COMPUTE_KINDS, STEP_MODELS, validate_definition
+from runhook.engine.steps import DEFAULT_RUNNER, get_kind
+from runhook.tasks.definition import STEP_MODELS, validate_definition
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -44,11 +45,11 @@ def test_every_action_kind_validates() -> None:
     )
     assert errors == []
     assert definition is not None
-    step = definition.steps[0]
+    step = definition.document()["steps"][0]  # the JSON the API shows and the table stores
     assert step["actions"][7]["from"] == "attribute"
     assert step["actions"][5]["state"] == "hidden"
     assert step["actions"][0]["waitUntil"] == "load"
-    assert "browser" in STEP_MODELS and "browser" not in COMPUTE_KINDS
+    assert "browser" in STEP_MODELS and get_kind("browser").runner != DEFAULT_RUNNER
 
 
 def test_problems_are_listed() -> None:

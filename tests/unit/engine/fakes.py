@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from runhook import clock
+from runhook import clock, run_events
 from runhook.engine.events import Event
 from runhook.engine.factory import EngineDependencies
 from runhook.engine.ports import StepRecord, TaskPlan
@@ -66,7 +66,7 @@ class MemoryRunStore:
                 now + timedelta(seconds=timeout if deadline_in is None else deadline_in)
             ),
         )
-        self.plans[(run.task_id, 1)] = TaskPlan.from_definition(definition.model_dump())
+        self.plans[(run.task_id, 1)] = TaskPlan.from_definition(definition)
         self.runs[run.id] = run
         return run
 
@@ -177,6 +177,9 @@ class MemoryBus:
 
     batches: list[list[Event]] = field(default_factory=list)
     failures: int = 0  # the next `failures` calls raise ServiceUnavailable
+
+    def run_detail(self, run: Run) -> dict[str, Any]:
+        return run_events.run_detail(run, "https://runhook.test")
 
     def publish(self, events: Sequence[Event]) -> None:
         if self.failures:

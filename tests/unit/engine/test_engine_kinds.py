@@ -8,7 +8,7 @@ import pytest
 
 from runhook import clock
 from runhook.engine.steps import DEFAULT_RUNNER, KINDS, Mode, StepFailure, get_kind
-from runhook.tasks.definition import COMPUTE_KINDS, STEP_MODELS
+from runhook.tasks.definition import STEP_MODELS
 from tests.unit.engine.engine_support import make_call, run_step
 
 DATA = {
@@ -18,6 +18,11 @@ DATA = {
     },
     "run": {"id": "run-1", "taskId": "task-1"},
 }
+
+
+# The kinds that run inside the step function; the others are states of the machine
+# (wait, approval) or run in a function of their own (browser).
+COMPUTE_KINDS = frozenset({"http", "transform", "fail", "log"})
 
 
 def test_every_defined_kind_has_one_module_and_the_right_mode() -> None:

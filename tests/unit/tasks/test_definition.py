@@ -18,8 +18,9 @@ def test_the_contract_example_is_valid() -> None:
     definition, errors = validate_definition(copy.deepcopy(CONTRACT_EXAMPLE))
     assert errors == []
     assert definition is not None
-    assert [s["id"] for s in definition.steps] == ["fetch", "total", "cool_down", "approve"]
-    assert definition.steps[0]["retry"]["maxAttempts"] == 3
+    steps = definition.document()["steps"]  # the JSON the API shows and the table stores
+    assert [s["id"] for s in steps] == ["fetch", "total", "cool_down", "approve"]
+    assert steps[0]["retry"]["maxAttempts"] == 3
 
 
 def test_every_problem_is_listed() -> None:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import pytest
 
 from runhook.errors import InvalidRequest
+from runhook.services import endpoints
 from runhook.settings import Settings
-from runhook.webhooks import endpoints
+
+Validate = Callable[[str], str]
 
 
 @pytest.fixture()
-def deployed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(endpoints, "get_settings", lambda: Settings(ALLOW_PRIVATE_TARGETS=False))
+def deployed() -> Validate:
+    """The URL rule of a deployed stage (settings.allow_private_targets off)."""
+    allow = Settings(ALLOW_PRIVATE_TARGETS=False).allow_private_targets
+    return partial(endpoints.validate_url, allow_private=allow)
 
 
 @pytest.fixture()
-def local(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(endpoints, "get_settings", lambda: Settings(ALLOW_PRIVATE_TARGETS=True))
+def local() -> Validate:
+    """The local cloud's URL rule (it allows private targets)."""
+    allow = Settings(ALLOW_PRIVATE_TARGETS=True).allow_private_targets
+    return partial(endpoints.validate_url, allow_private=allow)
 
 
 @pytest.mark.parametrize(
@@ -36,22 +45,20 @@ def local(monkeypatch: pytest.MonkeyPatch) -> None:
         ("https://example.com/" + "a" * 3000, "invalid_url"),
     ],
 )
-def test_deployed_refuses(deployed: None, url: str, code: str) -> None:
+def test_deployed_refuses(deployed: Validate, url: str, code: str) -> None:
     with pytest.raises(InvalidRequest) as err:
-        endpoints.validate_url(url)
+        deployed(url)
     assert err.value.code == code
 
 
-def test_deployed_accepts_public_https(deployed: None) -> None:
-    assert endpoints.validate_url(" https://hooks.example.com/runhook ") == (
-        "https://hooks.example.com/runhook"
-    )
-    assert endpoints.validate_url("https://93.184.216.34:8443/x")
+def test_deployed_accepts_public_https(deployed: Validate) -> None:
+    assert deployed(" https://hooks.example.com/runhook ") == ("https://hooks.example.com/runhook")
+    assert deployed("https://93.184.216.34:8443/x")
 
 
-def test_local_cloud_allows_loopback(local: None) -> None:
-    assert endpoints.validate_url("http://127.0.0.1:8787/")
-    assert endpoints.validate_url("http://localhost:8787/")
+def test_local_cloud_allows_loopback(local: Validate) -> None:
+    assert local("http://127.0.0.1:8787/")
+    assert local("http://localhost:8787/")
 
 
 def test_events_validation() -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+from runhook.clock import parse_retry_after
 from runhook.settings import Settings
-from runhook.webhooks.schedule import (
-    MAX_VISIBILITY_SECONDS,
-    max_attempts,
-    parse_retry_after,
-    retry_delay,
-)
+from runhook.webhooks.schedule import MAX_VISIBILITY_SECONDS, max_attempts, retry_delay
 
 DEFAULT = Settings().retry_schedule
 

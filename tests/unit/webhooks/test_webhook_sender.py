@@ -8,7 +8,6 @@ SSRF refusal, stale messages) fast and exactly.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,63 +16,42 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from runhook import clock
+from runhook.adapters.deliveries import QueueMessage as Message
 from runhook.settings import Settings
+from runhook.webhook_models import Attempt, Delivery, Endpoint
 from runhook.webhooks import generate_secret, send
-from runhook.webhooks.models import Attempt, Delivery, Endpoint
-from runhook.webhooks.queue import Message
 
 ORG = "org-1"
 SECRET = generate_secret()
 
 
+def replace(model: Any, **changes: Any) -> Any:
+    """A copy of a (frozen) model with `changes`."""
+    return model.model_copy(update=changes)
+
+
 class FakeStore:
+    """The endpoint and delivery repositories in memory (`endpoint_repo`, `delivery_repo`)."""
+
     def __init__(self) -> None:
         self.endpoints: dict[str, Endpoint] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.attempts: list[Attempt] = []
         self.health: list[tuple[str, list[tuple[str, bool]]]] = []
+        self.endpoint_repo = FakeEndpoints(self)
+        self.delivery_repo = FakeDeliveries(self)
 
-    def get_endpoint(self, org_id: str, endpoint_id: str) -> Endpoint | None:
-        return self.endpoints.get(endpoint_id)
 
-    def get_delivery(self, delivery_id: str) -> Delivery | None:
-        return self.deliveries.get(delivery_id)
+class FakeEndpoints:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
 
-    def claim(self, delivery_id: str, gen: int, *, now: float, lease_seconds: float) -> Any:
-        d = self.deliveries.get(delivery_id)
-        if d is None or d.gen != gen or d.status != "pending":
-            return None
-        if d.lease_until and d.lease_until > now:
-            return None
-        d = replace(d, attempts=d.attempts + 1, lease_until=now + lease_seconds)
-        self.deliveries[delivery_id] = d
-        return d
-
-    def finish_attempt(self, delivery_id: str, gen: int, **fields: Any) -> bool:
-        d = self.deliveries[delivery_id]
-        self.deliveries[delivery_id] = replace(
-            d,
-            status=fields["status"],
-            last_status_code=fields["status_code"],
-            last_error=fields["error"],
-            next_attempt_at=fields["next_attempt_at"],
-            lease_until=None,
-        )
-        return True
-
-    def mark_failed(self, delivery_id: str, gen: int, error: str) -> bool:
-        d = self.deliveries.get(delivery_id)
-        if d is None or d.gen != gen or d.status != "pending":
-            return False
-        self.deliveries[delivery_id] = replace(d, status="failed", last_error=error)
-        return True
-
-    def put_attempts(self, attempts: list[Attempt]) -> None:
-        self.attempts.extend(attempts)
+    def get(self, org_id: str, endpoint_id: str) -> Endpoint | None:
+        return self.store.endpoints.get(endpoint_id)
 
     def record_health(self, org_id: str, endpoint_id: str, outcomes: Any) -> Endpoint | None:
-        self.health.append((endpoint_id, list(outcomes)))
-        e = self.endpoints[endpoint_id]
+        self.store.health.append((endpoint_id, list(outcomes)))
+        e = self.store.endpoints[endpoint_id]
         if all(not ok for _, ok in outcomes):
             e = replace(
                 e,
@@ -82,45 +60,82 @@ class FakeStore:
             )
         else:
             e = replace(e, consecutive_failures=0, failing_since=None)
-        self.endpoints[endpoint_id] = e
+        self.store.endpoints[endpoint_id] = e
         return e
 
-    def disable_endpoint(self, org_id: str, endpoint_id: str, reason: str, **_: Any) -> Any:
-        e = self.endpoints[endpoint_id]
+    def disable(self, org_id: str, endpoint_id: str, reason: str, **_: Any) -> Any:
+        e = self.store.endpoints[endpoint_id]
         if not e.enabled:
             return None
         e = replace(e, enabled=False, disabled_reason=reason)
-        self.endpoints[endpoint_id] = e
+        self.store.endpoints[endpoint_id] = e
         return e
 
 
-class FakeQueue:
-    Message = Message
+class FakeDeliveries:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
 
-    def __init__(self, max_receive: int | None = 8) -> None:
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self.store.deliveries.get(delivery_id)
+
+    def claim(self, delivery_id: str, gen: int, *, now: float, lease_seconds: float) -> Any:
+        d = self.store.deliveries.get(delivery_id)
+        if d is None or d.gen != gen or d.status != "pending":
+            return None
+        if d.lease_until and d.lease_until > now:
+            return None
+        lease_ms = int((now + lease_seconds) * 1000)
+        d = replace(d, attempts=d.attempts + 1, lease_until_ms=lease_ms)
+        self.store.deliveries[delivery_id] = d
+        return d
+
+    def finish_attempt(self, delivery_id: str, gen: int, **fields: Any) -> bool:
+        d = self.store.deliveries[delivery_id]
+        self.store.deliveries[delivery_id] = replace(
+            d,
+            status=fields["status"],
+            last_status_code=fields["status_code"],
+            last_error=fields["error"],
+            next_attempt_at=fields["next_attempt_at"],
+            lease_until_ms=None,
+        )
+        return True
+
+    def mark_failed(self, delivery_id: str, gen: int, error: str) -> bool:
+        d = self.store.deliveries.get(delivery_id)
+        if d is None or d.gen != gen or d.status != "pending":
+            return False
+        self.store.deliveries[delivery_id] = replace(d, status="failed", last_error=error)
+        return True
+
+    def put_attempts(self, attempts: list[Attempt]) -> None:
+        self.store.attempts.extend(attempts)
+
+
+class FakeQueue:
+    def __init__(self, dlq_url: str, max_receive: int | None = 8) -> None:
+        self.dlq_url = dlq_url
         self.visibility: list[tuple[str, int]] = []
         self.sent: list[tuple[str | None, Message]] = []
         self.max_receive = max_receive
 
-    def change_visibility(self, receipt_handle: str, seconds: int, url: str | None = None) -> None:
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         self.visibility.append((receipt_handle, seconds))
 
-    def send(self, messages: list[Message], url: str | None = None) -> None:
-        self.sent.extend((url, m) for m in messages)
+    def send(self, messages: list[Message], *, dead_letter: bool = False) -> None:
+        self.sent.extend((self.dlq_url if dead_letter else None, m) for m in messages)
 
-    def max_receive_count(self, url: str | None = None) -> int | None:
+    def max_receive_count(self) -> int | None:
         return self.max_receive
 
 
 class Harness:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, **settings: Any) -> None:
+    def __init__(self, **settings: Any) -> None:
         self.store = FakeStore()
-        self.queue = FakeQueue()
         self.requests: list[httpx.Request] = []
         self.answer: Any = httpx.Response(200, text="ok")
         self.published: list[tuple[str, dict[str, Any]]] = []
-        monkeypatch.setattr(send, "store", self.store)
-        monkeypatch.setattr(send, "queue", self.queue)
         values = {
             "WEBHOOK_RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,36000",
             "ALLOW_PRIVATE_TARGETS": True,
@@ -129,6 +144,7 @@ class Harness:
             **settings,
         }
         self.settings = Settings.model_validate(values)
+        self.queue = FakeQueue(self.settings.deliveries_dlq_url)
 
         def handler(request: httpx.Request) -> httpx.Response:
             self.requests.append(request)
@@ -140,6 +156,9 @@ class Harness:
         http = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
         self.sender = send.Sender(
             settings=self.settings,
+            endpoints=self.store.endpoint_repo,  # type: ignore[arg-type]
+            deliveries=self.store.delivery_repo,  # type: ignore[arg-type]
+            queue=self.queue,  # type: ignore[arg-type]
             http=http,
             resolver=lambda host, port: ["93.184.216.34"],
             publish=lambda t, d: self.published.append((t, d)),
@@ -193,8 +212,8 @@ class Harness:
 
 
 @pytest.fixture()
-def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
-    return Harness(monkeypatch)
+def h() -> Harness:
+    return Harness()
 
 
 def test_success_is_signed_recorded_and_acked(h: Harness) -> None:
@@ -245,8 +264,8 @@ def test_last_attempt_is_redriven_by_sqs(h: Harness) -> None:
     assert h.state(d).status == "failed" and h.state(d).next_attempt_at is None
 
 
-def test_queue_allowing_more_receives_than_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
-    h = Harness(monkeypatch, WEBHOOK_RETRY_SCHEDULE="1,1")
+def test_queue_allowing_more_receives_than_the_schedule() -> None:
+    h = Harness(WEBHOOK_RETRY_SCHEDULE="1,1")
     h.answer = httpx.Response(500)
     d = h.delivery(h.endpoint())
     assert h.run(d, receive_count=2).failed_message_ids == ["m-1"]
@@ -299,8 +318,8 @@ def test_timeouts_and_connection_errors(h: Harness) -> None:
         "http://hooks.example.com/hook",
     ],
 )
-def test_deployed_mode_refuses_and_records(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    h = Harness(monkeypatch, ALLOW_PRIVATE_TARGETS=False)
+def test_deployed_mode_refuses_and_records(url: str) -> None:
+    h = Harness(ALLOW_PRIVATE_TARGETS=False)
     d = h.delivery(h.endpoint(url))
     assert h.run(d).failed_message_ids == []
     assert h.requests == []
@@ -310,8 +329,8 @@ def test_deployed_mode_refuses_and_records(monkeypatch: pytest.MonkeyPatch, url:
     assert h.state(d).status == "failed" and len(h.queue.sent) == 1
 
 
-def test_deployed_mode_sends_to_public_https(monkeypatch: pytest.MonkeyPatch) -> None:
-    h = Harness(monkeypatch, ALLOW_PRIVATE_TARGETS=False)
+def test_deployed_mode_sends_to_public_https() -> None:
+    h = Harness(ALLOW_PRIVATE_TARGETS=False)
     d = h.delivery(h.endpoint("https://hooks.example.com/runhook"))
     h.run(d)
     assert len(h.requests) == 1 and h.state(d).status == "succeeded"
@@ -321,7 +340,7 @@ def test_stale_and_busy_messages(h: Harness) -> None:
     d = h.delivery(h.endpoint(), gen=2)
     assert h.run(d, gen=1).outcomes == ["stale"]  # replayed since: the old message is dropped
     assert h.requests == [] and h.queue.visibility == []
-    h.store.deliveries[d.id] = replace(d, lease_until=clock.epoch() + 30.0)
+    h.store.deliveries[d.id] = replace(d, lease_until_ms=(clock.epoch() + 30) * 1000)
     report = h.run(d)
     assert report.outcomes == ["busy"] and report.failed_message_ids == ["m-1"]
     assert h.queue.visibility and 30 <= h.queue.visibility[0][1] <= 32

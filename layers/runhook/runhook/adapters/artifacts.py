@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runhook import aws, clock
+from runhook import clock
+from runhook.aws import ClientOptions, LazyClient, unavailable
 from runhook.errors import ServiceUnavailable
-from runhook.settings import get_settings
 
 PRESIGN_SECONDS = 300
 MAX_ARTIFACTS_LISTED = 1000
@@ -65,25 +65,20 @@ class Artifact:
         }
 
 
-def _error(exc: ClientError | BotoCoreError) -> ServiceUnavailable:
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else exc
-    return ServiceUnavailable(message=f"s3: {code}")
-
-
 def _iso(value: Any) -> str | None:
     return clock.iso(value) if isinstance(value, datetime) else None
 
 
 class S3Artifacts:
-    """Artifacts of runs in one bucket (settings.artifacts_bucket unless given)."""
+    """Artifacts of runs in one bucket (settings.artifacts_bucket)."""
 
-    def __init__(self, bucket: str | None = None, client: Any | None = None) -> None:
-        self.bucket = bucket if bucket is not None else get_settings().artifacts_bucket
-        self._client = client
+    def __init__(self, bucket: str, **client: Unpack[ClientOptions]) -> None:
+        self.bucket = bucket
+        self._client = LazyClient("s3", **client)
 
     @property
     def s3(self) -> Any:
-        return self._client or aws.client("s3")
+        return self._client.get()
 
     def _require_bucket(self) -> None:
         if not self.bucket:
@@ -95,7 +90,7 @@ class S3Artifacts:
         try:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
         except (ClientError, BotoCoreError) as exc:
-            raise _error(exc) from exc
+            raise unavailable("s3", exc) from exc
         return {"name": name, "key": key, "contentType": content_type, "size": len(data)}
 
     def list(self, run_id: str) -> list[Artifact]:
@@ -123,7 +118,7 @@ class S3Artifacts:
                     if len(out) >= MAX_ARTIFACTS_LISTED:
                         return out
         except (ClientError, BotoCoreError) as exc:
-            raise _error(exc) from exc
+            raise unavailable("s3", exc) from exc
         return sorted(out, key=lambda a: a.name)
 
     def get(self, run_id: str, name: str) -> Artifact | None:
@@ -137,9 +132,9 @@ class S3Artifacts:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 return None
-            raise _error(exc) from exc
+            raise unavailable("s3", exc) from exc
         except BotoCoreError as exc:
-            raise _error(exc) from exc
+            raise unavailable("s3", exc) from exc
         return Artifact(
             name=name,
             key=key,

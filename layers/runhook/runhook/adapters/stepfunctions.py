@@ -1,69 +1,77 @@
-"""Step Functions: start, stop and answer the executions that drive runs."""
+"""Step Functions: start, stop and answer the executions that drive runs.
+
+An execution is named by its run id, so starting one is idempotent.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runhook import aws
-from runhook.errors import ServiceUnavailable
-from runhook.settings import get_settings
+from runhook.aws import ClientOptions, LazyClient, error_code, unavailable
+
+MAX_CAUSE = 32768
+_TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+def execution_arn(state_machine_arn: str, run_id: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
 
 
-def execution_arn(run_id: str) -> str:
-    machine = get_settings().state_machine_arn
-    return machine.replace(":stateMachine:", ":execution:") + f":{run_id}"
+class StepFunctions:
+    """The run state machine's executions (`state_machine_arn`: settings.state_machine_arn)."""
 
+    def __init__(self, state_machine_arn: str, **client: Unpack[ClientOptions]) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._client = LazyClient("stepfunctions", **client)
 
-def start_run(run_id: str) -> None:
-    """Start the execution named by the run id; an existing one counts as started."""
-    try:
-        aws.client("stepfunctions").start_execution(
-            stateMachineArn=get_settings().state_machine_arn,
-            name=run_id,
-            input=json.dumps({"runId": run_id}),
-        )
-    except ClientError as exc:
-        if _code(exc) == "ExecutionAlreadyExists":
+    @property
+    def client(self) -> Any:
+        return self._client.get()
+
+    def execution_arn(self, run_id: str) -> str:
+        return execution_arn(self.state_machine_arn, run_id)
+
+    def start_run(self, run_id: str) -> None:
+        """Start the execution named by the run id; an existing one counts as started."""
+        try:
+            self.client.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=run_id,
+                input=json.dumps({"runId": run_id}),
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ExecutionAlreadyExists":
+                raise unavailable("stepfunctions", exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable("stepfunctions", exc) from exc
+
+    def stop_run(self, run_id: str, cause: str) -> None:
+        """Best effort: the run's status in DynamoDB already says it is over."""
+        try:
+            self.client.stop_execution(
+                executionArn=self.execution_arn(run_id), error="Cancelled", cause=cause[:MAX_CAUSE]
+            )
+        except (ClientError, BotoCoreError):
             return
-        raise ServiceUnavailable(message=f"stepfunctions: {_code(exc)}") from exc
-    except BotoCoreError as exc:
-        raise ServiceUnavailable(message=f"stepfunctions: {exc}") from exc
 
+    def send_task_success(self, token: str, output: dict[str, Any]) -> bool:
+        """False when the token is no longer valid (timed out, already answered)."""
+        try:
+            self.client.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            if error_code(exc) in _TOKEN_GONE:
+                return False
+            raise unavailable("stepfunctions", exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable("stepfunctions", exc) from exc
+        return True
 
-def stop_run(run_id: str, cause: str) -> None:
-    """Best effort: the run's status in DynamoDB already says it is over."""
-    try:
-        aws.client("stepfunctions").stop_execution(
-            executionArn=execution_arn(run_id), error="Cancelled", cause=cause[:32768]
-        )
-    except (ClientError, BotoCoreError):
-        return
-
-
-def send_task_success(token: str, output: dict[str, Any]) -> bool:
-    """False when the token is no longer valid (timed out, already answered)."""
-    try:
-        aws.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
-    except ClientError as exc:
-        if _code(exc) in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
-            return False
-        raise ServiceUnavailable(message=f"stepfunctions: {_code(exc)}") from exc
-    except BotoCoreError as exc:
-        raise ServiceUnavailable(message=f"stepfunctions: {exc}") from exc
-    return True
-
-
-def send_task_failure(token: str, error: str, cause: str) -> None:
-    try:
-        aws.client("stepfunctions").send_task_failure(
-            taskToken=token, error=error, cause=cause[:32768]
-        )
-    except (ClientError, BotoCoreError):
-        return
+    def send_task_failure(self, token: str, error: str, cause: str) -> None:
+        """Best effort: the run is over whatever the execution makes of it."""
+        try:
+            self.client.send_task_failure(taskToken=token, error=error, cause=cause[:MAX_CAUSE])
+        except (ClientError, BotoCoreError):
+            return

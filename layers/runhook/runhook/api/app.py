@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -11,6 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runhook import __version__
 from runhook.api import errors
 from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
+
+if TYPE_CHECKING:
+    from runhook.bootstrap import Container
 
 PREFIX = "/public/v1"
 MAX_BODY_BYTES = 1024 * 1024
@@ -57,7 +60,8 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app() -> FastAPI:
+def create_app(container: Container | None = None) -> FastAPI:
+    """The API on `container` (None: the environment's, built on the first request)."""
     app = FastAPI(
         title="runhook public API",
         version=__version__,
@@ -69,6 +73,7 @@ def create_app() -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
+    app.state.container = container
     errors.install(app)
     for module in (health, runs, tasks, admin, webhooks, artifacts):
         app.include_router(module.router, prefix=PREFIX)
@@ -98,4 +103,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return spec
 
 
+# The app the local cloud serves (`runhook.api.app:app`); its container comes from the
+# environment on the first request. Lambda builds its own: functions/api/app.py.
 app = create_app()

@@ -1,29 +1,50 @@
-"""Request dependencies: who is calling, from where, and what they may do."""
+"""Request dependencies: the container's use cases, who is calling and from where.
+
+The app's Container (runhook.bootstrap) lives on `app.state.container`; each route
+asks for the use case it calls (`runs: Runs`, `tasks: Tasks`, ...), never for a
+repository. Authentication is runhook.services.authentication; this module only reads
+the HTTP parts (the key's header, the caller's address).
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from runhook import clock
-from runhook.dal import auth as auth_dal
-from runhook.errors import Forbidden, Unauthorized
+from runhook.bootstrap import Container
+from runhook.errors import Forbidden
 from runhook.models import Principal, Scope
-from runhook.services import ratelimit
-from runhook.settings import get_settings
+from runhook.services.artifacts import ArtifactService
+from runhook.services.endpoints import EndpointService
+from runhook.services.health import HealthCheck
+from runhook.services.organization import OrganizationService
+from runhook.services.replay import ReplayService
+from runhook.services.runs import RunService
+from runhook.services.tasks import TaskService
 
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer sk_live_…`")
 api_key_scheme = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="The same key, Kapso style"
 )
 
-MAX_KEY_LENGTH = 200
-TOUCH_EVERY = timedelta(minutes=1)
+_container_lock = threading.Lock()
+
+
+def container_of(request: Request) -> Container:
+    """The app's container; an app made without one builds it from the environment on
+    its first request (after the local cloud, or Lambda, has set that environment)."""
+    state = request.app.state
+    container: Container | None = getattr(state, "container", None)
+    if container is None:
+        with _container_lock:
+            container = getattr(state, "container", None)
+            if container is None:
+                container = state.container = Container.from_environment()
+    return container
 
 
 def source_ip(request: Request) -> str:
@@ -33,7 +54,7 @@ def source_ip(request: Request) -> str:
         ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
         if ip:
             return str(ip)
-    hops = get_settings().trusted_proxy_hops
+    hops = container_of(request).settings.trusted_proxy_hops
     forwarded = request.headers.get("x-forwarded-for")
     if hops and forwarded:
         chain = [part.strip() for part in forwarded.split(",") if part.strip()]
@@ -42,59 +63,14 @@ def source_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def ip_allowed(ip: str, allowlist: list[str]) -> bool:
-    if not allowlist:
-        return True
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    for cidr in allowlist:
-        network = ipaddress.ip_network(cidr, strict=False)
-        if address.version == network.version and address in network:
-            return True
-    return False
-
-
-def _presented_key(bearer: HTTPAuthorizationCredentials | None, header_key: str | None) -> str:
-    secret = bearer.credentials if bearer else header_key
-    if (
-        not secret
-        or len(secret) > MAX_KEY_LENGTH
-        or not secret.startswith(("sk_live_", "sk_test_"))
-    ):
-        raise Unauthorized()
-    return secret
-
-
 def principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     header_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> Principal:
-    """Authenticate the key, then apply the organization's IP allowlist."""
-    found = auth_dal.lookup_key(_presented_key(bearer, header_key))
-    if found is None:
-        raise Unauthorized()
-    key, item = found
-    org = auth_dal.get_org(key.org_id)
-    if org is None:
-        raise Unauthorized()
-    allowlist = (org.get("settings") or {}).get("ipAllowlist") or []
-    if not ip_allowed(source_ip(request), allowlist):
-        raise Forbidden("ip_not_allowed")
-    ratelimit.check(key.id, org.get("settings") or {})
-    now = clock.now()
-    stale = clock.iso(now - TOUCH_EVERY)
-    if not item.get("lastUsedAt") or str(item["lastUsedAt"]) < stale:
-        auth_dal.touch_key(key.org_id, key.id, str(item["hash"]), clock.iso(now), stale)
-    request.state.org = org
-    return Principal(
-        org_id=key.org_id,
-        key_id=key.id,
-        scopes=list(key.scopes),
-        org_settings=org.get("settings") or {},
-    )
+    """Authenticate the key, then apply the organization's IP allowlist and rate limit."""
+    secret = bearer.credentials if bearer else header_key
+    return container_of(request).authenticator.authenticate(secret, source_ip(request))
 
 
 def require(scope: Scope) -> Callable[[Principal], Principal]:
@@ -108,3 +84,40 @@ def require(scope: Scope) -> Callable[[Principal], Principal]:
 
 Caller = Annotated[Principal, Depends(require("runs"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def _runs(request: Request) -> RunService:
+    return container_of(request).run_service
+
+
+def _tasks(request: Request) -> TaskService:
+    return container_of(request).task_service
+
+
+def _organization(request: Request) -> OrganizationService:
+    return container_of(request).organization_service
+
+
+def _endpoints(request: Request) -> EndpointService:
+    return container_of(request).endpoint_service
+
+
+def _replays(request: Request) -> ReplayService:
+    return container_of(request).replay_service
+
+
+def _artifacts(request: Request) -> ArtifactService:
+    return container_of(request).artifact_service
+
+
+def _health(request: Request) -> HealthCheck:
+    return container_of(request).health_check
+
+
+Runs = Annotated[RunService, Depends(_runs)]
+Tasks = Annotated[TaskService, Depends(_tasks)]
+Organizations = Annotated[OrganizationService, Depends(_organization)]
+Endpoints = Annotated[EndpointService, Depends(_endpoints)]
+Replays = Annotated[ReplayService, Depends(_replays)]
+Artifacts = Annotated[ArtifactService, Depends(_artifacts)]
+Health = Annotated[HealthCheck, Depends(_health)]

@@ -10,9 +10,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runhook.errors import RateLimited, RunhookError, ServiceUnavailable
+from runhook.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    RunhookError,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 logger = Logger(child=True)
+
+# Domain error → HTTP status; any other RunhookError is bad input (400).
+STATUS_OF: dict[type[RunhookError], int] = {
+    InvalidRequest: 400,
+    Unauthorized: 401,
+    QuotaExceeded: 402,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
+    ServiceUnavailable: 503,
+}
 
 _STATUS_CODES = {
     400: "invalid_body",
@@ -24,6 +46,13 @@ _STATUS_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+def status_of(exc: RunhookError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 400
 
 
 def error_response(
@@ -54,7 +83,7 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": str(exc.retry_after)}
         if isinstance(exc, ServiceUnavailable):
             logger.warning("dependency unavailable", extra={"reason": str(exc)})
-        return error_response(exc.status, exc.code, headers, **exc.extra)
+        return error_response(status_of(exc), exc.code, headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

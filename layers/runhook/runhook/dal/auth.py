@@ -6,26 +6,24 @@ under the organization that shows the key's visible prefix.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runhook import clock, keys
-from runhook.dal.dynamo import (
-    ddb,
-    decode_json_item,
-    dumps,
-    get,
-    query_all,
-    table_name,
-    to_item,
-    to_values,
-    translate_errors,
-)
-from runhook.models import ApiKey, Scope
+from runhook.dal.codec import from_attributes, stored_value, to_attributes
+from runhook.dal.expressions import Delete, Put, Update, UpdateItem, key, prefix_query
+from runhook.dal.table import Table
+from runhook.errors import ServiceUnavailable
+from runhook.models import ApiKey, Organization, Scope
 
 KEY_PREFIX_LEN = 12
+ORG_JSON_FIELDS = frozenset({"settings"})
+KEY_JSON_FIELDS = frozenset({"scopes"})
 
 
 def hash_key(secret: str) -> str:
@@ -36,178 +34,138 @@ def generate_key(live: bool) -> str:
     return ("sk_live_" if live else "sk_test_") + secrets.token_urlsafe(32)
 
 
-def get_org(org_id: str) -> dict[str, Any] | None:
-    item = get(keys.org_pk(org_id), keys.ORG_SK, consistent=True)
-    if item and "settings" in item:
-        item["settings"] = decode_json_item(item["settings"])
-    return item
+@dataclass(frozen=True)
+class FoundKey:
+    """A presented key that is known and active, with its hash (the lookup item's key)."""
+
+    key: ApiKey
+    hash: str
 
 
-def put_org(org_id: str, name: str, settings: dict[str, Any] | None = None) -> bool:
-    """Create the organization if it does not exist; True when created."""
-    from botocore.exceptions import ClientError
+def _key(item: Mapping[str, Any]) -> ApiKey:
+    return from_attributes(ApiKey, item, json_fields=KEY_JSON_FIELDS)
 
-    try:
-        with translate_errors():
-            ddb().put_item(
-                TableName=table_name(),
-                Item=to_item(
-                    {
-                        "pk": keys.org_pk(org_id),
-                        "sk": keys.ORG_SK,
-                        "type": "org",
-                        "id": org_id,
-                        "name": name,
-                        "createdAt": clock.now_iso(),
-                        "settings": dumps(settings or {}),
-                    }
+
+class AuthRepository:
+    """Organizations (with their settings) and their API keys."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # -- organizations -------------------------------------------------------------------
+    def get_org(self, org_id: str) -> Organization | None:
+        item = self.table.get(key(keys.org_pk(org_id), keys.ORG_SK), consistent=True)
+        return from_attributes(Organization, item, json_fields=ORG_JSON_FIELDS) if item else None
+
+    def create_org(self, org_id: str, name: str, settings: dict[str, Any] | None = None) -> bool:
+        """Create the organization if it does not exist; True when created."""
+        org = Organization(
+            id=org_id, name=name, created_at=clock.now_iso(), settings=settings or {}
+        )
+        item = {
+            **key(keys.org_pk(org_id), keys.ORG_SK),
+            "type": "org",
+            **to_attributes(org, json_fields=ORG_JSON_FIELDS),
+        }
+        return self.table.put(item, condition="attribute_not_exists(pk)")
+
+    def update_org_settings(self, org_id: str, settings: dict[str, Any]) -> bool:
+        """Replace the organization's settings; False when it does not exist."""
+        update = Update().set("settings", stored_value(settings, as_json=True))
+        changed = self.table.update(
+            key(keys.org_pk(org_id), keys.ORG_SK),
+            update,
+            condition="attribute_exists(pk)",
+            return_new=False,
+        )
+        return changed is not None
+
+    # -- keys ----------------------------------------------------------------------------
+    def create_key(
+        self,
+        org_id: str,
+        name: str,
+        scopes: list[Scope],
+        *,
+        secret: str | None = None,
+        live: bool = True,
+    ) -> tuple[ApiKey, str]:
+        """Store a new key; returns it with its secret (shown to the caller once)."""
+        secret = secret or generate_key(live)
+        api_key = ApiKey(
+            id=clock.new_id(),
+            org_id=org_id,
+            name=name,
+            prefix=secret[:KEY_PREFIX_LEN],
+            scopes=scopes,
+            created_at=clock.now_iso(),
+        )
+        digest = hash_key(secret)
+        record = {
+            "type": "apikey",
+            **to_attributes(api_key, json_fields=KEY_JSON_FIELDS),
+            "hash": digest,
+        }
+        record.pop("revoked", None)  # only revoked keys carry the flag
+        self.table.transact_write(
+            [
+                Put(
+                    {**key(keys.key_lookup_pk(digest), keys.KEY_SK), **record},
+                    "attribute_not_exists(pk)",
                 ),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                Put({**key(keys.org_pk(org_id), keys.apikey_sk(api_key.id)), **record}),
+            ]
+        )
+        return api_key, secret
+
+    def lookup_key(self, secret: str) -> FoundKey | None:
+        """The key for a presented secret (None if unknown or revoked), compared in constant time."""
+        digest = hash_key(secret)
+        item = self.table.get(key(keys.key_lookup_pk(digest), keys.KEY_SK), consistent=True)
+        if (
+            not item
+            or item.get("revoked")
+            or not hmac.compare_digest(str(item.get("hash", "")), digest)
+        ):
+            return None
+        return FoundKey(_key(item), digest)
+
+    def list_keys(self, org_id: str) -> list[ApiKey]:
+        items = self.table.query_all(prefix_query(keys.org_pk(org_id), keys.APIKEY_PREFIX))
+        return [_key(i) for i in items if not i.get("revoked")]
+
+    def revoke_key(self, org_id: str, key_id: str) -> bool:
+        record_key = key(keys.org_pk(org_id), keys.apikey_sk(key_id))
+        item = self.table.get(record_key, consistent=True)
+        if not item or item.get("revoked"):
             return False
-        raise
-    return True
-
-
-def update_org_settings(org_id: str, settings: dict[str, Any]) -> None:
-    with translate_errors():
-        ddb().update_item(
-            TableName=table_name(),
-            Key=to_item({"pk": keys.org_pk(org_id), "sk": keys.ORG_SK}),
-            UpdateExpression="SET settings = :s",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=to_values({":s": dumps(settings)}),
-        )
-
-
-def create_key(
-    org_id: str, name: str, scopes: list[Scope], *, secret: str | None = None, live: bool = True
-) -> tuple[ApiKey, str]:
-    """Store a new key; returns it with its secret (shown to the caller once)."""
-    secret = secret or generate_key(live)
-    key = ApiKey(
-        id=clock.new_id(),
-        org_id=org_id,
-        name=name,
-        prefix=secret[:KEY_PREFIX_LEN],
-        scopes=scopes,
-        created_at=clock.now_iso(),
-    )
-    digest = hash_key(secret)
-    record = {
-        "type": "apikey",
-        "id": key.id,
-        "orgId": org_id,
-        "name": name,
-        "prefix": key.prefix,
-        "scopes": dumps(scopes),
-        "createdAt": key.created_at,
-        "hash": digest,
-    }
-    with translate_errors():
-        ddb().transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table_name(),
-                        "Item": to_item(
-                            {"pk": keys.key_lookup_pk(digest), "sk": keys.KEY_SK, **record}
-                        ),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": table_name(),
-                        "Item": to_item(
-                            {"pk": keys.org_pk(org_id), "sk": keys.apikey_sk(key.id), **record}
-                        ),
-                    }
-                },
+        mark = Update().set("revoked", True).set("revokedAt", clock.now_iso())
+        self.table.transact_write(
+            [
+                Delete(key(keys.key_lookup_pk(item["hash"]), keys.KEY_SK)),
+                UpdateItem(record_key, mark),
             ]
         )
-    return key, secret
+        return True
 
+    def touch_key(self, found: FoundKey, now_iso: str, stale_before: str) -> None:
+        """Record lastUsedAt at most once a minute (the condition skips fresher values).
 
-def _key(item: dict[str, Any]) -> ApiKey:
-    return ApiKey(
-        id=item["id"],
-        org_id=item["orgId"],
-        name=item.get("name", ""),
-        prefix=item["prefix"],
-        scopes=decode_json_item(item["scopes"]),
-        created_at=item["createdAt"],
-        last_used_at=item.get("lastUsedAt"),
-        revoked=bool(item.get("revoked")),
-    )
-
-
-def lookup_key(secret: str) -> tuple[ApiKey, dict[str, Any]] | None:
-    """The key for a presented secret (None if unknown or revoked), compared in constant time."""
-    digest = hash_key(secret)
-    item = get(keys.key_lookup_pk(digest), keys.KEY_SK, consistent=True)
-    if (
-        not item
-        or item.get("revoked")
-        or not hmac.compare_digest(str(item.get("hash", "")), digest)
-    ):
-        return None
-    return _key(item), item
-
-
-def list_keys(org_id: str) -> list[ApiKey]:
-    items = query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues=to_values({":pk": keys.org_pk(org_id), ":p": keys.APIKEY_PREFIX}),
-    )
-    return [_key(i) for i in items if not i.get("revoked")]
-
-
-def revoke_key(org_id: str, key_id: str) -> bool:
-    item = get(keys.org_pk(org_id), keys.apikey_sk(key_id), consistent=True)
-    if not item or item.get("revoked"):
-        return False
-    with translate_errors():
-        ddb().transact_write_items(
-            TransactItems=[
-                {
-                    "Delete": {
-                        "TableName": table_name(),
-                        "Key": to_item({"pk": keys.key_lookup_pk(item["hash"]), "sk": keys.KEY_SK}),
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table_name(),
-                        "Key": to_item({"pk": keys.org_pk(org_id), "sk": keys.apikey_sk(key_id)}),
-                        "UpdateExpression": "SET revoked = :t, revokedAt = :now",
-                        "ExpressionAttributeValues": to_values(
-                            {":t": True, ":now": clock.now_iso()}
-                        ),
-                    }
-                },
-            ]
-        )
-    return True
-
-
-def touch_key(org_id: str, key_id: str, key_hash: str, now_iso: str, stale_before: str) -> None:
-    """Record lastUsedAt at most once a minute (the condition skips fresher values)."""
-    from botocore.exceptions import ClientError
-
-    for pk, sk in (
-        (keys.key_lookup_pk(key_hash), keys.KEY_SK),
-        (keys.org_pk(org_id), keys.apikey_sk(key_id)),
-    ):
-        try:
-            ddb().update_item(
-                TableName=table_name(),
-                Key=to_item({"pk": pk, "sk": sk}),
-                UpdateExpression="SET lastUsedAt = :now",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :stale)",
-                ExpressionAttributeValues=to_values({":now": now_iso, ":stale": stale_before}),
-            )
-        except ClientError:
-            return
+        Best effort: a request is never refused because this bookkeeping failed.
+        """
+        with contextlib.suppress(ServiceUnavailable):
+            for pk, sk in (
+                (keys.key_lookup_pk(found.hash), keys.KEY_SK),
+                (keys.org_pk(found.key.org_id), keys.apikey_sk(found.key.id)),
+            ):
+                update = Update().set("lastUsedAt", now_iso)
+                stale = update.value("stale", stale_before)
+                condition = (
+                    "attribute_exists(pk) AND "
+                    f"(attribute_not_exists(lastUsedAt) OR lastUsedAt < {stale})"
+                )
+                if (
+                    self.table.update(key(pk, sk), update, condition=condition, return_new=False)
+                    is None
+                ):
+                    return

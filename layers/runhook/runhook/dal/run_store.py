@@ -1,9 +1,9 @@
 """The engine's `RunStore` on the runhook table: all of the engine's DynamoDB access.
 
-- runs move only through `dal.runs.transition` (a conditional update that bumps the
-  run's `sequence`);
-- task versions come from `dal.tasks` (immutable, so parsed once per container);
-- log lines are `LOG#` items (`dal.runs.append_logs`);
+- runs move only through `RunRepository.transition` (a conditional update that bumps
+  the run's `sequence`);
+- task versions come from `TaskRepository` (immutable, so kept once per container);
+- log lines are `LOG#` items (`RunRepository.append_logs`);
 - step results are items under the run's partition, ``RUN#<run>`` / ``STEP#<0001>``:
   one per finished step (succeeded or failed) with the result as JSON. A result larger
   than fits comfortably in an item (an http body may be 1 MB; an item at most 400 KB)
@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from runhook import clock, keys
-from runhook.dal import runs as runs_dal
-from runhook.dal import tasks as tasks_dal
-from runhook.dal.dynamo import batch_write, dumps, query_all, to_item, to_values
+from runhook.dal.codec import dumps
+from runhook.dal.expressions import Item, prefix_query
+from runhook.dal.runs import RunRepository
+from runhook.dal.tasks import TaskRepository
 from runhook.engine.ports import StepRecord, TaskPlan
 from runhook.models import ACTIVE_STATUSES, LogEntry, Run, RunError, RunStatus, Waiting
-from runhook.settings import Settings
 
 INLINE_LIMIT = 64 * 1024  # JSON up to this size is stored as a plain string
 PART_BYTES = 350 * 1024  # compressed bytes per part item
@@ -37,27 +37,28 @@ _PLAN_CACHE_SIZE = 256
 class DynamoRunStore:
     """`runhook.engine.ports.RunStore` on DynamoDB (see the module docstring)."""
 
-    def __init__(self, *, log_retention_days: int) -> None:
+    def __init__(
+        self, runs: RunRepository, tasks: TaskRepository, *, log_retention_days: int
+    ) -> None:
+        self.runs = runs
+        self.tasks = tasks
+        self.table = runs.table
         self.log_retention_days = log_retention_days
         self._plans: dict[tuple[str, int], TaskPlan] = {}
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DynamoRunStore:
-        return cls(log_retention_days=settings.log_retention_days)
-
     # -- runs ----------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run | None:
-        return runs_dal.get_run(run_id)
+        return self.runs.get(run_id)
 
     def claim(self, run_id: str, *, started_at: str) -> Run | None:
-        return runs_dal.transition(
+        return self.runs.transition(
             run_id,
             allowed_from={RunStatus.PENDING},
             changes={"status": RunStatus.RUNNING, "started_at": started_at, "current_step": 0},
         )
 
     def advance(self, run_id: str, *, from_step: int) -> Run | None:
-        return runs_dal.transition(
+        return self.runs.transition(
             run_id,
             allowed_from={RunStatus.RUNNING},
             changes={"current_step": from_step + 1},
@@ -74,7 +75,7 @@ class DynamoRunStore:
         outputs: dict[str, Any],
         finished_at: str,
     ) -> Run | None:
-        return runs_dal.transition(
+        return self.runs.transition(
             run_id,
             allowed_from={RunStatus.RUNNING},
             changes={
@@ -97,7 +98,7 @@ class DynamoRunStore:
         }
         if steps_done is not None:
             changes["current_step"] = steps_done
-        return runs_dal.transition(
+        return self.runs.transition(
             run_id,
             allowed_from=ACTIVE_STATUSES,
             changes=changes,
@@ -107,7 +108,7 @@ class DynamoRunStore:
     def park_approval(
         self, run_id: str, *, at_step: int, waiting: Waiting, task_token: str
     ) -> Run | None:
-        return runs_dal.transition(
+        return self.runs.transition(
             run_id,
             allowed_from={RunStatus.RUNNING},
             changes={"waiting": waiting},
@@ -122,7 +123,7 @@ class DynamoRunStore:
         cached = self._plans.get(key)
         if cached is not None:
             return cached
-        task = tasks_dal.get_task_version(run.task_id, run.task_version)
+        task = self.tasks.get_version(run.task_id, run.task_version)
         if task is None:
             return None
         plan = TaskPlan.from_definition(task.definition)
@@ -133,29 +134,24 @@ class DynamoRunStore:
 
     # -- logs and step records -------------------------------------------------------------
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
-        runs_dal.append_logs(run.id, logs, ttl_days=self.log_retention_days)
+        self.runs.append_logs(run.id, logs, ttl_days=self.log_retention_days)
 
     def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
         expires = expiry(run.deadline, self.log_retention_days)
-        parts, item = step_put_requests(run.id, record, expires)
+        parts, item = step_items(run.id, record, expires)
         if parts:
-            batch_write(parts)
-        runs_dal.append_logs(run.id, logs, ttl_days=self.log_retention_days, extra_requests=[item])
+            self.table.batch_put(parts)
+        self.runs.append_logs(run.id, logs, ttl_days=self.log_retention_days, extra_items=[item])
 
     def load_step_records(self, run_id: str) -> dict[int, StepRecord]:
-        items = query_all(
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_values(
-                {":pk": keys.run_pk(run_id), ":prefix": keys.STEP_PREFIX}
-            ),
-            ConsistentRead=True,
+        items = self.table.query_all(
+            prefix_query(keys.run_pk(run_id), keys.STEP_PREFIX, consistent=True)
         )
         parts: dict[int, list[bytes]] = {}
         for item in items:  # parts sort after their step item: collect them first
             if item.get("type") == "step_part":
                 index = int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0])
-                chunk = item["chunk"]
-                parts.setdefault(index, []).append(bytes(getattr(chunk, "value", chunk)))
+                parts.setdefault(index, []).append(bytes(item["chunk"]))  # plain bytes: Table
         return {
             int(item["index"]): _record(run_id, item, parts)
             for item in items
@@ -173,10 +169,8 @@ def _part_sk(index: int, part: int) -> str:
     return f"{keys.step_sk(index)}#P{part:03d}"
 
 
-def step_put_requests(
-    run_id: str, record: StepRecord, expires_at: int
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """BatchWriteItem PutRequests for a step: (its parts, if any; the step item itself).
+def step_items(run_id: str, record: StepRecord, expires_at: int) -> tuple[list[Item], Item]:
+    """The items of a step: (its parts, if any; the step item itself).
 
     Write the parts first: the step item marks the result complete. Overwrites: a
     retried step's record wins.
@@ -198,7 +192,7 @@ def step_put_requests(
         "expiresAt": expires_at,
     }
     encoded = dumps(record.result)
-    parts: list[dict[str, Any]] = []
+    parts: list[Item] = []
     if len(encoded.encode()) <= INLINE_LIMIT:
         item["result"] = encoded
     else:
@@ -213,8 +207,8 @@ def step_put_requests(
                 "chunk": chunk,
                 "expiresAt": expires_at,
             }
-            parts.append({"PutRequest": {"Item": to_item(part)}})
-    return parts, {"PutRequest": {"Item": to_item(item)}}
+            parts.append(part)
+    return parts, {k: v for k, v in item.items() if v is not None}
 
 
 def _record(run_id: str, item: dict[str, Any], parts: dict[int, list[bytes]]) -> StepRecord:

@@ -25,28 +25,25 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from runhook.adapters import events as bus_adapter
 from runhook.errors import RunhookError
 from runhook.models import LogEntry, Run, RunStatus
+from runhook.run_events import LOG_EVENT, Event, log_detail
 
 log = logging.getLogger("runhook.engine")
-
-Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
 
 MAX_LOG_EVENT_BYTES = 200_000  # of log entries per task-run.log event (PutEvents: 256 KB)
 
 
 class EventBus(Protocol):
+    """The port below `RunEvents` (runhook.adapters.events.EventBus on AWS)."""
+
+    def run_detail(self, run: Run) -> dict[str, Any]:
+        """A lifecycle event's detail for `run` (its resource, with the API's links)."""
+        ...
+
     def publish(self, events: Sequence[Event]) -> None:
         """Put the events on the bus, in order; raise a RunhookError when it cannot."""
         ...
-
-
-class EventBridgeBus:
-    """The runhook bus on EventBridge (runhook.adapters.events)."""
-
-    def publish(self, events: Sequence[Event]) -> None:
-        bus_adapter.publish(list(events))
 
 
 class RunEvents:
@@ -59,7 +56,7 @@ class RunEvents:
 
     def started(self, run: Run) -> None:
         """The claim: announced at once, best effort."""
-        self._best_effort([("task-run.started", bus_adapter.run_detail(run))])
+        self._best_effort([("task-run.started", self._bus.run_detail(run))])
 
     def progressed(self, run: Run) -> None:
         """Progress moved: held until `send_progress` or `finish`."""
@@ -82,7 +79,7 @@ class RunEvents:
         batch = self._take_progress() + log_events(run, logs)
         final, self._final = self._final, None
         if final is not None:
-            batch.append((final[0], bus_adapter.run_detail(final[1])))
+            batch.append((final[0], self._bus.run_detail(final[1])))
         if not batch:
             return
         if strict or final is not None:
@@ -92,7 +89,7 @@ class RunEvents:
 
     def announce(self, detail_type: str, run: Run) -> None:
         """A lifecycle event on its own, now and strictly (the reconciler, a lost task)."""
-        self._bus.publish([(detail_type, bus_adapter.run_detail(run))])
+        self._bus.publish([(detail_type, self._bus.run_detail(run))])
 
     def republish_terminal(self, run: Run) -> None:
         """At-least-once: an action that finds the run COMPLETED/FAILED says so again.
@@ -107,7 +104,7 @@ class RunEvents:
 
     def _take_progress(self) -> list[Event]:
         runs, self._progress = self._progress, []
-        return [("task-run.updated", bus_adapter.run_detail(run)) for run in runs]
+        return [("task-run.updated", self._bus.run_detail(run)) for run in runs]
 
     def _best_effort(self, batch: list[Event]) -> None:
         try:
@@ -127,4 +124,4 @@ def log_events(run: Run, logs: Sequence[LogEntry]) -> list[Event]:
             size = 0
         chunks[-1].append(entry)
         size += entry_size
-    return [("task-run.log", bus_adapter.log_detail(run, chunk)) for chunk in chunks]
+    return [(LOG_EVENT, log_detail(run, chunk)) for chunk in chunks]

@@ -9,20 +9,19 @@ start; tests build one with fakes.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from runhook.dal.run_store import DynamoRunStore
 from runhook.engine import policy
-from runhook.engine.events import EventBridgeBus, EventBus
+from runhook.engine.events import EventBus
 from runhook.engine.ports import RunStore
 from runhook.engine.reconcile import Reconciler
 from runhook.settings import Settings
 
 if TYPE_CHECKING:
+    from runhook.bootstrap import Container
     from runhook.engine.runner import Engine
 
 
@@ -33,21 +32,9 @@ class EngineDependencies:
     bus: EventBus
 
     @classmethod
-    def on_aws(cls, settings: Settings) -> EngineDependencies:
-        """The deployed wiring: the DynamoDB run store and the EventBridge bus."""
-        return cls(settings, DynamoRunStore.from_settings(settings), EventBridgeBus())
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EngineDependencies:
-        environ = os.environ if environ is None else environ
-        return cls.on_aws(Settings.model_validate(dict(environ)))
-
-    @classmethod
-    def from_container(cls, container: Any | None) -> EngineDependencies:
-        """From a composition root that has `settings` (or, without one, the environment)."""
-        if container is None:
-            return cls.from_environment()
-        return cls.on_aws(container.settings)
+    def from_container(cls, container: Container) -> EngineDependencies:
+        """The deployed wiring: the container's DynamoDB run store and EventBridge bus."""
+        return cls(container.settings, container.run_store, container.bus)
 
     def engine(
         self,

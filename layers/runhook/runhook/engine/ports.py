@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runhook.models import LogEntry, Run, RunError, Waiting
 
-DEFAULT_RUN_TIMEOUT = 3600  # seconds: a definition saved without `timeoutSeconds`
+if TYPE_CHECKING:
+    from runhook.tasks.definition import TaskDefinition
 
 
 class StepConfig(Protocol):
@@ -43,17 +44,13 @@ class TaskPlan:
     timeout_seconds: int
 
     @classmethod
-    def from_definition(cls, definition: Mapping[str, Any]) -> TaskPlan:
-        """From a stored (validated) task definition."""
-        # Imported here: the reconciler imports this module and never parses steps.
-        from runhook.tasks.definition import parse_step
-
-        raw_steps: list[dict[str, Any]] = list(definition.get("steps") or [])
+    def from_definition(cls, definition: TaskDefinition) -> TaskPlan:
+        """From a saved task's validated definition (defaults already applied)."""
         return cls(
-            steps=[parse_step(raw) for raw in raw_steps],
-            step_types=[str(raw["type"]) for raw in raw_steps],
-            outputs=dict(definition.get("outputs") or {}),
-            timeout_seconds=int(definition.get("timeoutSeconds", DEFAULT_RUN_TIMEOUT)),
+            steps=list(definition.steps),
+            step_types=[step.type for step in definition.steps],
+            outputs=dict(definition.outputs),
+            timeout_seconds=definition.timeoutSeconds,
         )
 
     @property

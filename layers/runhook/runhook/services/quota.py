@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from runhook import keys
-from runhook.dal import auth as auth_dal
-from runhook.dal.dynamo import get, table_name, to_item, to_values
+from runhook.dal.auth import AuthRepository
+from runhook.dal.expressions import UpdateItem
+from runhook.dal.limits import LimitsRepository
 from runhook.errors import QuotaExceeded
 
 DEFAULT_MONTHLY_RUNS = 100_000
@@ -17,37 +17,30 @@ def period(now: datetime) -> str:
     return now.strftime("%Y-%m")
 
 
-def monthly_limit(org_id: str, settings: dict[str, Any] | None = None) -> int:
-    """The org's quota; pass `settings` when the caller has them (no read)."""
-    if settings is None:
-        settings = (auth_dal.get_org(org_id) or {}).get("settings") or {}
-    return int(settings.get("monthlyRunQuota", DEFAULT_MONTHLY_RUNS))
+class Quota:
+    def __init__(self, limits: LimitsRepository, auth: AuthRepository) -> None:
+        self.limits = limits
+        self.auth = auth
 
+    def monthly_limit(self, org_id: str, settings: dict[str, Any] | None = None) -> int:
+        """The org's quota; pass `settings` when the caller has them (no read)."""
+        if settings is None:
+            org = self.auth.get_org(org_id)
+            settings = org.settings if org else {}
+        return int(settings.get("monthlyRunQuota", DEFAULT_MONTHLY_RUNS))
 
-def usage(org_id: str, now: datetime) -> dict[str, Any]:
-    item = get(keys.org_pk(org_id), keys.usage_sk(period(now)), consistent=True) or {}
-    return {"used": int(item.get("runs", 0)), "limit": monthly_limit(org_id), "period": period(now)}
-
-
-def usage_writes(
-    org_id: str, now: datetime, settings: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """One Update in the create-run transaction: count the run if under the limit."""
-    return [
-        {
-            "Update": {
-                "TableName": table_name(),
-                "Key": to_item({"pk": keys.org_pk(org_id), "sk": keys.usage_sk(period(now))}),
-                "UpdateExpression": "ADD runs :one SET #type = :type",
-                "ConditionExpression": "attribute_not_exists(runs) OR runs < :limit",
-                "ExpressionAttributeNames": {"#type": "type"},
-                "ExpressionAttributeValues": to_values(
-                    {":one": 1, ":limit": monthly_limit(org_id, settings), ":type": "usage"}
-                ),
-            }
+    def usage(self, org_id: str, now: datetime) -> dict[str, Any]:
+        return {
+            "used": self.limits.runs_used(org_id, period(now)),
+            "limit": self.monthly_limit(org_id),
+            "period": period(now),
         }
-    ]
 
+    def count_run(
+        self, org_id: str, now: datetime, settings: dict[str, Any] | None = None
+    ) -> UpdateItem:
+        """The create-run transaction's action: count the run if under the limit."""
+        return self.limits.count_run(org_id, period(now), self.monthly_limit(org_id, settings))
 
-def exceeded(org_id: str, now: datetime) -> QuotaExceeded:
-    return QuotaExceeded(usage=usage(org_id, now))
+    def exceeded(self, org_id: str, now: datetime) -> QuotaExceeded:
+        return QuotaExceeded(usage=self.usage(org_id, now))

@@ -1,27 +1,34 @@
-"""The task definition schema (CONTRACT "Task definitions and step kinds") and its checks.
+"""The task definition schema (docs/engine.md, "Step kinds") and its checks.
 
-Each step kind has a pydantic config model here; the engine executes them
-(runhook.engine.steps). Validation collects every problem so a 400 can list them all.
+This module is the registry of step kinds: each kind has a config model here, and the
+`Step` union below is the one list of them (`STEP_MODELS` is derived from it); the
+engine executes them (runhook.engine.steps). Validation collects every problem so a
+400 can list them all. jsonschema and the template checks are imported only when a
+definition or inputs are validated (the API), not when a stored task is read.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from runhook.tasks.templating import check_expression, check_template
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_STEPS = 100
+DEFAULT_INPUTS: dict[str, Any] = {"type": "object"}
+DEFAULT_TIMEOUT_SECONDS = 3600
 
 
-class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StepConfig(BaseModel):
+    """What every step has; each kind's model adds its own fields and narrows `type`."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str
     id: str
     name: str | None = Field(default=None, max_length=200)
     timeoutSeconds: int | None = Field(default=None, ge=1, le=86400)
@@ -52,7 +59,7 @@ def _strings(value: Any, path: str) -> list[tuple[str, str]]:
     return []
 
 
-class HttpStep(_Step):
+class HttpStep(StepConfig):
     type: Literal["http"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
     url: str = Field(min_length=1, max_length=4096)
@@ -62,8 +69,6 @@ class HttpStep(_Step):
     body: str | None = None
     expectedStatus: list[int] | None = None
     retry: Retry | None = None
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
     def _one_body(self) -> HttpStep:
@@ -81,7 +86,7 @@ class HttpStep(_Step):
         ]
 
 
-class TransformStep(_Step):
+class TransformStep(StepConfig):
     type: Literal["transform"]
     values: dict[str, str] = Field(min_length=1)
 
@@ -89,7 +94,7 @@ class TransformStep(_Step):
         return [(f"values.{k}", v) for k, v in self.values.items()]
 
 
-class WaitStep(_Step):
+class WaitStep(StepConfig):
     type: Literal["wait"]
     seconds: int | None = Field(default=None, ge=0, le=31_536_000)
     until: str | None = None
@@ -104,7 +109,7 @@ class WaitStep(_Step):
         return [("until", self.until)] if self.until else []
 
 
-class ApprovalStep(_Step):
+class ApprovalStep(StepConfig):
     type: Literal["approval"]
     prompt: str = Field(min_length=1, max_length=4096)
 
@@ -112,7 +117,7 @@ class ApprovalStep(_Step):
         return [("prompt", self.prompt)]
 
 
-class FailStep(_Step):
+class FailStep(StepConfig):
     type: Literal["fail"]
     message: str = Field(default="failed", max_length=4096)
     code: str = Field(default="failed", pattern=r"^[a-z][a-z0-9_]{0,63}$")
@@ -121,7 +126,7 @@ class FailStep(_Step):
         return [("message", self.message)]
 
 
-class LogStep(_Step):
+class LogStep(StepConfig):
     type: Literal["log"]
     message: str = Field(max_length=16384)
     level: Literal["info", "warning", "error"] = "info"
@@ -210,7 +215,7 @@ BrowserAction = Annotated[
 ]
 
 
-class BrowserStep(_Step):
+class BrowserStep(StepConfig):
     """Actions run in order in one headless Chromium context (no arbitrary JavaScript)."""
 
     type: Literal["browser"]
@@ -242,35 +247,60 @@ Step = Annotated[
     HttpStep | TransformStep | WaitStep | ApprovalStep | FailStep | LogStep | BrowserStep,
     Field(discriminator="type"),
 ]
-STEP_MODELS: dict[str, type[_Step]] = {
-    "http": HttpStep,
-    "transform": TransformStep,
-    "wait": WaitStep,
-    "approval": ApprovalStep,
-    "fail": FailStep,
-    "log": LogStep,
-    "browser": BrowserStep,
+
+
+def kind_name(model: type[StepConfig]) -> str:
+    """The kind a config model configures (its `type` literal), e.g. HttpStep → "http"."""
+    (name,) = get_args(model.model_fields["type"].annotation)
+    return str(name)
+
+
+# Kind name → config model, derived from the union above (the one list of kinds).
+STEP_MODELS: dict[str, type[StepConfig]] = {
+    kind_name(model): model for model in get_args(get_args(Step)[0])
 }
-# Kinds that run inside the step function; the others are states of the machine
-# (`browser` runs in the browser function: runhook.engine.steps.browser, docs/engine.md).
-COMPUTE_KINDS = frozenset({"http", "transform", "fail", "log"})
 
 
-class TaskDefinition(BaseModel):
-    """What a caller saves. Steps stay raw dicts here and are checked one by one."""
+class _DefinitionFields(BaseModel):
+    """Everything of a definition but its steps."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4096)
-    inputs: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
-    steps: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_STEPS)
+    inputs: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_INPUTS))
     outputs: dict[str, str] = Field(default_factory=dict)
-    timeoutSeconds: int = Field(default=3600, ge=1, le=31_536_000)
+    timeoutSeconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=31_536_000)
     schedule: str | None = Field(default=None, max_length=256)
 
 
-def parse_step(raw: dict[str, Any]) -> _Step:
+class TaskDefinition(_DefinitionFields):
+    """A validated task: its steps are their kinds' config models.
+
+    Defaults (`inputs`, `timeoutSeconds`) live here and nowhere else; `document()` is
+    the JSON the API shows and the table stores.
+    """
+
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+
+    def document(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def prepare_inputs(
+        self, given: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """The run's inputs (defaults merged under `given`) and what is wrong with them."""
+        merged = {**input_defaults(self.inputs), **(given or {})}
+        return merged, validate_inputs(self.inputs, merged)
+
+
+class _Draft(_DefinitionFields):
+    """What a caller sends: steps stay raw here and are checked one by one."""
+
+    steps: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_STEPS)
+
+
+def parse_step(raw: dict[str, Any]) -> StepConfig:
     model = STEP_MODELS[raw["type"]]
     return model.model_validate(raw)
 
@@ -285,22 +315,27 @@ def _pydantic_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
 
 def validate_definition(raw: Any) -> tuple[TaskDefinition | None, list[dict[str, str]]]:
     """Check a task definition; return it normalised, or every problem found."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from runhook.tasks.templating import check_expression, check_template
+
     if not isinstance(raw, dict):
         return None, [{"path": "", "message": "a task definition is a JSON object"}]
     try:
-        definition = TaskDefinition.model_validate(raw)
+        draft = _Draft.model_validate(raw)
     except ValidationError as exc:
-        return None, _pydantic_errors(exc, "task").copy()
+        return None, _pydantic_errors(exc, "task")
     errors: list[dict[str, str]] = []
     try:
-        Draft202012Validator.check_schema(definition.inputs)
-        if definition.inputs.get("type", "object") != "object":
+        Draft202012Validator.check_schema(draft.inputs)
+        if draft.inputs.get("type", "object") != "object":
             errors.append({"path": "inputs.type", "message": "the input schema must be an object"})
     except SchemaError as exc:
         errors.append({"path": "inputs", "message": f"invalid JSON Schema: {exc.message}"})
     seen: set[str] = set()
-    normalised: list[dict[str, Any]] = []
-    for index, raw_step in enumerate(definition.steps):
+    steps: list[StepConfig] = []
+    for index, raw_step in enumerate(draft.steps):
         path = f"steps[{index}]"
         kind = raw_step.get("type") if isinstance(raw_step, dict) else None
         if kind not in STEP_MODELS:
@@ -322,13 +357,14 @@ def validate_definition(raw: Any) -> tuple[TaskDefinition | None, list[dict[str,
         for field, source in step.expressions():
             if problem := check_expression(source):
                 errors.append({"path": f"{path}.{field}", "message": problem})
-        normalised.append(step.model_dump(by_alias=True, exclude_none=True))
-    for name, expression in definition.outputs.items():
+        steps.append(step)
+    for name, expression in draft.outputs.items():
         if problem := check_expression(expression):
             errors.append({"path": f"outputs.{name}", "message": problem})
     if errors:
         return None, errors
-    return definition.model_copy(update={"steps": normalised}), []
+    fields = draft.model_dump(exclude={"steps"})
+    return TaskDefinition.model_validate({**fields, "steps": steps}), []
 
 
 def input_defaults(schema: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +376,9 @@ def input_defaults(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_inputs(schema: dict[str, Any], inputs: dict[str, Any]) -> list[dict[str, str]]:
-    validator = Draft202012Validator(schema)
+    from jsonschema import Draft202012Validator
+
+    validator: Validator = Draft202012Validator(schema)
     return [
         {"path": "/".join(str(p) for p in err.absolute_path), "message": err.message}
         for err in sorted(validator.iter_errors(inputs), key=lambda e: list(e.absolute_path))

@@ -22,7 +22,6 @@ LOG_EVENT = "task-run.log"
 EVENT_TYPES: tuple[str, ...] = (*LIFECYCLE_EVENTS, LOG_EVENT)
 ALIASES: dict[str, str] = {"task-run.succeeded": "task-run.completed"}
 SUBSCRIBABLE: tuple[str, ...] = (*EVENT_TYPES, *ALIASES)
-MAX_EVENTS = len(SUBSCRIBABLE)
 
 
 def invalid_events(events: Iterable[str]) -> list[str]:

@@ -19,12 +19,16 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhook import clock
-from runhook.dal import webhooks as store
-from runhook.webhooks import catalog, queue
-from runhook.webhooks.models import Delivery
+from runhook.adapters.deliveries import QueueMessage
+from runhook.webhook_models import Delivery
+from runhook.webhooks import catalog
+
+if TYPE_CHECKING:
+    from runhook.adapters.deliveries import DeliveryQueue
+    from runhook.dal.webhooks import DeliveryRepository, EndpointRepository
 
 log = logging.getLogger("runhook.webhooks.dispatch")
 
@@ -119,75 +123,84 @@ def delivery_id(event_key: str, endpoint_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{event_key}/{endpoint_id}"))
 
 
-def dispatch(event: Mapping[str, Any]) -> DispatchResult:
-    try:
-        run_event = parse_event(event)
-    except InvalidEvent as exc:
-        log.warning("dropping malformed run event %s: %s", event.get("id"), exc)
-        return DispatchResult(skipped=str(exc))
-    if run_event is None:
-        return DispatchResult(skipped="not a webhook event")
-    return dispatch_run_event(run_event)
+class Dispatcher:
+    """Turns run events into deliveries on the queue (one per subscribed endpoint)."""
 
+    def __init__(
+        self,
+        endpoints: EndpointRepository,
+        deliveries: DeliveryRepository,
+        queue: DeliveryQueue,
+    ) -> None:
+        self.endpoints = endpoints
+        self.deliveries = deliveries
+        self.queue = queue
 
-def dispatch_run_event(event: RunEvent) -> DispatchResult:
-    result = DispatchResult(event_type=event.event_type)
-    targets = [
-        (endpoint, name)
-        for endpoint in store.routing_endpoints(event.org_id)
-        if endpoint.enabled
-        and (
-            name := catalog.route(
-                endpoint.events, endpoint.task_id, event.event_type, event.task_id
+    def dispatch(self, event: Mapping[str, Any]) -> DispatchResult:
+        try:
+            run_event = parse_event(event)
+        except InvalidEvent as exc:
+            log.warning("dropping malformed run event %s: %s", event.get("id"), exc)
+            return DispatchResult(skipped=str(exc))
+        if run_event is None:
+            return DispatchResult(skipped="not a webhook event")
+        return self.dispatch_run_event(run_event)
+
+    def dispatch_run_event(self, event: RunEvent) -> DispatchResult:
+        result = DispatchResult(event_type=event.event_type)
+        targets = [
+            (endpoint, name)
+            for endpoint in self.endpoints.routes(event.org_id)
+            if endpoint.enabled
+            and (
+                name := catalog.route(
+                    endpoint.events, endpoint.task_id, event.event_type, event.task_id
+                )
             )
-        )
-    ]
-    if not targets:
-        result.skipped = "no subscribed endpoint"
+        ]
+        if not targets:
+            result.skipped = "no subscribed endpoint"
+            return result
+        now = clock.now_iso()
+        deliveries = [
+            Delivery(
+                id=(did := delivery_id(event.key, endpoint.id)),
+                org_id=event.org_id,
+                endpoint_id=endpoint.id,
+                event_type=name,
+                webhook_id=did,
+                payload=event.body,
+                created_at=now,
+                updated_at=now,
+                event_id=event.event_id or None,
+                run_id=event.run_id,
+                task_id=event.task_id,
+                sequence=event.sequence,
+            )
+            for endpoint, name in targets
+        ]
+        messages: list[QueueMessage] = []
+        if self.deliveries.create_many(deliveries):  # the common case: all new, one round trip
+            result.created = [d.id for d in deliveries]
+            messages = [QueueMessage.of(d) for d in deliveries]
+        else:
+            for delivery in deliveries:
+                message = self._create_or_requeue(delivery, result)
+                if message is not None:
+                    messages.append(message)
+        self.queue.send(messages)
         return result
-    now = clock.now_iso()
-    deliveries = [
-        Delivery(
-            id=(did := delivery_id(event.key, endpoint.id)),
-            org_id=event.org_id,
-            endpoint_id=endpoint.id,
-            event_type=name,
-            webhook_id=did,
-            payload=event.body,
-            created_at=now,
-            updated_at=now,
-            event_id=event.event_id or None,
-            run_id=event.run_id,
-            task_id=event.task_id,
-            sequence=event.sequence,
-        )
-        for endpoint, name in targets
-    ]
-    messages: list[queue.Message] = []
-    if store.create_deliveries(deliveries):  # the common case: all new, one round trip
-        result.created = [d.id for d in deliveries]
-        messages = [queue.Message(d.id, d.endpoint_id, d.org_id, now, 0) for d in deliveries]
-    else:
-        for delivery in deliveries:
-            message = _create_or_requeue(delivery, result)
-            if message is not None:
-                messages.append(message)
-    queue.send(messages)
-    return result
 
-
-def _create_or_requeue(delivery: Delivery, result: DispatchResult) -> queue.Message | None:
-    """One delivery of an event seen before (a retried or duplicated event)."""
-    if store.create_delivery(delivery):
-        result.created.append(delivery.id)
-        return queue.Message(
-            delivery.id, delivery.endpoint_id, delivery.org_id, delivery.created_at, 0
-        )
-    # It exists: enqueue it again only if it was never tried (the first message may
-    # never have been sent); the new generation makes any earlier message stale.
-    again = store.requeue(delivery.id, only_unattempted=True, statuses=["pending"])
-    if again is None:
-        result.existing.append(delivery.id)
-        return None
-    result.requeued.append(delivery.id)
-    return queue.Message(again.id, again.endpoint_id, again.org_id, again.created_at, again.gen)
+    def _create_or_requeue(self, delivery: Delivery, result: DispatchResult) -> QueueMessage | None:
+        """One delivery of an event seen before (a retried or duplicated event)."""
+        if self.deliveries.create(delivery):
+            result.created.append(delivery.id)
+            return QueueMessage.of(delivery)
+        # It exists: enqueue it again only if it was never tried (the first message may
+        # never have been sent); the new generation makes any earlier message stale.
+        again = self.deliveries.requeue(delivery.id, only_unattempted=True, statuses=["pending"])
+        if again is None:
+            result.existing.append(delivery.id)
+            return None
+        result.requeued.append(delivery.id)
+        return QueueMessage.of(again)

@@ -1,7 +1,7 @@
 """Retry schedule arithmetic (pure).
 
 The schedule lists the seconds to wait before each retry after the first attempt
-(DESIGN §5: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), so a delivery gets
+(docs/webhooks.md: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), so a delivery gets
 `len(schedule) + 1` attempts. The attempt number of a queued delivery is its SQS
 `ApproximateReceiveCount`; the queue's `maxReceiveCount` must be `len(schedule) + 1`
 so that SQS redrives the message to the DLQ right after the last attempt. When the
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60  # SQS ChangeMessageVisibility limit
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -26,22 +24,6 @@ def max_attempts(schedule: Sequence[float], max_receive_count: int | None = None
     return max(1, attempts)
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
 def retry_delay(
     attempt: int,
     schedule: Sequence[float],
@@ -52,7 +34,8 @@ def retry_delay(
 ) -> int | None:
     """Seconds before the next attempt after attempt number `attempt` (1-based) failed.
 
-    None when that was the last attempt. A `Retry-After` on 429/503 is honoured
+    None when that was the last attempt. A `Retry-After` (runhook.clock.parse_retry_after)
+    on 429/503 is honoured
     within the schedule: it can push the next attempt later than scheduled (never
     sooner), up to SQS's 12-hour visibility limit, and it still counts as one of
     the schedule's attempts.

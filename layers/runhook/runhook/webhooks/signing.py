@@ -1,4 +1,4 @@
-"""Signing webhook deliveries with both schemes (DESIGN §5).
+"""Signing webhook deliveries with both schemes (docs/webhooks.md, "Signatures").
 
 One secret `whsec_<base64 of 32 random bytes>` serves both:
 
@@ -38,14 +38,6 @@ class InvalidSecret(ValueError):
 
 def generate_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(_secrets.token_bytes(SECRET_BYTES)).decode()
-
-
-def is_valid_secret(secret: str) -> bool:
-    try:
-        standard_key(secret)
-    except InvalidSecret:
-        return False
-    return True
 
 
 def komos_key(secret: str, pepper: str = DEFAULT_PEPPER) -> bytes:

@@ -6,11 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from runhook.api.deps import Admin, source_ip
+from runhook.api.deps import Admin, Organizations, source_ip
 from runhook.api.schemas import CreateKeyBody, PatchOrganizationBody, merged
 from runhook.api.strict import StrictJSONRoute
-from runhook.dal import auth as auth_dal
-from runhook.services import organization as service
 
 router = APIRouter(tags=["admin"], route_class=StrictJSONRoute)
 
@@ -21,14 +19,14 @@ router = APIRouter(tags=["admin"], route_class=StrictJSONRoute)
     summary="Create a key (its secret is shown only now)",
     responses=merged(_400="invalid_body, invalid_scopes"),
 )
-def create_key(caller: Admin, body: CreateKeyBody) -> dict[str, Any]:
-    key, secret = service.create_key(caller, body.name, body.scopes)
+def create_key(caller: Admin, body: CreateKeyBody, orgs: Organizations) -> dict[str, Any]:
+    key, secret = orgs.create_key(caller, body.name, body.scopes)
     return {"apiKey": {**key.to_resource(), "secret": secret}}
 
 
 @router.get("/api-keys", summary="The organization's active keys", responses=merged())
-def list_keys(caller: Admin) -> dict[str, Any]:
-    return {"apiKeys": [k.to_resource() for k in auth_dal.list_keys(caller.org_id)]}
+def list_keys(caller: Admin, orgs: Organizations) -> dict[str, Any]:
+    return {"apiKeys": [k.to_resource() for k in orgs.list_keys(caller)]}
 
 
 @router.delete(
@@ -37,14 +35,14 @@ def list_keys(caller: Admin) -> dict[str, Any]:
     summary="Revoke a key (at once)",
     responses=merged(_400="invalid_key_id", _404="api_key_not_found"),
 )
-def revoke_key(keyId: str, caller: Admin) -> Response:
-    service.revoke_key(caller, keyId)
+def revoke_key(keyId: str, caller: Admin, orgs: Organizations) -> Response:
+    orgs.revoke_key(caller, keyId)
     return Response(status_code=204)
 
 
 @router.get("/organization", summary="Settings, usage and quota", responses=merged())
-def get_organization(caller: Admin) -> dict[str, Any]:
-    return {"organization": service.describe(caller)}
+def get_organization(caller: Admin, orgs: Organizations) -> dict[str, Any]:
+    return {"organization": orgs.describe(caller)}
 
 
 @router.patch(
@@ -53,7 +51,7 @@ def get_organization(caller: Admin) -> dict[str, Any]:
     responses=merged(_400="invalid_body, invalid_ip_allowlist, allowlist_excludes_caller"),
 )
 def patch_organization(
-    caller: Admin, body: PatchOrganizationBody, request: Request
+    caller: Admin, body: PatchOrganizationBody, request: Request, orgs: Organizations
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude={"force"}, exclude_none=True)
-    return {"organization": service.update(caller, changes, source_ip(request), body.force)}
+    return {"organization": orgs.update(caller, changes, source_ip(request), body.force)}

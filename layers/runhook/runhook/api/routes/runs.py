@@ -8,21 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
-from runhook.api.deps import Caller
+from runhook.api.deps import Caller, Runs
 from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
 from runhook.api.strict import StrictJSONRoute
-from runhook.clock import is_uuid, iso
-from runhook.dal import runs as runs_dal
-from runhook.errors import InvalidRequest
-from runhook.models import Run, RunStatus
-from runhook.services import runs as service
-from runhook.settings import get_settings
+from runhook.clock import iso
+from runhook.models import RunFilter, RunStatus
 
 router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
-
-
-def resource(run: Run) -> dict[str, Any]:
-    return run.to_resource(get_settings().public_base_url)
 
 
 @router.post(
@@ -41,11 +33,14 @@ def resource(run: Run) -> dict[str, Any]:
 def create_run(
     taskId: str,
     caller: Caller,
+    runs: Runs,
     body: Annotated[CreateRunBody | None, Body()] = None,
 ) -> JSONResponse:
     body = body or CreateRunBody()
-    created = service.create_run(caller, taskId, body.inputs, body.clientRequestId)
-    return JSONResponse({"run": resource(created.run)}, status_code=202 if created.created else 200)
+    created = runs.create_run(caller, taskId, body.inputs, body.clientRequestId)
+    return JSONResponse(
+        {"run": runs.resource(created.run)}, status_code=202 if created.created else 200
+    )
 
 
 @router.get(
@@ -53,8 +48,8 @@ def create_run(
     summary="The 50 most recent runs of a task, newest first",
     responses=merged(_400="invalid_task_id", _404="task_not_found"),
 )
-def list_task_runs(taskId: str, caller: Caller) -> dict[str, Any]:
-    return {"runs": [resource(r) for r in service.list_task_runs(caller, taskId)]}
+def list_task_runs(taskId: str, caller: Caller, runs: Runs) -> dict[str, Any]:
+    return {"runs": [runs.resource(r) for r in runs.list_task_runs(caller, taskId)]}
 
 
 def _timestamp(value: datetime | None) -> str | None:
@@ -68,6 +63,7 @@ def _timestamp(value: datetime | None) -> str | None:
 )
 def list_runs(
     caller: Caller,
+    runs: Runs,
     pageSize: Annotated[int, Query(ge=1, le=100)] = 50,
     pageToken: Annotated[str | None, Query(max_length=2048)] = None,
     status: RunStatus | None = None,
@@ -76,19 +72,15 @@ def list_runs(
     createdAfter: datetime | None = None,
     createdBefore: datetime | None = None,
 ) -> dict[str, Any]:
-    if taskId is not None and not is_uuid(taskId):
-        raise InvalidRequest("invalid_task_id")
-    runs, token = runs_dal.list_org_runs(
-        caller.org_id,
-        page_size=pageSize,
-        page_token=pageToken,
+    filters = RunFilter(
         status=status.value if status else None,
         task_id=taskId,
         trigger_type=triggerType,
         created_after=_timestamp(createdAfter),
         created_before=_timestamp(createdBefore),
     )
-    return {"runs": [resource(r) for r in runs], "nextPageToken": token}
+    page, token = runs.list_runs(caller, filters, page_size=pageSize, page_token=pageToken)
+    return {"runs": [runs.resource(r) for r in page], "nextPageToken": token}
 
 
 @router.get(
@@ -96,8 +88,8 @@ def list_runs(
     summary="The latest status of a run",
     responses=merged(_400="invalid_run_id", _404="run_not_found"),
 )
-def get_run(runId: str, caller: Caller) -> dict[str, Any]:
-    return {"run": resource(service.visible_run(caller, runId))}
+def get_run(runId: str, caller: Caller, runs: Runs) -> dict[str, Any]:
+    return {"run": runs.resource(runs.visible_run(caller, runId))}
 
 
 @router.get(
@@ -108,10 +100,11 @@ def get_run(runId: str, caller: Caller) -> dict[str, Any]:
 def get_logs(
     runId: str,
     caller: Caller,
+    runs: Runs,
     after: Annotated[str | None, Query(max_length=36)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> dict[str, Any]:
-    entries, cursor = service.read_logs(caller, runId, after, limit)
+    entries, cursor = runs.read_logs(caller, runId, after, limit)
     return {"runId": runId, "logEntries": [e.to_resource() for e in entries], "nextCursor": cursor}
 
 
@@ -124,10 +117,11 @@ def get_logs(
 def cancel_run(
     runId: str,
     caller: Caller,
+    runs: Runs,
     body: Annotated[CancelRunBody | None, Body()] = None,
 ) -> dict[str, Any]:
     reason = body.reason if body else None
-    return {"run": resource(service.cancel_run(caller, runId, reason))}
+    return {"run": runs.resource(runs.cancel_run(caller, runId, reason))}
 
 
 @router.post(
@@ -138,6 +132,6 @@ def cancel_run(
         _400="invalid_run_id, invalid_body", _404="run_not_found", _409="run_not_waiting"
     ),
 )
-def resume_run(runId: str, caller: Caller, body: ResumeRunBody) -> dict[str, Any]:
-    run = service.resume_run(caller, runId, body.approved, body.data, body.comment)
-    return {"run": resource(run)}
+def resume_run(runId: str, caller: Caller, body: ResumeRunBody, runs: Runs) -> dict[str, Any]:
+    run = runs.resume_run(caller, runId, body.approved, body.data, body.comment)
+    return {"run": runs.resource(run)}

@@ -6,11 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from runhook.api.deps import Caller
+from runhook.api.deps import Caller, Tasks
 from runhook.api.schemas import merged
 from runhook.api.strict import StrictJSONRoute
-from runhook.dal import tasks as tasks_dal
-from runhook.services import tasks as service
 
 router = APIRouter(tags=["tasks"], route_class=StrictJSONRoute)
 
@@ -45,8 +43,8 @@ TaskBody = Annotated[dict[str, Any], Body(openapi_examples={"order": {"value": T
     summary="Save a task (validated: every problem is listed)",
     responses=merged(_400="invalid_task (+errors), invalid_body"),
 )
-def create_task(caller: Caller, body: TaskBody) -> dict[str, Any]:
-    return {"task": service.create_task(caller, body).to_resource()}
+def create_task(caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
+    return {"task": tasks.create_task(caller, body).to_resource()}
 
 
 @router.get(
@@ -56,11 +54,12 @@ def create_task(caller: Caller, body: TaskBody) -> dict[str, Any]:
 )
 def list_tasks(
     caller: Caller,
+    tasks: Tasks,
     pageSize: Annotated[int, Query(ge=1, le=100)] = 50,
     pageToken: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    tasks, token = tasks_dal.list_tasks(caller.org_id, page_size=pageSize, page_token=pageToken)
-    return {"tasks": [t.to_resource() for t in tasks], "nextPageToken": token}
+    page, token = tasks.list_tasks(caller, page_size=pageSize, page_token=pageToken)
+    return {"tasks": [t.to_resource() for t in page], "nextPageToken": token}
 
 
 @router.get(
@@ -68,8 +67,8 @@ def list_tasks(
     summary="A task (latest version)",
     responses=merged(_400="invalid_task_id", _404="task_not_found"),
 )
-def get_task(taskId: str, caller: Caller) -> dict[str, Any]:
-    return {"task": service.visible_task(caller, taskId).to_resource()}
+def get_task(taskId: str, caller: Caller, tasks: Tasks) -> dict[str, Any]:
+    return {"task": tasks.visible_task(caller, taskId).to_resource()}
 
 
 @router.put(
@@ -81,8 +80,8 @@ def get_task(taskId: str, caller: Caller) -> dict[str, Any]:
         _409="task_modified_concurrently",
     ),
 )
-def update_task(taskId: str, caller: Caller, body: TaskBody) -> dict[str, Any]:
-    return {"task": service.update_task(caller, taskId, body).to_resource()}
+def update_task(taskId: str, caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
+    return {"task": tasks.update_task(caller, taskId, body).to_resource()}
 
 
 @router.delete(
@@ -91,6 +90,6 @@ def update_task(taskId: str, caller: Caller, body: TaskBody) -> dict[str, Any]:
     summary="Delete a task (its runs stay readable)",
     responses=merged(_400="invalid_task_id", _404="task_not_found"),
 )
-def delete_task(taskId: str, caller: Caller) -> Response:
-    service.delete_task(caller, taskId)
+def delete_task(taskId: str, caller: Caller, tasks: Tasks) -> Response:
+    tasks.delete_task(caller, taskId)
     return Response(status_code=204)

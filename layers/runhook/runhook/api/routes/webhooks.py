@@ -8,13 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from runhook.api.deps import Admin
+from runhook.api.deps import Admin, Endpoints, Replays
 from runhook.api.schemas import merged
 from runhook.api.strict import StrictJSONRoute
-from runhook.webhooks import catalog, replay
-from runhook.webhooks import endpoints as service
-from runhook.webhooks.endpoints import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
-from runhook.webhooks.models import DeliveryStatus
+from runhook.services.endpoints import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_URL_LENGTH,
+    ROTATION_OVERLAP_SECONDS,
+)
+from runhook.webhook_models import DeliveryStatus, Endpoint
+from runhook.webhooks import catalog
 
 router = APIRouter(tags=["webhooks"], route_class=StrictJSONRoute)
 
@@ -51,9 +54,9 @@ class RotateSecretBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     overlapSeconds: int = Field(
-        default=service.ROTATION_OVERLAP_SECONDS,
+        default=ROTATION_OVERLAP_SECONDS,
         ge=0,
-        le=service.ROTATION_OVERLAP_SECONDS,
+        le=ROTATION_OVERLAP_SECONDS,
         description="How long the old secret keeps signing alongside the new one",
     )
 
@@ -71,7 +74,7 @@ class RecoverBody(BaseModel):
     until: datetime | None = Field(default=None, description="… and before (default: now)")
 
 
-def _with_secret(endpoint: Any, secret: str) -> dict[str, Any]:
+def _with_secret(service: Endpoints, endpoint: Endpoint, secret: str) -> dict[str, Any]:
     return {"endpoint": service.resource(endpoint, secret=secret)}
 
 
@@ -86,7 +89,7 @@ def _with_secret(endpoint: Any, secret: str) -> dict[str, Any]:
         _409="endpoint_limit_reached",
     ),
 )
-def create_endpoint(caller: Admin, body: CreateEndpointBody) -> dict[str, Any]:
+def create_endpoint(caller: Admin, body: CreateEndpointBody, service: Endpoints) -> dict[str, Any]:
     endpoint, secret = service.create_endpoint(
         caller,
         url=body.url,
@@ -95,7 +98,7 @@ def create_endpoint(caller: Admin, body: CreateEndpointBody) -> dict[str, Any]:
         description=body.description,
         enabled=body.enabled,
     )
-    return _with_secret(endpoint, secret)
+    return _with_secret(service, endpoint, secret)
 
 
 @router.get(
@@ -103,7 +106,7 @@ def create_endpoint(caller: Admin, body: CreateEndpointBody) -> dict[str, Any]:
     summary="The organization's endpoints, with their health",
     responses=merged(),
 )
-def list_endpoints(caller: Admin) -> dict[str, Any]:
+def list_endpoints(caller: Admin, service: Endpoints) -> dict[str, Any]:
     return {"endpoints": service.resources(service.list_endpoints(caller))}
 
 
@@ -112,7 +115,7 @@ def list_endpoints(caller: Admin) -> dict[str, Any]:
     summary="An endpoint and its health",
     responses=merged(_400="invalid_endpoint_id", _404="endpoint_not_found"),
 )
-def get_endpoint(endpointId: str, caller: Admin) -> dict[str, Any]:
+def get_endpoint(endpointId: str, caller: Admin, service: Endpoints) -> dict[str, Any]:
     return {"endpoint": service.resource(service.visible_endpoint(caller, endpointId))}
 
 
@@ -125,7 +128,9 @@ def get_endpoint(endpointId: str, caller: Admin) -> dict[str, Any]:
         _404="endpoint_not_found, task_not_found",
     ),
 )
-def patch_endpoint(endpointId: str, caller: Admin, body: PatchEndpointBody) -> dict[str, Any]:
+def patch_endpoint(
+    endpointId: str, caller: Admin, body: PatchEndpointBody, service: Endpoints
+) -> dict[str, Any]:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     endpoint = service.update_endpoint(caller, endpointId, changes)
     return {"endpoint": service.resource(endpoint)}
@@ -137,7 +142,7 @@ def patch_endpoint(endpointId: str, caller: Admin, body: PatchEndpointBody) -> d
     summary="Delete an endpoint (its queued deliveries are dropped)",
     responses=merged(_400="invalid_endpoint_id", _404="endpoint_not_found"),
 )
-def delete_endpoint(endpointId: str, caller: Admin) -> Response:
+def delete_endpoint(endpointId: str, caller: Admin, service: Endpoints) -> Response:
     service.delete_endpoint(caller, endpointId)
     return Response(status_code=204)
 
@@ -153,11 +158,12 @@ def delete_endpoint(endpointId: str, caller: Admin) -> Response:
 def rotate_secret(
     endpointId: str,
     caller: Admin,
+    service: Endpoints,
     body: Annotated[RotateSecretBody | None, Body()] = None,
 ) -> dict[str, Any]:
     overlap = (body or RotateSecretBody()).overlapSeconds
     endpoint, secret = service.rotate_secret(caller, endpointId, overlap)
-    return _with_secret(endpoint, secret)
+    return _with_secret(service, endpoint, secret)
 
 
 @router.post(
@@ -171,6 +177,7 @@ def rotate_secret(
 def test_endpoint(
     endpointId: str,
     caller: Admin,
+    service: Endpoints,
     body: Annotated[TestSendBody | None, Body()] = None,
 ) -> dict[str, Any]:
     delivery = service.send_test(caller, endpointId, (body or TestSendBody()).eventType)
@@ -187,6 +194,7 @@ def test_endpoint(
 def list_deliveries(
     endpointId: str,
     caller: Admin,
+    service: Endpoints,
     status: DeliveryStatus | None = None,
     pageSize: Annotated[int, Query(ge=1, le=100)] = 20,
     pageToken: Annotated[str | None, Query(max_length=2048)] = None,
@@ -207,8 +215,8 @@ def list_deliveries(
         _409="endpoint_disabled",
     ),
 )
-def recover(endpointId: str, caller: Admin, body: RecoverBody) -> dict[str, Any]:
-    result = replay.recover(caller, endpointId, body.since, body.until)
+def recover(endpointId: str, caller: Admin, body: RecoverBody, replays: Replays) -> dict[str, Any]:
+    result = replays.recover(caller, endpointId, body.since, body.until)
     return result.to_resource()
 
 
@@ -217,7 +225,7 @@ def recover(endpointId: str, caller: Admin, body: RecoverBody) -> dict[str, Any]
     summary="A delivery and its attempts",
     responses=merged(_400="invalid_delivery_id", _404="delivery_not_found"),
 )
-def get_delivery(deliveryId: str, caller: Admin) -> dict[str, Any]:
+def get_delivery(deliveryId: str, caller: Admin, service: Endpoints) -> dict[str, Any]:
     delivery = service.visible_delivery(caller, deliveryId, with_attempts=True)
     return {"delivery": delivery.to_resource()}
 
@@ -232,6 +240,6 @@ def get_delivery(deliveryId: str, caller: Admin) -> dict[str, Any]:
         _409="endpoint_disabled",
     ),
 )
-def replay_delivery(deliveryId: str, caller: Admin) -> dict[str, Any]:
-    delivery = replay.replay_delivery(caller, deliveryId)
+def replay_delivery(deliveryId: str, caller: Admin, replays: Replays) -> dict[str, Any]:
+    delivery = replays.replay_delivery(caller, deliveryId)
     return {"delivery": delivery.to_resource(include_attempts=False)}

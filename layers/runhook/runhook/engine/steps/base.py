@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from runhook.models import LogLevel
-from runhook.settings import Settings, get_settings
+from runhook.settings import Settings
 
 DEFAULT_RUNNER = "step"
 
@@ -75,7 +75,7 @@ class StepCall:
     timeout: float  # seconds this attempt may take (step timeout, run deadline, Lambda time)
     attempt: int = 1
     max_attempts: int = 1
-    settings: Settings = field(default_factory=get_settings)
+    settings: Settings = field(default_factory=Settings.from_environment)
     clock: Callable[[], float] = time.monotonic
     # Long-running kinds poll this between actions: True once the run is no longer
     # RUNNING (cancelled, failed by the reconciler). Reads DynamoDB at most every few s.

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from runhook import clock
 from runhook.engine import redact
 from runhook.engine.steps.base import StepCall, StepFailure, StepKind, short
 from runhook.netguard import BlockedTarget, CheckedTarget, check_url
@@ -100,13 +101,7 @@ def _size(n: int) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # HTTP-date form: use the step's own backoff
+    return clock.parse_retry_after(response.headers.get("retry-after"), clock.now())
 
 
 class HttpKind(StepKind):

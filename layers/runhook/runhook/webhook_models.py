@@ -1,15 +1,24 @@
-"""Webhook endpoints, deliveries and attempts: what they are, free of storage and HTTP."""
+"""Webhook endpoints, deliveries and attempts: what they are, free of storage and HTTP.
+
+A module of its own, outside runhook.webhooks, so that the repositories (runhook.dal)
+can store these models while the webhook workers (runhook.webhooks) use the
+repositories: the dependency points one way. Fields are snake_case; their camelCase
+aliases are the stored attribute names; `to_resource` gives the public API's shape.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
 from runhook import clock
 
+_STORED_AS_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
-DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "succeeded", "failed")
 
 # Why an endpoint is disabled (its `disabledReason`).
 DISABLED_BY_USER = "disabled_by_user"
@@ -17,8 +26,9 @@ DISABLED_GONE = "endpoint_gone"  # the receiver answered 410 Gone
 DISABLED_FAILING = "failing_continuously"  # failing for WEBHOOK_DISABLE_AFTER_SECONDS
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(BaseModel):
+    model_config = _STORED_AS_CAMEL
+
     id: str
     org_id: str
     url: str
@@ -78,8 +88,7 @@ class Endpoint:
         }
 
 
-@dataclass(frozen=True)
-class Health:
+class Health(BaseModel):
     """Success rate over the endpoint's most recent attempts (None: no attempt yet)."""
 
     success_rate: float | None = None
@@ -89,11 +98,14 @@ class Health:
     def from_outcomes(cls, outcomes: list[bool]) -> Health:
         if not outcomes:
             return cls()
-        return cls(round(sum(outcomes) / len(outcomes), 4), len(outcomes))
+        return cls(
+            success_rate=round(sum(outcomes) / len(outcomes), 4), recent_attempts=len(outcomes)
+        )
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(BaseModel):
+    model_config = _STORED_AS_CAMEL
+
     id: str
     org_id: str
     endpoint_id: str
@@ -113,13 +125,20 @@ class Delivery:
     next_attempt_at: str | None = None
     last_status_code: int | None = None
     last_error: str | None = None
-    lease_until: float | None = None
+    # While an attempt runs: epoch milliseconds (stored as such: `leaseUntil`).
+    lease_until_ms: int | None = Field(default=None, alias="leaseUntil")
     replays: int = 0
     test: bool = False
-    attempt_log: list[Attempt] = field(default_factory=list)
+    # Read with the delivery on request; never stored on the delivery item.
+    attempt_log: list[Attempt] = Field(default_factory=list, exclude=True)
+
+    @property
+    def lease_until(self) -> float | None:
+        """The lease's end in epoch seconds (what `time.time()` returns), or None."""
+        return None if self.lease_until_ms is None else self.lease_until_ms / 1000
 
     def with_attempts(self, attempts: list[Attempt]) -> Delivery:
-        return replace(self, attempt_log=attempts)
+        return self.model_copy(update={"attempt_log": attempts})
 
     def to_resource(self, *, include_attempts: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -147,8 +166,9 @@ class Delivery:
         return out
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(BaseModel):
+    model_config = _STORED_AS_CAMEL
+
     delivery_id: str
     endpoint_id: str
     number: int
@@ -171,3 +191,6 @@ class Attempt:
             "responseExcerpt": self.response_excerpt,
             "nextAttemptAt": self.next_attempt_at,
         }
+
+
+Delivery.model_rebuild()  # `attempt_log` names Attempt, defined after Delivery

@@ -1,0 +1,64 @@
+"""Who is calling: an API key, the organization's IP allowlist and the key's rate limit.
+
+HTTP-free: the API passes the presented secret and the caller's address in and maps
+the errors raised here to 401 / 403 / 429 (runhook.api.errors).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+from runhook import clock
+from runhook.dal.auth import AuthRepository
+from runhook.errors import Forbidden, Unauthorized
+from runhook.models import Principal
+from runhook.services.ratelimit import RateLimiter
+
+MAX_KEY_LENGTH = 200
+KEY_PREFIXES = ("sk_live_", "sk_test_")
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def ip_allowed(ip: str, allowlist: list[str]) -> bool:
+    """Whether `ip` is inside one of the CIDRs of `allowlist` (an empty list allows all)."""
+    if not allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for cidr in allowlist:
+        network = ipaddress.ip_network(cidr, strict=False)
+        if address.version == network.version and address in network:
+            return True
+    return False
+
+
+class Authenticator:
+    def __init__(self, auth: AuthRepository, rate_limiter: RateLimiter) -> None:
+        self.auth = auth
+        self.rate_limiter = rate_limiter
+
+    def authenticate(self, secret: str | None, source_ip: str) -> Principal:
+        """The caller behind `secret`, checked against its organization's allowlist and
+        counted against its key's rate limit."""
+        if not secret or len(secret) > MAX_KEY_LENGTH or not secret.startswith(KEY_PREFIXES):
+            raise Unauthorized()
+        found = self.auth.lookup_key(secret)
+        if found is None:
+            raise Unauthorized()
+        key = found.key
+        org = self.auth.get_org(key.org_id)
+        if org is None:
+            raise Unauthorized()
+        if not ip_allowed(source_ip, org.ip_allowlist):
+            raise Forbidden("ip_not_allowed")
+        self.rate_limiter.check(key.id, org.settings)
+        now = clock.now()
+        stale = clock.iso(now - TOUCH_EVERY)
+        if not key.last_used_at or key.last_used_at < stale:
+            self.auth.touch_key(found, clock.iso(now), stale)
+        return Principal(
+            org_id=key.org_id, key_id=key.id, scopes=list(key.scopes), org_settings=org.settings
+        )

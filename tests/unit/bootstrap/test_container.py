@@ -1,0 +1,71 @@
+"""The composition root builds lazily, once, from the settings it is given (no AWS calls)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from runhook.bootstrap import Container
+from runhook.settings import Settings
+
+ENVIRON = {
+    "TABLE_NAME": "runhook-unit",
+    "EVENT_BUS_NAME": "bus-unit",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:runs",
+    "DELIVERIES_QUEUE_URL": "https://sqs.example/q",
+    "DELIVERIES_DLQ_URL": "https://sqs.example/dlq",
+    "PUBLIC_BASE_URL": "https://api.example",
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "unit",
+    "AWS_SECRET_ACCESS_KEY": "unit",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+}
+
+
+class CountingSession:
+    """A boto3 session stand-in that counts the clients made."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def client(self, service: str, **options: Any) -> Any:
+        self.made.append(service)
+        return object()
+
+
+def test_nothing_is_built_until_used_and_then_once() -> None:
+    session = CountingSession()
+    container = Container(Settings(), boto3_session=session)  # type: ignore[arg-type]
+    assert session.made == []
+    assert container.runs is container.runs
+    assert container.tasks.table is container.runs.table is container.table
+    assert session.made == ["dynamodb"]
+    assert container.run_service.sfn is container.sfn
+    assert sorted(session.made) == ["dynamodb", "events", "stepfunctions"]
+
+
+def test_parts_are_built_once_across_threads() -> None:
+    session = CountingSession()
+    container = Container(Settings(), boto3_session=session)  # type: ignore[arg-type]
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(container.sender)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(s) for s in seen}) == 1
+    assert sorted(session.made) == ["dynamodb", "sqs"]
+
+
+def test_from_an_explicit_environment() -> None:
+    container = Container.from_environment(ENVIRON)
+    assert container.settings.table_name == "runhook-unit"
+    assert container.endpoint_url == "http://127.0.0.1:1"
+    assert container.session.region_name == "eu-west-1"
+    assert container.table.name == "runhook-unit"
+    assert container.table.client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert container.bus.bus_name == "bus-unit"
+    assert container.delivery_queue.dlq_url == "https://sqs.example/dlq"
+    assert container.sfn.execution_arn("r1").endswith(":execution:runs:r1")
+    run_service = container.run_service
+    assert run_service.public_base_url == "https://api.example"
