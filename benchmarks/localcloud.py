@@ -93,8 +93,8 @@ class BenchCloud:
 
             original = servers.load_api_app
 
-            def load_api_app() -> tuple[Any, str | None]:
-                app, error = original()
+            def load_api_app(container: Any | None = None) -> tuple[Any, str | None]:
+                app, error = original(container)
                 return recorder.asgi(app), error
 
             servers.load_api_app = load_api_app  # type: ignore[assignment]

@@ -13,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from runhook.bootstrap import Container
-from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine  # at init: the engine and every step kind
 from runhook.engine.steps.browser import RUNNER
 
@@ -22,7 +21,7 @@ logger = Logger()
 
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
     """The handler, wired once per cold start (no AWS call until an invocation)."""
-    deps = EngineDependencies.from_container(container or Container.from_environment())
+    deps = (container or Container.from_environment()).engine
 
     @logger.inject_lambda_context(correlation_id_path="state.runId")
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

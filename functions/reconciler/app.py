@@ -10,16 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from runhook.bootstrap import Container
-from runhook.engine.factory import EngineDependencies
 
 logger = Logger()
 
 
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
     """The handler, wired once per cold start (no AWS call until an invocation)."""
-    reconciler = EngineDependencies.from_container(
-        container or Container.from_environment()
-    ).reconciler()
+    reconciler = (container or Container.from_environment()).engine.reconciler()
 
     @logger.inject_lambda_context(correlation_id_path="detail.name")
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from runhook.bootstrap import Container
-from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine  # at init: the engine and every step kind
 
 logger = Logger()
@@ -35,7 +34,7 @@ _ACTIONS = frozenset({"advance", "await", "fail"})
 
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
     """The handler, wired once per cold start (no AWS call until an invocation)."""
-    deps = EngineDependencies.from_container(container or Container.from_environment())
+    deps = (container or Container.from_environment()).engine
 
     @metrics.log_metrics
     @logger.inject_lambda_context(correlation_id_path="state.runId")

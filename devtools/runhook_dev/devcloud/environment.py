@@ -92,17 +92,13 @@ class ProcessEnvironment:
 
     def __init__(self) -> None:
         self._saved: dict[str, str | None] = {}
-        self._runhook_configured = False
 
-    def apply(self, values: Mapping[str, str], *, configures_runhook: bool = False) -> None:
-        """Set `values`; `configures_runhook`: also forget runhook's cached settings/clients."""
+    def apply(self, values: Mapping[str, str]) -> None:
+        """Set `values` (remembering what was there)."""
         for key, value in values.items():
             if key not in self._saved:
                 self._saved[key] = os.environ.get(key)
             os.environ[key] = value
-        if configures_runhook:
-            self._runhook_configured = True
-            _reset_runhook_caches()
 
     def restore(self) -> None:
         """Put back what was there before `apply` (idempotent)."""
@@ -112,24 +108,3 @@ class ProcessEnvironment:
             else:
                 os.environ[key] = value
         self._saved = {}
-        if self._runhook_configured:
-            self._runhook_configured = False
-            _reset_runhook_caches()
-
-
-# runhook's per-process caches built from os.environ (settings, boto3 clients): forgotten
-# after each change. Looked up by name: a cache the code layer no longer has is skipped.
-_RUNHOOK_CACHES = (("runhook.settings", "reset_settings"), ("runhook.aws", "reset_clients"))
-
-
-def _reset_runhook_caches() -> None:
-    import importlib
-
-    for module_name, function_name in _RUNHOOK_CACHES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        reset = getattr(module, function_name, None)
-        if callable(reset):
-            reset()

@@ -64,6 +64,7 @@ class Parts:
         self.sources: EventSources | None = None
         self.status: ExecutionStatusEmitter | None = None
         self.api_server: ApiServer | None = None
+        self.api_container: Any | None = None  # the API function's runhook Container
         self._sockets: list[socket.socket] = []
         self._previous_sigterm: Any = None
 
@@ -151,7 +152,10 @@ class Parts:
             )
         api = [deployment.functions[lid] for lid in deployment.api_functions]
         values = plan.process(containers=factory is not None, api_functions=api)
-        self.environment.apply(values, configures_runhook=True)
+        self.environment.apply(values)
+        if factory is not None and api:
+            # The API and the seed get the API function's own Container (no os.environ).
+            self.api_container = factory(plan.for_function(api[0]), self.aws.session())
 
     def _adopt(self, deployment: Deployment) -> None:
         cloud = self.cloud
@@ -181,7 +185,7 @@ class Parts:
         from runhook_dev.devcloud.seed import seed_demo
 
         cloud = self.cloud
-        seed = seed_demo(cloud.table_name, cloud.options.dev_api_key)
+        seed = seed_demo(cloud.table_name, cloud.options.dev_api_key, self.api_container)
         cloud.org_id, cloud.admin_api_key, cloud.demo_task_id = (
             seed.org_id,
             seed.api_key,
@@ -192,7 +196,7 @@ class Parts:
         from runhook_dev.devcloud import servers
 
         self._sockets.remove(api_socket)  # the server owns it now (or closed it on failure)
-        self.api_server, self.cloud.api_error = servers.start_api(api_socket)
+        self.api_server, self.cloud.api_error = servers.start_api(api_socket, self.api_container)
 
     def stop(self) -> None:
         """Stop everything, in reverse (idempotent)."""

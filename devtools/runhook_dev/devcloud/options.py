@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from runhook_dev.devcloud.containers import ContainerFactory
 
+
+def _bootstrap_factory() -> ContainerFactory:
+    from runhook_dev.devcloud.containers import bootstrap_container
+
+    return bootstrap_container
+
+
 DEFAULT_API_PORT = 3000
 DEFAULT_AWS_PORT = 4566
 STAGE = "local"
@@ -52,10 +59,11 @@ class CloudOptions:
     sqs_wait_seconds: int = 1  # the pollers' long poll
     reconcile_interval: float = 1.0  # Step Functions status-change polling; 0: off
     install_signal_handlers: bool = False  # SIGTERM stops the cloud, then the previous handler
-    # How handlers get their dependencies: None runs each module's `handler` configured by
-    # os.environ; a factory (e.g. `containers.bootstrap_container`) builds one Container per
-    # function and calls the module's `create_handler(container)` (see containers.py).
-    container_factory: ContainerFactory | None = None
+    # How handlers get their dependencies: a factory (default `containers.bootstrap_container`)
+    # builds one Container per function (the API's included) and calls the module's
+    # `create_handler(container)` (see containers.py); None runs each module's `handler`
+    # configured by os.environ.
+    container_factory: ContainerFactory | None = field(default_factory=_bootstrap_factory)
 
     def __post_init__(self) -> None:
         state_dir = Path(self.state_dir) if self.state_dir else Path.cwd() / ".state"

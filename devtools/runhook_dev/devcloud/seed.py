@@ -9,7 +9,7 @@ new secret).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.options import DEV_API_KEY_ENV
 
@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from runhook_dev.admin import DemoSeed
 
 
-def seed_demo(table_name: str, dev_api_key: str | None = None) -> DemoSeed:
+def seed_demo(
+    table_name: str, dev_api_key: str | None = None, container: Any | None = None
+) -> DemoSeed:
+    """Seed through `container` (the API function's), else one from the environment."""
     from runhook_dev.admin import bootstrap_demo
 
     key = dev_api_key or os.environ.get(DEV_API_KEY_ENV) or None
-    return bootstrap_demo(table_name, key)
+    return bootstrap_demo(table_name, key, container=container)

@@ -82,13 +82,16 @@ class WsgiServer:
         self._thread.join(5)
 
 
-def load_api_app() -> tuple[ASGIApp, str | None]:
-    """The API's ASGI app, or a stand-in and the reason the real one is missing."""
+def load_api_app(container: Any | None = None) -> tuple[ASGIApp, str | None]:
+    """The API's ASGI app on `container` (`create_app(container)`; None: the module's
+    environment-configured `app`), or a stand-in and the reason the real one is missing."""
     import importlib
 
     module_name, _, attribute = API_APP.partition(":")
     try:
         module = importlib.import_module(module_name)
+        if container is not None:
+            return module.create_app(container), None
         return getattr(module, attribute), None
     except Exception as exc:
         reason = f"{API_APP} failed to import: {type(exc).__name__}: {exc}"
@@ -96,9 +99,9 @@ def load_api_app() -> tuple[ASGIApp, str | None]:
     return _missing_api(reason), reason
 
 
-def start_api(sock: socket.socket) -> tuple[ApiServer, str | None]:
+def start_api(sock: socket.socket, container: Any | None = None) -> tuple[ApiServer, str | None]:
     """Serve the API on `sock`: the server, and why the real app is missing (or None)."""
-    app, error = load_api_app()  # looked up at call time: benchmarks wrap it
+    app, error = load_api_app(container)  # looked up at call time: benchmarks wrap it
     server = ApiServer(app, sock)
     if error:
         log.warning("API unavailable: %s (serving 503 on %s)", error, server.url)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from runhook.dal.table import Table
     from runhook.dal.tasks import TaskRepository
     from runhook.dal.webhooks import WebhookRepository
+    from runhook.engine.factory import EngineDependencies
     from runhook.services.artifacts import ArtifactService
     from runhook.services.authentication import Authenticator
     from runhook.services.endpoints import EndpointService
@@ -213,6 +214,13 @@ class Container:
         return DynamoRunStore(
             self.runs, self.tasks, log_retention_days=self.settings.log_retention_days
         )
+
+    @once
+    def engine(self) -> EngineDependencies:
+        """The run engine's dependencies: the run store and the bus (runhook.engine.factory)."""
+        from runhook.engine.factory import EngineDependencies
+
+        return EngineDependencies(self.settings, self.run_store, self.bus)
 
     @once
     def webhooks(self) -> WebhookRepository:

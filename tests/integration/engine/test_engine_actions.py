@@ -11,7 +11,6 @@ import pytest
 
 from runhook.dal.runs import RunRepository
 from runhook.engine import policy
-from runhook.engine.factory import EngineDependencies
 from runhook.engine.runner import Engine, RunNotActive
 from runhook.models import Run, RunStatus
 from tests.support.loopback import Hit, Target
@@ -35,7 +34,7 @@ MakeRun = Callable[..., Run]
 def engine(**kw: Any) -> Engine:
     """An engine for one invocation, wired as the step function wires it (the local cloud's
     environment: DynamoDB Local and its bus)."""
-    return EngineDependencies.from_container(local).engine(**kw)
+    return local.engine.engine(**kw)
 
 
 def advance(
@@ -121,7 +120,7 @@ def test_results_flow_between_invocations_and_big_results_round_trip(
     )
     first = advance(run.id)
     assert first["next"]["kind"] == "wait"
-    stored = EngineDependencies.from_container(local).store.load_step_records(run.id)
+    stored = local.engine.store.load_step_records(run.id)
     assert stored[0].result["json"]["rows"][5999]["i"] == 5999  # parts reassembled
     advance(run.id, first["next"])  # a new invocation reads the result back
     final = runs_dal.get(run.id)

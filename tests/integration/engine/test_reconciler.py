@@ -89,9 +89,8 @@ def test_a_finished_run_is_left_alone(local_cloud: Any, make_run: MakeRun) -> No
 
 
 def test_unrelated_events_are_ignored(local_cloud: Any, container: Any) -> None:
-    from runhook.engine.factory import EngineDependencies
 
-    reconcile = EngineDependencies.from_container(container).reconciler().reconcile
+    reconcile = container.engine.reconciler().reconcile
     assert reconcile({"detail-type": "Something else"})["action"] == "ignored"
     event = _sample("execution_failed.json", "not-a-uuid")
     assert reconcile(event)["action"] == "ignored"

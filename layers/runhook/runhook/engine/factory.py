@@ -4,7 +4,7 @@
 run store (it caches parsed task versions) and the event bus — and makes what lives
 for one invocation: an `Engine` (it holds that invocation's time budget, events and
 outcomes) or the `Reconciler`. The functions' `create_handler` builds one per cold
-start; tests build one with fakes.
+start (`runhook.bootstrap.Container.engine`); tests build one with fakes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from runhook.engine.reconcile import Reconciler
 from runhook.settings import Settings
 
 if TYPE_CHECKING:
-    from runhook.bootstrap import Container
     from runhook.engine.runner import Engine
 
 
@@ -30,11 +29,6 @@ class EngineDependencies:
     settings: Settings
     store: RunStore
     bus: EventBus
-
-    @classmethod
-    def from_container(cls, container: Container) -> EngineDependencies:
-        """The deployed wiring: the container's DynamoDB run store and EventBridge bus."""
-        return cls(container.settings, container.run_store, container.bus)
 
     def engine(
         self,
