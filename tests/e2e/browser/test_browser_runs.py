@@ -174,7 +174,7 @@ def test_cancel_stops_a_long_browser_step(browser_api: Api, site: Any) -> None:
     left = set(sessions)
     while left and time.monotonic() - cancelled_at < 20:
         time.sleep(0.2)
-        left = {p for p in left if procs._alive(p)}
+        left = {p for p in left if procs.alive(p)}
     assert not left, f"Chromium still running {time.monotonic() - cancelled_at:.1f} s after cancel"
     stopped_in = time.monotonic() - cancelled_at
     assert stopped_in < 20, stopped_in
