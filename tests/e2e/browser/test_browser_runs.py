@@ -173,7 +173,7 @@ def test_cancel_stops_a_long_browser_step(browser_api: Api, site: Any) -> None:
     assert resp.json()["run"]["status"] == "CANCELLED"
 
     left = poll(
-        lambda: {p for p in sessions if procs._alive(p)},
+        lambda: {p for p in sessions if procs.alive(p)},
         lambda alive: not alive,
         timeout=20 - (time.monotonic() - cancelled_at),
         interval=0.2,

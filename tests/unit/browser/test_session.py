@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,9 @@ def _no_processes_left(outcome: Any) -> None:
     profile = outcome.session.profile
     assert profile, "the session never made its profile"
     assert procs.session_processes(profile) == set()
+    driver = outcome.session.driver_pid
+    assert driver, "the session's Playwright driver was not found (see session._driver_pid)"
+    assert not procs.alive(driver), f"Playwright's driver (pid {driver}) outlived the session"
 
 
 def test_order_lookup_flow(run_browser: Any, site: Any) -> None:
@@ -234,6 +238,88 @@ def test_cancel_stops_the_browser(run_browser: Any, site: Any) -> None:
     assert outcome.error is not None and outcome.error.code == "cancelled", outcome.error
     launch = (outcome.session.metrics.get("launch_ms") or 0) / 1000
     assert took < max(1.5, launch) + 6, took
+    _no_processes_left(outcome)
+
+
+def _renderers(marker: str) -> set[int]:
+    return {p for p in procs.session_processes(marker) if "--type=renderer" in procs._cmdline(p)}
+
+
+def test_a_cancel_while_chromium_starts_ends_the_launch_at_once(
+    run_browser: Any, site: Any, tmp_path: Path
+) -> None:
+    """Regression (test_cancel_stops_the_browser took 31 s under load): once Chromium's
+    first page is attached, Playwright's launch waits for that page to initialise and
+    load and does not notice a browser that died meanwhile; killing Chromium alone left
+    the launch waiting for its own 30 s timeout (or returned a context whose browser was
+    gone, and closing it never returned). Here every renderer pauses at startup
+    (`--renderer-startup-dialog`: until SIGUSR1), so the first page never initialises
+    and the cancel surely comes while the launch is in progress."""
+    cancelled_at: list[float] = []
+
+    def should_stop() -> bool:
+        if not cancelled_at and _renderers(str(tmp_path)):
+            cancelled_at.append(time.monotonic() + 1.0)  # the page target attaches meanwhile
+        return bool(cancelled_at) and time.monotonic() >= cancelled_at[0]
+
+    outcome = run_browser(
+        [{"action": "goto", "url": f"{site.url}/order-lookup.html"}],
+        timeout=90,
+        should_stop=should_stop,
+        tmp_dir=str(tmp_path),
+        extra_flags=("--renderer-startup-dialog",),
+    )
+    assert cancelled_at, f"no renderer ever started: {outcome.error}"
+    stopped_in = time.monotonic() - cancelled_at[0]
+    assert outcome.error is not None and outcome.error.code == "cancelled", outcome.error
+    assert "launch_ms" not in outcome.session.metrics  # the launch never finished
+    assert stopped_in < 6, stopped_in  # not the launch timeout (30 s)
+    assert not any(m.startswith("Chromium started") for m in outcome.messages())
+    _no_processes_left(outcome)
+
+
+def test_a_cancel_before_chromium_starts_launches_nothing(run_browser: Any, site: Any) -> None:
+    """The run is already cancelled when the step starts: the watchdog fires while
+    Playwright's driver is still starting (~4 s on a loaded machine); the driver is
+    ended and Chromium is never launched (it used to start completely first)."""
+    started = time.monotonic()
+    outcome = run_browser(
+        [{"action": "goto", "url": f"{site.url}/order-lookup.html"}],
+        timeout=90,
+        should_stop=lambda: True,
+    )
+    took = time.monotonic() - started
+    assert outcome.error is not None and outcome.error.code == "cancelled", outcome.error
+    assert "launch_ms" not in outcome.session.metrics
+    assert took < 8, took  # the first poll, at most a second of grace, the cleanup
+    _no_processes_left(outcome)
+
+
+def test_a_cancel_just_after_the_launch_is_a_cancel(
+    run_browser: Any, site: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A cancel between the launch and the guard's setup (route interception) used to
+    escape as Playwright's own TargetClosedError instead of the step's `cancelled`."""
+    from playwright.sync_api import BrowserContext
+
+    flag = threading.Event()
+    original = BrowserContext.route
+
+    def route(self: Any, *args: Any, **kwargs: Any) -> Any:
+        flag.set()  # the watchdog sees the cancel and ends Chromium ...
+        deadline = time.monotonic() + 10
+        while procs.session_processes(str(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # ... before the session goes on
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BrowserContext, "route", route)
+    outcome = run_browser(
+        [{"action": "goto", "url": f"{site.url}/order-lookup.html"}],
+        timeout=90,
+        should_stop=flag.is_set,
+        tmp_dir=str(tmp_path),
+    )
+    assert outcome.error is not None and outcome.error.code == "cancelled", outcome.error
     _no_processes_left(outcome)
 
 

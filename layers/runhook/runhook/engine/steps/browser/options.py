@@ -26,6 +26,13 @@ LAMBDA_FLAGS = ("--single-process", "--no-zygote", "--disable-dev-shm-usage")
 MB = 1024 * 1024
 
 
+def human_size(n: int) -> str:
+    """`n` bytes for a message: 512 B, 3.0 KB, 10.0 MB."""
+    return (
+        f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1048576 else f"{n / 1048576:.1f} MB"
+    )
+
+
 def on_lambda(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     return bool(env.get("AWS_LAMBDA_RUNTIME_API"))
@@ -50,6 +57,10 @@ class BrowserOptions:
     viewport: tuple[int, int] = (1280, 800)
     kill_grace: float = 5.0  # past the step deadline, the watchdog ends the browser
     cancel_poll_interval: float = 1.0
+    # Once the watchdog has ended Chromium, the Playwright call in flight gets this long
+    # to fail by itself (an action does at once); then the driver is ended too (a launch
+    # does not notice a browser that died once its first page was attached).
+    driver_grace: float = 1.0
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod

@@ -46,12 +46,18 @@ def _pids() -> list[int]:
         return []
 
 
-def _alive(pid: int) -> bool:
+def parent(pid: int) -> int | None:
+    """The parent of `pid` (None once it is gone)."""
+    return _ppid(pid)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie has exited: it only waits for its parent to reap it)."""
     try:
         state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z"  # a zombie has exited; its parent has not reaped it yet
+    return state != "Z"
 
 
 def descendants(roots: Iterable[int]) -> set[int]:
@@ -77,7 +83,7 @@ def session_processes(marker: str) -> set[int]:
     """Live processes whose command line holds `marker` (the user-data dir), and their tree."""
     me = os.getpid()
     roots = [pid for pid in _pids() if pid != me and marker in _cmdline(pid)]
-    return {pid for pid in descendants(roots) if _alive(pid)}
+    return {pid for pid in descendants(roots) if alive(pid)}
 
 
 def processes_of(executable: str) -> set[int]:
@@ -88,7 +94,7 @@ def processes_of(executable: str) -> set[int]:
             exe = os.readlink(PROC / str(pid) / "exe")
         except OSError:
             continue
-        if exe == executable and _alive(pid):
+        if exe == executable and alive(pid):
             out.add(pid)
     return out
 
@@ -100,11 +106,26 @@ def kill(pids: Iterable[int], wait: float = 3.0) -> set[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + wait
-    alive = {pid for pid in targets if _alive(pid)}
-    while alive and time.monotonic() < deadline:
+    left = {pid for pid in targets if alive(pid)}
+    while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = {pid for pid in alive if _alive(pid)}
-    return alive
+        left = {pid for pid in left if alive(pid)}
+    return left
+
+
+def end_session(marker: str, wait: float = 3.0) -> set[int]:
+    """SIGKILL the session's processes until none is left (or `wait` s have passed).
+
+    One snapshot is not enough: a process the browser forks between the scan of /proc
+    and the signals is in no snapshot. Returns the processes still alive at the end."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = session_processes(marker)
+        if not found:
+            return set()
+        left = kill(found, max(0.0, deadline - time.monotonic()))
+        if time.monotonic() >= deadline:
+            return left | session_processes(marker)
 
 
 def pss_kb(pids: Iterable[int]) -> int:
