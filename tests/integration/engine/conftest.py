@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from runhook import clock
-from runhook.models import Run, RunStatus, Task
+from runhook.models import Run, RunStatus
+from runhook.tasks.task import Task
 from tests.unit.engine.engine_support import Target
 
 pytestmark = pytest.mark.localcloud
