@@ -318,11 +318,7 @@ class LocalCloud:
 
     @staticmethod
     def _reset_runhook_caches() -> None:
-        import sys
-
-        api = sys.modules.get("runhook.api.app")
-        if api is not None:  # the served app builds its container from the new environment
-            api.app.state.container = None
+        """runhook keeps no process-wide caches any more (runhook.bootstrap.Container)."""
 
     # -- AWS clients --------------------------------------------------------------------
     def session(self) -> Any:
