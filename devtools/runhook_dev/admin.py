@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from runhook import clock
 from runhook.bootstrap import Container
-from runhook.models import Principal, Task
+from runhook.models import Principal
 from runhook.tasks.definition import validate_definition
+from runhook.tasks.task import Task
 
 _NAMESPACE = uuid.UUID("5b1f0a8e-6d4c-4d7e-9a51-0c3a5e2f7b10")
 DEMO_ORG_ID = str(uuid.uuid5(_NAMESPACE, "demo-organization"))

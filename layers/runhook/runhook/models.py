@@ -1,8 +1,9 @@
-"""Domain models: what a run, a task, a log entry, an organization and a key are.
+"""Domain models: what a run, a log entry, an organization and a key are.
 
 Free of storage and HTTP: fields are snake_case, and their camelCase aliases are the
 attribute names a repository stores them under (runhook.dal.codec); `to_resource` gives
-the public API's JSON shape. Webhook models live in runhook.webhook_models.
+the public API's JSON shape. A saved task is runhook.tasks.task.Task; webhook models
+live in runhook.webhook_models (each apart, so a function imports only what it reads).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-
-from runhook.tasks.definition import StepConfig, TaskDefinition
 
 # Field names are snake_case; stored (and validated) under their camelCase aliases too.
 STORED_AS_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -130,43 +129,6 @@ class LogEntry(BaseModel):
 
     def to_resource(self) -> dict[str, Any]:
         return self.model_dump()
-
-
-class Task(BaseModel):
-    """A saved task version: its validated definition (defaults included)."""
-
-    model_config = STORED_AS_CAMEL
-
-    id: str
-    org_id: str
-    version: int
-    created_at: str
-    updated_at: str
-    definition: TaskDefinition
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
-
-    @property
-    def steps(self) -> list[StepConfig]:
-        return list(self.definition.steps)
-
-    def to_resource(self) -> dict[str, Any]:
-        d = self.definition.document()
-        return {
-            "id": self.id,
-            "version": self.version,
-            "name": d["name"],
-            "description": d.get("description"),
-            "inputs": d["inputs"],
-            "steps": d["steps"],
-            "outputs": d["outputs"],
-            "timeoutSeconds": d["timeoutSeconds"],
-            "schedule": d.get("schedule"),
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        }
 
 
 Scope = Literal["admin", "runs"]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from runhook import clock
-from runhook.models import Run, RunStatus, Task
+from runhook.models import Run, RunStatus
+from runhook.tasks.task import Task
 
 pytestmark = pytest.mark.localcloud
 

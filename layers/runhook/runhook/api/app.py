@@ -103,6 +103,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return spec
 
 
-# The app the local cloud serves (`runhook.api.app:app`); its container comes from the
-# environment on the first request. Lambda builds its own: functions/api/app.py.
-app = create_app()
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`app`: the app the local cloud serves (`runhook.api.app:app`), made on first access;
+    its container comes from the environment on the first request. Lambda makes its own
+    (functions/api/app.py), so importing this module builds no app."""
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        _app = create_app()
+    return _app

@@ -8,6 +8,7 @@ the HTTP parts (the key's header, the caller's address).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from runhook.services.organization import OrganizationService
 from runhook.services.replay import ReplayService
 from runhook.services.runs import RunService
 from runhook.services.tasks import TaskService
+from runhook.settings import Settings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer sk_live_…`")
 api_key_scheme = APIKeyHeader(
@@ -32,19 +34,33 @@ api_key_scheme = APIKeyHeader(
 )
 
 _container_lock = threading.Lock()
+# What an environment-configured app's container is made of: rebuilt when one changes.
+_ENVIRONMENT_KEYS = (
+    *(info.alias or name for name, info in Settings.model_fields.items()),
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
 
 
 def container_of(request: Request) -> Container:
-    """The app's container; an app made without one builds it from the environment on
-    its first request (after the local cloud, or Lambda, has set that environment)."""
+    """The app's container (`create_app(container)`).
+
+    An app made without one (the local cloud serves `runhook.api.app:app` in its own
+    process) builds it from os.environ on its first request, and again whenever those
+    variables change (a local cloud restarted in the same process).
+    """
     state = request.app.state
-    container: Container | None = getattr(state, "container", None)
-    if container is None:
-        with _container_lock:
-            container = getattr(state, "container", None)
-            if container is None:
-                container = state.container = Container.from_environment()
-    return container
+    container: Container | None = state.container
+    if container is not None:
+        return container
+    key = tuple(os.environ.get(name) for name in _ENVIRONMENT_KEYS)
+    with _container_lock:
+        if getattr(state, "environment_key", None) != key:
+            state.environment_container = Container.from_environment()
+            state.environment_key = key
+        built: Container = state.environment_container
+        return built
 
 
 def source_ip(request: Request) -> str:

@@ -283,7 +283,7 @@ class Table:
         A filtered query reads `FILTERED_READ_FACTOR` times what the page still lacks per
         call, at most `max_reads` calls; a page cut short by that budget is still
         followed by a token, so a caller can page on. The token resumes right after the
-        last returned item (or, when none matched, after the last one read).
+        last returned item of a full page, else after the last item read.
         """
         fields = query.key_attributes
         start = None

@@ -13,7 +13,7 @@ from runhook import keys
 from runhook.dal.codec import from_attributes, to_attributes
 from runhook.dal.expressions import Put, Update, index_query, key
 from runhook.dal.table import Table, TransactionCancelled
-from runhook.models import Task
+from runhook.tasks.task import Task
 
 # The definition is stored as its JSON document (TaskDefinition.document()).
 TASK_JSON_FIELDS = frozenset({"definition"})

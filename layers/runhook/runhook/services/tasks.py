@@ -7,8 +7,9 @@ from typing import Any
 from runhook import clock
 from runhook.dal.tasks import TaskRepository
 from runhook.errors import Conflict, InvalidRequest, NotFound
-from runhook.models import Principal, Task
+from runhook.models import Principal
 from runhook.tasks.definition import TaskDefinition, validate_definition
+from runhook.tasks.task import Task
 
 UPDATE_ATTEMPTS = 3
 

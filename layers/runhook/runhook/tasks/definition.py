@@ -3,7 +3,8 @@
 This module is the registry of step kinds: each kind has a config model here, and the
 `Step` union below is the one list of them (`STEP_MODELS` is derived from it); the
 engine executes them (runhook.engine.steps). Validation collects every problem so a
-400 can list them all. jsonschema and the template checks are imported only when a
+400 can list them all. For cold starts: the models build their schemas on first use
+(`defer_build`), and jsonschema and the template checks are imported only when a
 definition or inputs are validated (the API), not when a stored task is read.
 """
 
@@ -26,7 +27,7 @@ DEFAULT_TIMEOUT_SECONDS = 3600
 class StepConfig(BaseModel):
     """What every step has; each kind's model adds its own fields and narrows `type`."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     type: str
     id: str
@@ -42,7 +43,7 @@ class StepConfig(BaseModel):
 
 
 class Retry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     maxAttempts: int = Field(default=1, ge=1, le=10)
     backoffSeconds: float = Field(default=1.0, ge=0, le=300)
@@ -141,7 +142,7 @@ MAX_BROWSER_ACTIONS = 100
 
 
 class _BrowserAction(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     timeoutSeconds: float | None = Field(default=None, gt=0, le=300)
 
@@ -264,7 +265,7 @@ STEP_MODELS: dict[str, type[StepConfig]] = {
 class _DefinitionFields(BaseModel):
     """Everything of a definition but its steps."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4096)
