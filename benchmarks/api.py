@@ -55,6 +55,7 @@ def _load(config: dict[str, Any], java_pid: int | None = None) -> dict[str, Any]
     return result
 
 
+# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
 def run(quick: bool = False) -> list[Table]:
     seconds = 4.0 if quick else 8.0
     concurrency = 8

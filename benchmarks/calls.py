@@ -347,6 +347,7 @@ def _created_by_moto_stepfunctions() -> bool:
     return False
 
 
+# Over ~250 lines on purpose: the recorder is one botocore event-hook lifecycle (install, record, attribute, report) whose state is shared by every hook.
 class CallRecorder:
     """Records AWS calls, Lambda invocations and API requests while `recording()`."""
 
@@ -440,6 +441,7 @@ class CallRecorder:
             with self._lock:
                 self.kept.append((model.name, json.loads(json.dumps(params, default=str))))
 
+    # Long on purpose: one botocore after-call hook reads every priced field of every recorded call (units, bytes, items) in one pass.
     def _after(
         self,
         http_response: Any,

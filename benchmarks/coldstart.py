@@ -222,6 +222,7 @@ def measure(rounds: int, seed: int = 7) -> list[Subject]:
     return items
 
 
+# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
 def run(quick: bool = False) -> list[Table]:
     rounds = 7  # the brief: a median of at least 7 (quick changes nothing here)
     items = measure(rounds)

@@ -132,6 +132,7 @@ def measure(repeats: int) -> list[Scenario]:
     return scenarios
 
 
+# Long on purpose: one row builder per column of the printed table, kept beside the header it fills.
 def _calls_table(scenarios: list[Scenario]) -> Table:
     columns = ["service", "operation"] + [f"{s.key}: per run" for s in scenarios]
     table = Table(

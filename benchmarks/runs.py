@@ -78,6 +78,7 @@ def _time_run(bench: BenchCloud, task_id: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
 def run(quick: bool = False) -> list[Table]:
     repeats = 3 if quick else 5
     rows: list[tuple[str, list[float], str, list[float]]] = []

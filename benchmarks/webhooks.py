@@ -222,6 +222,7 @@ def _hop_latency(bench: BenchCloud, count: int) -> list[float]:
     return out
 
 
+# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
 def run(quick: bool = False) -> list[Table]:
     sends = 100 if quick else 200
     events_count = 50 if quick else 100
