@@ -20,25 +20,22 @@ LOG_EVENT = "task-run.log"
 Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
 
 
-def run_detail(run: Run, public_base_url: str) -> dict[str, Any]:
-    """A lifecycle event's detail: the run resource (links under `public_base_url`)."""
+def _envelope(run: Run) -> dict[str, Any]:
+    """What every run event's detail starts with (routing, ordering, deduplication)."""
     return {
         "orgId": run.org_id,
         "runId": run.id,
         "taskId": run.task_id,
         "sequence": run.sequence,
         "occurredAt": clock.now_iso(),
-        "run": run.to_resource(public_base_url),
     }
+
+
+def run_detail(run: Run, public_base_url: str) -> dict[str, Any]:
+    """A lifecycle event's detail: the run resource (links under `public_base_url`)."""
+    return {**_envelope(run), "run": run.to_resource(public_base_url)}
 
 
 def log_detail(run: Run, entries: Sequence[LogEntry]) -> dict[str, Any]:
     """A `task-run.log` event's detail: a batch of the run's log entries."""
-    return {
-        "orgId": run.org_id,
-        "runId": run.id,
-        "taskId": run.task_id,
-        "sequence": run.sequence,
-        "occurredAt": clock.now_iso(),
-        "logEntries": [e.to_resource() for e in entries],
-    }
+    return {**_envelope(run), "logEntries": [e.to_resource() for e in entries]}
