@@ -9,7 +9,7 @@ here runs at import time and a container pays only for the clients it uses.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
@@ -63,6 +63,7 @@ class ClientOptions(TypedDict, total=False):
     boto3_session: boto3.session.Session  # else make one from this session
     boto_config: Config  # ... with this configuration (default DEFAULT_CONFIG)
     endpoint_url: str  # ... at this endpoint (default: AWS_ENDPOINT_URL, or AWS)
+    client_factory: Callable[[], Any]  # or: call this on first use (a composition root's)
 
 
 class LazyClient:
@@ -82,9 +83,11 @@ class LazyClient:
         boto3_session: boto3.session.Session | None = None,
         boto_config: Config | None = None,
         endpoint_url: str | None = None,
+        client_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.service = service
         self._client = boto3_client
+        self._factory = client_factory
         self._session = boto3_session
         self._config = boto_config
         self._endpoint_url = endpoint_url
@@ -95,6 +98,8 @@ class LazyClient:
         if client is not None:
             return client
         with self._lock:  # boto3 sessions are not thread-safe; clients are
+            if self._client is None and self._factory is not None:
+                self._client = self._factory()
             if self._client is None:
                 session = self._session or boto3.session.Session()
                 self._client = session.client(  # type: ignore[call-overload]

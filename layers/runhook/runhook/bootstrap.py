@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 import boto3
@@ -145,14 +146,14 @@ class Container:
     def table(self) -> Table:
         from runhook.dal.table import Table
 
-        return Table(self.settings.table_name, boto3_client=self.client("dynamodb"))
+        return Table(self.settings.table_name, client_factory=partial(self.client, "dynamodb"))
 
     @once
     def sfn(self) -> StepFunctions:
         from runhook.adapters.stepfunctions import StepFunctions
 
         return StepFunctions(
-            self.settings.state_machine_arn, boto3_client=self.client("stepfunctions")
+            self.settings.state_machine_arn, client_factory=partial(self.client, "stepfunctions")
         )
 
     @once
@@ -162,7 +163,7 @@ class Container:
         return EventBus(
             self.settings.event_bus_name,
             self.settings.public_base_url,
-            boto3_client=self.client("events"),
+            client_factory=partial(self.client, "events"),
         )
 
     @once
@@ -172,14 +173,16 @@ class Container:
         return DeliveryQueue(
             self.settings.deliveries_queue_url,
             self.settings.deliveries_dlq_url,
-            boto3_client=self.client("sqs"),
+            client_factory=partial(self.client, "sqs"),
         )
 
     @once
     def artifacts(self) -> S3Artifacts:
         from runhook.adapters.artifacts import S3Artifacts
 
-        return S3Artifacts(self.settings.artifacts_bucket, boto3_client=self.client("s3"))
+        return S3Artifacts(
+            self.settings.artifacts_bucket, client_factory=partial(self.client, "s3")
+        )
 
     # -- repositories -----------------------------------------------------------------------
     @once

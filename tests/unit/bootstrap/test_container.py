@@ -39,9 +39,11 @@ def test_nothing_is_built_until_used_and_then_once() -> None:
     assert session.made == []
     assert container.runs is container.runs
     assert container.tasks.table is container.runs.table is container.table
-    assert session.made == ["dynamodb"]
     assert container.run_service.sfn is container.sfn
-    assert sorted(session.made) == ["dynamodb", "events", "stepfunctions"]
+    assert session.made == []  # parts built, clients not yet: a cold start makes none
+    assert container.table.client is container.table.client
+    assert container.sfn.client is container.sfn.client
+    assert sorted(session.made) == ["dynamodb", "stepfunctions"]
 
 
 def test_parts_are_built_once_across_threads() -> None:
@@ -54,7 +56,17 @@ def test_parts_are_built_once_across_threads() -> None:
     for thread in threads:
         thread.join()
     assert len({id(s) for s in seen}) == 1
-    assert sorted(session.made) == ["dynamodb", "sqs"]
+    assert session.made == []
+    clients: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: clients.append(container.table.client)) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(c) for c in clients}) == 1
+    assert session.made == ["dynamodb"]
 
 
 def test_from_an_explicit_environment() -> None:
