@@ -20,7 +20,8 @@ nothing would ever look at that run or delivery again. The sweeper looks, on a s
 - a pending delivery overdue by more than `delivery_grace_seconds` (its queue message is
   presumed gone) and not leased by an attempt in flight is enqueued again under a new
   generation: the same delivery, the same webhook-id, and any older message that still
-  surfaces is dropped as stale by the sender.
+  surfaces is dropped as stale by the sender. Its retry schedule starts again (the
+  attempt number is the new message's receive count).
 
 Candidates come from the table's sparse index gsi3 (only active runs and pending
 deliveries carry its keys; one Query per shard, never a Scan). One ListExecutions
@@ -107,11 +108,13 @@ class SweepPolicy:
     pending_after_seconds: float = 120.0  # a PENDING run this old should have started
     deadline_grace_seconds: float = 300.0  # the engine ends a run at its deadline by itself
     delivery_grace_seconds: float = 600.0  # SQS hands a due message back within this
+    respect_leases: bool = True  # a leased delivery has an attempt in flight: leave it
 
     @classmethod
     def after_restart(cls) -> SweepPolicy:
-        """Every execution and queue message is gone (the local cloud restarted): act now."""
-        return cls(pending_after_seconds=0.0, delivery_grace_seconds=0.0)
+        """Every execution and queue message is gone (the local cloud restarted), and so is
+        every attempt that held a lease: act now."""
+        return cls(pending_after_seconds=0.0, delivery_grace_seconds=0.0, respect_leases=False)
 
 
 class RunAction(StrEnum):
@@ -147,7 +150,7 @@ def delivery_lost(delivery: DueDelivery, now: datetime, policy: SweepPolicy) -> 
         seconds=policy.delivery_grace_seconds
     )
     leased = delivery.lease_until_ms is not None and delivery.lease_until_ms > _ms(now)
-    return overdue and not leased
+    return overdue and not (leased and policy.respect_leases)
 
 
 def _ms(moment: datetime) -> int:
@@ -250,7 +253,10 @@ class Sweeper:
             if not delivery_lost(due, now, policy):
                 continue
             again = self._deliveries.requeue(
-                due.id, expected_gen=due.gen, statuses=["pending"], unleased_at_ms=_ms(now)
+                due.id,
+                expected_gen=due.gen,
+                statuses=["pending"],
+                unleased_at_ms=_ms(now) if policy.respect_leases else None,
             )
             if again is not None:  # else an attempt or a requeue got there first
                 messages.append(QueueMessage.of(again))
