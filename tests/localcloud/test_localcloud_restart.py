@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,63 +12,10 @@ import boto3
 import httpx
 import pytest
 
+from tests.support.devprocess import DevProcess
 from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.localcloud, pytest.mark.slow]
-
-RUNHOOK = Path(sys.executable).with_name("runhook")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class DevProcess:
-    """`runhook dev` in a subprocess, its output collected line by line."""
-
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [str(RUNHOOK), "dev", "--state-dir", str(state_dir), "--port", "0", "--aws-port", "0"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        def ready() -> bool:
-            if "runhook dev: ready" in self.output:
-                return True
-            if self.process.poll() is not None:
-                pytest.fail(f"runhook dev exited with {self.process.returncode}:\n{self.output}")
-            return False
-
-        eventually(
-            ready,
-            timeout=timeout,
-            message=lambda _: f"runhook dev not ready within {timeout} s:\n{self.output}",
-        )
-
-    def url(self, label: str) -> str:
-        match = re.search(rf"^\s+{label}\s+(http://127\.0\.0\.1:\d+)", self.output, re.MULTILINE)
-        assert match, f"no {label} URL in:\n{self.output}"
-        return match.group(1)
-
-    def stop(self, sig: int, timeout: float = 30.0) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout)
-        self._reader.join(5)
-        return code
 
 
 def java_processes(marker: str) -> list[int]:

@@ -41,6 +41,25 @@ class RuleShimSpec:
     queue_arn: str
 
 
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A function's `Schedule`/`ScheduleV2` event with a `rate(...)` (schedules.py)."""
+
+    function: str  # function name
+    name: str  # the rule's name
+    expression: str
+    period_seconds: float
+    input: Any = None  # the event's `Input` (parsed); None: EventBridge's "Scheduled Event"
+
+
+@dataclass(frozen=True)
+class StartupCall:
+    """A function invoked once right after the local cloud starts (schedules.py)."""
+
+    function: str
+    event: Any
+
+
 @dataclass
 class Deployment:
     tables: dict[str, str] = field(default_factory=dict)  # logical id → table name
@@ -53,6 +72,8 @@ class Deployment:
     environment: dict[str, str] = field(default_factory=dict)  # union of function variables
     sqs_sources: list[SqsSourceSpec] = field(default_factory=list)
     rule_shims: list[RuleShimSpec] = field(default_factory=list)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+    startup_calls: list[StartupCall] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

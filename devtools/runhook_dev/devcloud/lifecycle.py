@@ -23,6 +23,7 @@ from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment
 from runhook_dev.devcloud.errors import LocalCloudError
 from runhook_dev.devcloud.event_sources import EventSources
 from runhook_dev.devcloud.options import STAGE
+from runhook_dev.devcloud.schedules import Scheduler
 from runhook_dev.devcloud.servers import ApiServer, listen
 from runhook_dev.devcloud.status_events import ExecutionStatusEmitter
 from runhook_dev.devcloud.supervisor import DynamoDBSupervisor
@@ -63,6 +64,7 @@ class Parts:
         self.endpoint: AwsEndpoint | None = None
         self.sources: EventSources | None = None
         self.status: ExecutionStatusEmitter | None = None
+        self.schedules: Scheduler | None = None
         self.api_server: ApiServer | None = None
         self.api_container: Any | None = None  # the API function's runhook Container
         self._sockets: list[socket.socket] = []
@@ -180,6 +182,12 @@ class Parts:
         for arn in cloud.deployment.state_machines.values():
             self.status.watch(arn)
         self.status.start()
+        # Start-up calls (the sweeper picks up what the last run left), then the schedules.
+        deployment = cloud.deployment
+        self.schedules = Scheduler(
+            cloud.registry, self.endpoint.invoker, deployment.schedules, deployment.startup_calls
+        )
+        self.schedules.start()
 
     def _seed(self) -> None:
         from runhook_dev.devcloud.seed import seed_demo
@@ -200,6 +208,8 @@ class Parts:
 
     def stop(self) -> None:
         """Stop everything, in reverse (idempotent)."""
+        if self.schedules is not None:
+            self.schedules.stop()
         if self.sources is not None:
             self.sources.stop()
         if self.endpoint is not None:

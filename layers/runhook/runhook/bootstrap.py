@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from runhook.services.quota import Quota
     from runhook.services.replay import ReplayService
     from runhook.services.runs import RunService
+    from runhook.services.sweeper import Sweeper, SweepPolicy
     from runhook.services.tasks import TaskService
     from runhook.webhooks.dispatch import Dispatcher
     from runhook.webhooks.send import Sender
@@ -310,4 +311,29 @@ class Container:
             deliveries=self.webhooks.deliveries,
             queue=self.delivery_queue,
             publish=lambda detail_type, detail: self.bus.publish([(detail_type, detail)]),
+        )
+
+    @once
+    def sweeper(self) -> Sweeper:
+        """Stuck runs and lost deliveries (runhook.services.sweeper), over the active-runs
+        and due-deliveries index, Step Functions, the reconciler and the deliveries queue."""
+        from runhook.services.sweeper import Sweeper
+
+        return Sweeper(
+            runs=self.runs,
+            executions=self.sfn,
+            reconciler=self.engine.reconciler(),
+            deliveries=self.webhooks.deliveries,
+            queue=self.delivery_queue,
+        )
+
+    @once
+    def sweep_policy(self) -> SweepPolicy:
+        """The scheduled sweep's waiting periods (SWEEP_* settings)."""
+        from runhook.services.sweeper import SweepPolicy
+
+        return SweepPolicy(
+            pending_after_seconds=self.settings.sweep_pending_after_seconds,
+            deadline_grace_seconds=self.settings.sweep_deadline_grace_seconds,
+            delivery_grace_seconds=self.settings.sweep_delivery_grace_seconds,
         )

@@ -5,6 +5,8 @@ Every key string the code writes is built here, so the layout lives in one place
 
 from __future__ import annotations
 
+import zlib
+
 
 def org_pk(org_id: str) -> str:
     return f"ORG#{org_id}"
@@ -127,3 +129,22 @@ def rate_pk(key_id: str) -> str:
 
 def rate_window_sk(index: int) -> str:
     return f"W#{index}"
+
+
+# -- the sweeper's sparse index (gsi3): only items that may need sweeping carry its keys --
+SWEEP_SHARDS = 8  # partitions per kind: the writes of a busy stage spread over eight
+
+
+def sweep_shard(item_id: str) -> int:
+    """The shard of an item in gsi3 (stable: the same id always lands in the same one)."""
+    return zlib.crc32(item_id.encode()) % SWEEP_SHARDS
+
+
+def active_runs_gsi3(shard: int) -> str:
+    """PENDING/RUNNING runs (the key goes on any terminal transition)."""
+    return f"RUNS#ACTIVE#{shard}"
+
+
+def due_deliveries_gsi3(shard: int) -> str:
+    """Pending deliveries, by when their next attempt is due (the key goes when they end)."""
+    return f"DELIVERIES#DUE#{shard}"

@@ -41,6 +41,16 @@ class Settings(BaseModel):
     webhook_disable_after_seconds: int = Field(
         default=5 * 24 * 3600, alias="WEBHOOK_DISABLE_AFTER_SECONDS"
     )
+    # The sweeper's waiting periods, seconds (runhook.services.sweeper.SweepPolicy).
+    sweep_pending_after_seconds: float = Field(
+        default=120.0, ge=0, alias="SWEEP_PENDING_AFTER_SECONDS"
+    )
+    sweep_deadline_grace_seconds: float = Field(
+        default=300.0, ge=0, alias="SWEEP_DEADLINE_GRACE_SECONDS"
+    )
+    sweep_delivery_grace_seconds: float = Field(
+        default=600.0, ge=0, alias="SWEEP_DELIVERY_GRACE_SECONDS"
+    )
 
     model_config = {"populate_by_name": True, "frozen": True}
 

@@ -1,5 +1,6 @@
 """Functions: the registry entry (Handler + CodeUri, Environment, EventInvokeConfig) and,
-once every resource exists, their `Events` (SQS sources, EventBridge rules as shims)."""
+once every resource exists, their `Events` (SQS sources, EventBridge rules as shims,
+schedules and start-up calls: schedules.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from runhook_dev.devcloud.deployment import SqsSourceSpec, str_value
 from runhook_dev.devcloud.registry import AsyncConfig, LocalFunction, function_arn
 from runhook_dev.devcloud.resources.events import bus_name, put_rule, shim
+from runhook_dev.devcloud.schedules import SCHEDULE_EVENTS, wire_schedule, wire_startup
 
 if TYPE_CHECKING:
     from runhook_dev.devcloud.deployer import Deployer
@@ -101,6 +103,7 @@ def wire_events(deployer: Deployer, logical_id: str) -> None:
     function = deployer.out.functions.get(logical_id)
     if function is None:
         return
+    wire_startup(deployer, function, logical_id)
     for event_name, spec in (deployer.props(logical_id).get("Events") or {}).items():
         kind = str(spec.get("Type", ""))
         props = deployer.resolver.resolve(spec.get("Properties") or {})
@@ -114,6 +117,8 @@ def wire_events(deployer: Deployer, logical_id: str) -> None:
             put_rule(deployer, name, bus, props.get("Pattern"))
             shim(deployer, function, name, bus, f"{logical_id}-{event_name}", props)
             deployer.out.rules[f"{logical_id}.{event_name}"] = name
+        elif kind in SCHEDULE_EVENTS:
+            wire_schedule(deployer, function, logical_id, event_name, props)
         elif kind in API_EVENTS:
             if logical_id not in deployer.out.api_functions:
                 deployer.out.api_functions.append(logical_id)

@@ -10,7 +10,7 @@ from typing import Any, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runhook.aws import ClientOptions, LazyClient, error_code, unavailable
+from runhook.aws import ClientOptions, LazyClient, error_code, translate_errors, unavailable
 
 MAX_CAUSE = 32768
 _TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -47,6 +47,37 @@ class StepFunctions:
                 raise unavailable("stepfunctions", exc) from exc
         except BotoCoreError as exc:
             raise unavailable("stepfunctions", exc) from exc
+
+    def execution_status(self, run_id: str) -> str | None:
+        """The status of the run's execution (RUNNING, SUCCEEDED, FAILED, TIMED_OUT,
+        ABORTED, ...), or None when there is no such execution (never started, or lost)."""
+        try:
+            answer = self.client.describe_execution(executionArn=self.execution_arn(run_id))
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return None
+            raise unavailable("stepfunctions", exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable("stepfunctions", exc) from exc
+        return str(answer["status"])
+
+    def running_runs(self) -> set[str]:
+        """The names (run ids) of the machine's RUNNING executions: one ListExecutions page
+        per thousand, so a sweep describes only the executions missing from it."""
+        names: set[str] = set()
+        request: dict[str, Any] = {
+            "stateMachineArn": self.state_machine_arn,
+            "statusFilter": "RUNNING",
+            "maxResults": 1000,
+        }
+        while True:
+            with translate_errors("stepfunctions"):
+                page = self.client.list_executions(**request)
+            names.update(str(e["name"]) for e in page.get("executions") or [])
+            token = page.get("nextToken")
+            if not token:
+                return names
+            request["nextToken"] = token
 
     def stop_run(self, run_id: str, cause: str) -> None:
         """Best effort: the run's status in DynamoDB already says it is over."""

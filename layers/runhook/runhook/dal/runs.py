@@ -6,7 +6,8 @@ the run's `sequence`; that is what makes retried steps and racing cancels harmle
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from runhook import clock, keys
@@ -21,11 +22,26 @@ from runhook.dal.expressions import (
     prefix_query,
 )
 from runhook.dal.table import Table, TransactionCancelled
-from runhook.models import LogEntry, Run, RunFilter, RunStatus
+from runhook.models import TERMINAL_STATUSES, LogEntry, Run, RunFilter, RunStatus
 
 RUN_JSON_FIELDS = frozenset({"inputs", "outputs", "error", "waiting"})
 # Attributes of the run item that only the engine reads (not part of the Run model).
 TASK_TOKEN = "taskToken"  # noqa: S105 - an attribute name
+# The sweeper's sparse index: set while the run is PENDING/RUNNING, removed by `transition`
+# on any terminal status (docs/data-model.md, "gsi3").
+ACTIVE_INDEX = "gsi3"
+ACTIVE_KEYS = ("gsi3pk", "gsi3sk")
+ACTIVE_PROJECTION = ("id", "status", "createdAt", "deadline")
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    """What the sweeper reads of a PENDING/RUNNING run from the active-runs index."""
+
+    id: str
+    status: RunStatus
+    created_at: str
+    deadline: str | None
 
 
 class IdempotencyConflict(Exception):
@@ -56,7 +72,7 @@ def run_from_item(item: Mapping[str, Any]) -> Run:
 
 def run_item(run: Run) -> Item:
     created = keys.created_sort(run.created_at, run.id)
-    return {
+    item: Item = {
         **key(keys.run_pk(run.id), keys.RUN_SK),
         "type": "run",
         "gsi1pk": keys.task_runs_gsi1(run.task_id),
@@ -65,6 +81,10 @@ def run_item(run: Run) -> Item:
         "gsi2sk": created,
         **to_attributes(run, json_fields=RUN_JSON_FIELDS),
     }
+    if run.active:
+        item["gsi3pk"] = keys.active_runs_gsi3(keys.sweep_shard(run.id))
+        item["gsi3sk"] = created
+    return item
 
 
 class RunRepository:
@@ -143,6 +163,9 @@ class RunRepository:
             update.set(attr, value)
         for field in remove:
             update.remove(attribute(Run, field) if field in Run.model_fields else field)
+        if changes.get("status") in TERMINAL_STATUSES:
+            for attr in ACTIVE_KEYS:  # the run leaves the sweeper's index with its last change
+                update.remove(attr)
         update.add("sequence", 1)
         statuses = [update.value(f"from{i}", s.value) for i, s in enumerate(sorted(allowed_from))]
         cond = f"{update.name('status')} IN ({', '.join(statuses)})"
@@ -151,6 +174,30 @@ class RunRepository:
             update.values.update(condition_values or {})
         item = self.table.update(key(keys.run_pk(run_id), keys.RUN_SK), update, condition=cond)
         return run_from_item(item) if item else None
+
+    # -- the sweeper's view ---------------------------------------------------------------
+    def active_runs(self, *, created_before: str | None = None) -> Iterator[ActiveRun]:
+        """Every PENDING/RUNNING run (created before `created_before`, when given), oldest
+        first per shard: one Query per shard of the sparse index, never a Scan."""
+        names = {f"#{a}": a for a in ACTIVE_PROJECTION}
+        for shard in range(keys.SWEEP_SHARDS):
+            query = index_query(
+                ACTIVE_INDEX,
+                keys.active_runs_gsi3(shard),
+                before=created_before,
+                projection=", ".join(names),
+                names=names,
+            )
+            for item in self.table.query_all(query):
+                status = RunStatus(item["status"])
+                if status.terminal:  # the index is eventually consistent
+                    continue
+                yield ActiveRun(
+                    id=str(item["id"]),
+                    status=status,
+                    created_at=str(item["createdAt"]),
+                    deadline=item.get("deadline"),
+                )
 
     # -- lists ---------------------------------------------------------------------------
     def list_for_task(self, task_id: str, limit: int = 50) -> list[Run]:

@@ -9,13 +9,18 @@ Access patterns (keys are built in runhook.keys):
 | a delivery and its attempts (one Query) | `DELIVERY#<id>` / `DELIVERY`, `ATTEMPT#<nnn>` |
 | an endpoint's deliveries, newest first (status filter) | GSI1 `ENDPOINT#<id>`, `<createdAt>#<delivery>` |
 | an endpoint's recent attempts (success rate) | GSI1 `ENDPOINT#<id>#ATTEMPTS`, `<at>#<delivery>#<n>` |
+| pending deliveries by when they are due (the sweeper) | GSI3 `DELIVERIES#DUE#<0..7>`, `<due>#<delivery>` |
+
+GSI3 is sparse: a delivery carries its keys only while it is pending; the sort key is
+when its next attempt is due (created, retry scheduled, re-enqueued), so the sweeper
+reads only the deliveries overdue by more than its grace.
 
 Deliveries and attempts carry the table's TTL attribute `expiresAt`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +43,8 @@ ENDPOINT_JSON_FIELDS = frozenset({"events"})
 MAX_TRANSACTION_ACTIONS = 100
 # What dispatch reads of an endpoint: never the secrets.
 _ROUTING_PROJECTION = ("id", "url", "events", "taskId", "enabled")
+DUE_INDEX = "gsi3"
+_DUE_PROJECTION = ("id", "orgId", "endpointId", "createdAt", "gen", "leaseUntil", "status")
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,30 @@ class EndpointRepository:
         return endpoint_from_item(item) if item else None
 
 
+@dataclass(frozen=True)
+class DueDelivery:
+    """What the sweeper reads of a pending delivery from the due index."""
+
+    id: str
+    org_id: str
+    endpoint_id: str
+    created_at: str
+    gen: int
+    due_at: str
+    lease_until_ms: int | None
+
+
+def _due_keys(update: Update, delivery_id: str, due_at: str) -> None:
+    """Put a pending delivery in the due index, due at `due_at`."""
+    update.set("gsi3pk", keys.due_deliveries_gsi3(keys.sweep_shard(delivery_id)))
+    update.set("gsi3sk", keys.created_sort(due_at, delivery_id))
+
+
+def _not_due(update: Update) -> None:
+    """Take a delivery that is over (succeeded, failed) out of the due index."""
+    update.remove("gsi3pk").remove("gsi3sk")
+
+
 def delivery_from_item(item: Mapping[str, Any]) -> Delivery:
     return from_attributes(Delivery, item)
 
@@ -201,6 +232,9 @@ class DeliveryRepository:
             **to_attributes(delivery),
         }
         item.pop(attribute(Delivery, "lease_until_ms"), None)  # only `claim` leases
+        if delivery.status == "pending":
+            item["gsi3pk"] = keys.due_deliveries_gsi3(keys.sweep_shard(delivery.id))
+            item["gsi3sk"] = keys.created_sort(delivery.created_at, delivery.id)
         return item
 
     def create(self, delivery: Delivery) -> bool:
@@ -278,6 +312,10 @@ class DeliveryRepository:
         update.set("updatedAt", clock.now_iso()).set("lastStatusCode", status_code)
         update.set("lastError", error).set("nextAttemptAt", next_attempt_at)
         update.remove(attribute(Delivery, "lease_until_ms"))
+        if status == "pending":
+            _due_keys(update, delivery_id, next_attempt_at or at)
+        else:
+            _not_due(update)
         condition = f"{update.name('gen')} = {update.value('gen', gen)}"
         done = self.table.update(
             _delivery_key(delivery_id), update, condition=condition, return_new=False
@@ -289,6 +327,7 @@ class DeliveryRepository:
         update = Update().set("status", "failed").set("lastError", error)
         update.set("updatedAt", clock.now_iso()).remove("nextAttemptAt")
         update.remove(attribute(Delivery, "lease_until_ms"))
+        _not_due(update)
         condition = (
             f"{update.name('gen')} = {update.value('gen', gen)} "
             f"AND #status = {update.value('pending', 'pending')}"
@@ -306,15 +345,20 @@ class DeliveryRepository:
         only_unattempted: bool = False,
         statuses: Iterable[DeliveryStatus] | None = None,
         replay: bool = False,
+        unleased_at_ms: int | None = None,
     ) -> Delivery | None:
         """Make a delivery pending under a new generation, to be enqueued again.
 
         Conditions (all optional): the generation is still `expected_gen`, no attempt was
-        made yet, the status is one of `statuses`. None when a condition failed.
+        made yet, the status is one of `statuses`, no attempt holds a lease at
+        `unleased_at_ms` (epoch ms). None when a condition failed. The delivery is due
+        now in the sweeper's index.
         """
+        now = clock.now_iso()
         update = Update().increment("gen").set("status", "pending")
-        update.set("updatedAt", clock.now_iso()).remove("nextAttemptAt")
+        update.set("updatedAt", now).remove("nextAttemptAt")
         update.remove(attribute(Delivery, "lease_until_ms"))
+        _due_keys(update, delivery_id, now)
         if replay:
             update.increment("replays")
         conditions = ["attribute_exists(pk)"]
@@ -328,6 +372,10 @@ class DeliveryRepository:
         if statuses is not None:
             wanted = [update.value(f"st{i}", s) for i, s in enumerate(statuses)]
             conditions.append(f"#status IN ({', '.join(wanted)})")
+        if unleased_at_ms is not None:
+            lease = update.name(attribute(Delivery, "lease_until_ms"))
+            at = update.value("unleased", unleased_at_ms)
+            conditions.append(f"(attribute_not_exists({lease}) OR {lease} < {at})")
         item = self.table.update(
             _delivery_key(delivery_id), update, condition=" AND ".join(conditions)
         )
@@ -349,6 +397,32 @@ class DeliveryRepository:
             )
         page = self.table.page(query, page_size=page_size, token=page_token)
         return [delivery_from_item(i) for i in page.items], page.next_token
+
+    def due(self, *, due_before: str) -> Iterator[DueDelivery]:
+        """Pending deliveries whose next attempt was due before `due_before`: one Query per
+        shard of the sparse due index (never a Scan)."""
+        names = {f"#{a}": a for a in (*_DUE_PROJECTION, "gsi3sk")}
+        for shard in range(keys.SWEEP_SHARDS):
+            query = index_query(
+                DUE_INDEX,
+                keys.due_deliveries_gsi3(shard),
+                before=due_before,
+                projection=", ".join(names),
+                names=names,
+            )
+            for item in self.table.query_all(query):
+                if item.get("status") != "pending":  # the index is eventually consistent
+                    continue
+                lease = item.get("leaseUntil")
+                yield DueDelivery(
+                    id=str(item["id"]),
+                    org_id=str(item["orgId"]),
+                    endpoint_id=str(item["endpointId"]),
+                    created_at=str(item["createdAt"]),
+                    gen=int(item.get("gen", 0)),
+                    due_at=str(item["gsi3sk"]).rsplit("#", 1)[0],
+                    lease_until_ms=int(lease) if lease is not None else None,
+                )
 
     # -- attempts ------------------------------------------------------------------------
     def _attempt_item(self, attempt: Attempt) -> Item:

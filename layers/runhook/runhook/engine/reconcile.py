@@ -7,6 +7,9 @@ console), the run becomes FAILED with `execution_failed` (FAILED, ABORTED) or
 `timeout` (TIMED_OUT), and `task-run.failed` goes out. A run that is already over —
 the usual case: a cancel aborts its execution — is left alone. The execution's name
 is the run id.
+
+The sweeper (runhook.services.sweeper) ends runs the same way: `settle` for a run whose
+execution it found finished, `fail` for its own codes (`timeout`, `start_failed`).
 """
 
 from __future__ import annotations
@@ -20,15 +23,24 @@ from runhook import clock
 from runhook.engine.events import EventBus, RunEvents
 from runhook.engine.failure import fail_run
 from runhook.engine.ports import RunStore
+from runhook.models import Run
 
 log = logging.getLogger("runhook.engine.reconcile")
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
-_CODES = {"FAILED": "execution_failed", "TIMED_OUT": "timeout", "ABORTED": "execution_failed"}
+_CODES = {
+    "FAILED": "execution_failed",
+    "TIMED_OUT": "timeout",
+    "ABORTED": "execution_failed",
+    # Only the sweeper sees this one (the rule matches the three above): an execution that
+    # succeeded while its run is still active ended without the engine ending the run.
+    "SUCCEEDED": "execution_failed",
+}
 _MESSAGES = {
     "FAILED": "the run's execution failed",
     "TIMED_OUT": "the run's execution timed out",
     "ABORTED": "the run's execution was stopped",
+    "SUCCEEDED": "the run's execution ended before the run did",
 }
 
 
@@ -69,15 +81,27 @@ class Reconciler:
             return {"action": "ignored", "runId": run_id, "reason": f"status {change.status}"}
         if not clock.is_uuid(run_id):
             return {"action": "ignored", "runId": run_id, "reason": "not a run execution"}
+        return self.settle(run_id, change)
+
+    def settle(self, run_id: str, change: StatusChange) -> dict[str, Any]:
+        """The run's execution ended (`change.status`): FAILED if the run is still active."""
+        if change.status not in _CODES:
+            return {"action": "ignored", "runId": run_id, "reason": f"status {change.status}"}
         run = self._store.get_run(run_id)
         if run is None:
             return {"action": "ignored", "runId": run_id, "reason": "no such run"}
         if not run.active:
             return {"action": "none", "runId": run_id, "status": run.status.value}
-        failed = fail_run(self._store, run.id, _CODES[change.status], change.message())
+        failed = self.fail(run.id, _CODES[change.status], change.message())
         if failed is None:  # it ended meanwhile
             return {"action": "none", "runId": run_id, "status": "ended meanwhile"}
-        RunEvents(self._bus).announce("task-run.failed", failed)
         log.warning("run %s marked FAILED after its execution %s", run_id, change.status)
         code = failed.error.code if failed.error else ""
         return {"action": "failed", "runId": run_id, "code": code}
+
+    def fail(self, run_id: str, code: str, message: str) -> Run | None:
+        """`fail_run`, then `task-run.failed`; None when the run was already over."""
+        failed = fail_run(self._store, run_id, code, message)
+        if failed is not None:
+            RunEvents(self._bus).announce("task-run.failed", failed)
+        return failed

@@ -1,7 +1,10 @@
 """The actions the run state machine invokes (statemachines/run.asl.json).
 
 - `advance` — claims the run on the first call (PENDING → RUNNING, only if still
-  PENDING), finishes the step the machine paused on (a wait, an answered approval),
+  PENDING; a run already RUNNING continues from its `currentStep`: a retried first call,
+  or a new execution the sweeper started after the run's execution was lost — a wait
+  there waits again, an approval is parked again with the new execution's token),
+  finishes the step the machine paused on (a wait, an answered approval),
   then runs batches of inline steps (`plan.batch`) until a pause, a step of another
   runner, the end of the task (outputs → COMPLETED) or a failure (FAILED). Per step:
   an info line when it starts, a result summary, a warning per retry, an error on
@@ -271,7 +274,11 @@ class Engine:
             log.warning("run %s does not exist", run_id)
             return None
         if current.status is RunStatus.RUNNING:
-            return current  # a retried first invocation: carry on from currentStep
+            # A retried first invocation, or a new execution of a run whose execution was
+            # lost (runhook.services.sweeper restarts those): carry on from currentStep.
+            self.outcomes["run_continued"] += 1
+            log.info("run %s continues at step %d", run_id, current.current_step)
+            return current
         self._events.republish_terminal(current)
         return None
 
