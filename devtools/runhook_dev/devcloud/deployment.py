@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runhook_dev.devcloud.registry import LocalFunction
+from runhook_dev.devcloud.streams import StreamSourceSpec
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Deployment:
     environment: dict[str, str] = field(default_factory=dict)  # union of function variables
     sqs_sources: list[SqsSourceSpec] = field(default_factory=list)
     rule_shims: list[RuleShimSpec] = field(default_factory=list)
+    stream_sources: list[StreamSourceSpec] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

@@ -4,7 +4,8 @@ When a run's execution FAILED, TIMED_OUT or was ABORTED while the run is still
 PENDING/RUNNING in DynamoDB (the engine's own catch-all could not run: a bad deploy,
 a throttled Lambda that ran out of retries, someone stopping the execution in the
 console), the run becomes FAILED with `execution_failed` (FAILED, ABORTED) or
-`timeout` (TIMED_OUT), and `task-run.failed` goes out. A run that is already over —
+`timeout` (TIMED_OUT); that change announces `task-run.failed` (published from the
+table's stream). A run that is already over —
 the usual case: a cancel aborts its execution — is left alone. The execution's name
 is the run id.
 """
@@ -17,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from runhook import clock
-from runhook.engine.events import EventBus, RunEvents
 from runhook.engine.failure import fail_run
 from runhook.engine.ports import RunStore
 
@@ -53,11 +53,10 @@ class StatusChange(BaseModel):
 
 
 class Reconciler:
-    """The reconciler function's logic, over the engine's store and bus."""
+    """The reconciler function's logic, over the engine's store."""
 
-    def __init__(self, store: RunStore, bus: EventBus) -> None:
+    def __init__(self, store: RunStore) -> None:
         self._store = store
-        self._bus = bus
 
     def reconcile(self, event: dict[str, Any]) -> dict[str, Any]:
         """Handle one EventBridge event; returns what was done (for logs and tests)."""
@@ -77,7 +76,6 @@ class Reconciler:
         failed = fail_run(self._store, run.id, _CODES[change.status], change.message())
         if failed is None:  # it ended meanwhile
             return {"action": "none", "runId": run_id, "status": "ended meanwhile"}
-        RunEvents(self._bus).announce("task-run.failed", failed)
         log.warning("run %s marked FAILED after its execution %s", run_id, change.status)
         code = failed.error.code if failed.error else ""
         return {"action": "failed", "runId": run_id, "code": code}
