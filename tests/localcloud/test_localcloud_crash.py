@@ -133,18 +133,9 @@ def answer_approval(api: Api, run_id: str) -> None:
 
 
 # Ctrl-C: while `runhook dev` shuts down (several seconds) moto's executions keep running;
-# runs that complete then are COMPLETED in DynamoDB, but their `task-run.completed` events
-# are put on the bus after the pollers stopped and vanish with moto's memory. That is
-# issue 12 §1 (events published from the table's stream, with checkpoints that survive a
-# restart), not the sweeper's: remove the xfail once the outbox is merged.
-CTRL_C = pytest.param(
-    signal.SIGINT,
-    id="ctrl-c",
-    marks=pytest.mark.xfail(
-        reason="events put on the bus during shutdown are lost until the outbox (issue 12 §1)",
-        strict=False,
-    ),
-)
+# runs that complete then are COMPLETED in DynamoDB and their events wait in the table's
+# stream: the publisher continues after its last checkpoint once `runhook dev` is back.
+CTRL_C = pytest.param(signal.SIGINT, id="ctrl-c")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals as on Linux")

@@ -155,6 +155,16 @@ class LocalCloud:
         with self._running().dynamodb.outage():
             yield
 
+    @contextlib.contextmanager
+    def events_outage(self) -> Iterator[None]:
+        """For the block, every PutEvents through the AWS endpoint answers 503."""
+        endpoint = _required(self._running().endpoint)
+        endpoint.events_down.set()
+        try:
+            yield
+        finally:
+            endpoint.events_down.clear()
+
     def stop_dynamodb(self) -> None:
         """Kill DynamoDB Local now (for a forced exit: never leave an orphan Java)."""
         if self._parts is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runhook_dev.devcloud.registry import LocalFunction
+from runhook_dev.devcloud.streams import StreamSourceSpec
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Deployment:
     rule_shims: list[RuleShimSpec] = field(default_factory=list)
     schedules: list[ScheduleSpec] = field(default_factory=list)
     startup_calls: list[StartupCall] = field(default_factory=list)
+    stream_sources: list[StreamSourceSpec] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

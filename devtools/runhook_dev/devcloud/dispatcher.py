@@ -2,7 +2,8 @@
 
 - ``POST /2015-03-31/functions/<name|arn>/invocations`` runs the function in-process
   (Lambda's Invoke wire contract, RequestResponse, Event and DryRun);
-- requests with ``X-Amz-Target: DynamoDB_20120810.*`` go to DynamoDB Local;
+- requests with ``X-Amz-Target: DynamoDB_20120810.*`` (and the Streams API's
+  ``DynamoDBStreams_20120810.*``) go to DynamoDB Local;
 - everything else goes to moto's WSGI application, called in-process.
 """
 
@@ -85,6 +86,7 @@ class Dispatcher:
         async_invoker: AsyncInvoker | None = None,
         *,
         dynamodb_down: threading.Event | None = None,
+        events_down: threading.Event | None = None,
     ) -> None:
         self.registry = registry
         self.moto_app = moto_app
@@ -92,12 +94,17 @@ class Dispatcher:
         self.async_invoker = async_invoker
         # Fault injection: while set, DynamoDB answers 503 (LocalCloud.dynamodb_outage()).
         self.dynamodb_down = dynamodb_down or threading.Event()
+        # ... and EventBridge's PutEvents answers 503 (LocalCloud.events_outage()).
+        self.events_down = events_down or threading.Event()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("DynamoDB_20120810."):
+        if target.startswith(("DynamoDB_20120810.", "DynamoDBStreams_20120810.")):
             return self._dynamodb(environ, start_response)
+        if target == "AWSEvents.PutEvents" and self.events_down.is_set():
+            message = {"__type": "ServiceUnavailable", "message": "simulated EventBridge outage"}
+            return _json(start_response, 503, message)
         match = _INVOKE_PATH.match(path)
         if match and environ.get("REQUEST_METHOD") == "POST":
             return self._invoke(match.group("name"), environ, start_response)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,6 +44,7 @@ class AwsEndpoint:
         self.dynamodb = dynamodb
         # Lambda's asynchronous invocations (InvocationType=Event, rule shims).
         self.invoker = AsyncInvoker(registry, new_client, async_retry_delays)
+        self.events_down = threading.Event()  # fault injection: PutEvents answers 503
         self._server: Any = None
 
     def start(self) -> None:
@@ -62,6 +64,7 @@ class AwsEndpoint:
             lambda: dynamodb.port,
             self.invoker,
             dynamodb_down=dynamodb.down,
+            events_down=self.events_down,
         )
         assert self._socket is not None, "an endpoint starts once"
         self._server = WsgiServer(dispatcher, self._socket)

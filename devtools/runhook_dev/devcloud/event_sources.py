@@ -1,14 +1,15 @@
-"""The event sources of a running cloud: pollers that feed queues to functions.
+"""The event sources of a running cloud: pollers that feed queues and streams to functions.
 
-`EventSources` starts the template's SQS event source mappings and EventBridge rule
-shims (from the `Deployment`) and those a test adds at run time, and stops them all.
-The pollers themselves are in pollers.py.
+`EventSources` starts the template's SQS event source mappings, DynamoDB stream
+mappings and EventBridge rule shims (from the `Deployment`) and those a test adds at
+run time, and stops them all. The pollers themselves are in pollers.py and streams.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runhook_dev.devcloud.async_invoke import AsyncInvoker
@@ -18,6 +19,7 @@ from runhook_dev.devcloud.options import STAGE
 from runhook_dev.devcloud.pollers import Poller, RuleShim, SqsEventSource
 from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
 from runhook_dev.devcloud.resources.events import SHIM_TARGET_ID
+from runhook_dev.devcloud.streams import Checkpoints, StreamEventSource
 
 ClientFactory = Callable[[str], Any]
 
@@ -40,17 +42,20 @@ class EventSources:
         client: ClientFactory,
         new_client: ClientFactory,
         wait_seconds: int,
+        checkpoint_dir: Path | None = None,
     ) -> None:
         self.registry = registry
+        self.checkpoint_dir = checkpoint_dir  # stream checkpoints (None: kept in memory)
         self.invoker = invoker
         self.client = client  # shared clients, for set-up calls
         self.new_client = new_client  # a client per poller thread (long polls block)
         self.wait_seconds = wait_seconds
         self._deployed: list[Poller] = []
         self._added: dict[str, Poller] = {}
+        self._streams: list[StreamEventSource] = []
 
     def start(self, deployment: Deployment) -> None:
-        """Start the template's SQS sources and rule shims."""
+        """Start the template's SQS sources, stream mappings and rule shims."""
         for spec in deployment.sqs_sources:
             self._deployed.append(
                 self._sqs_poller(
@@ -71,6 +76,19 @@ class EventSources:
             )
         for poller in self._deployed:
             poller.start()
+        for stream in deployment.stream_sources:
+            name = f"{stream.function}.{stream.event_name}"
+            path = self.checkpoint_dir / f"{name}.json" if self.checkpoint_dir else None
+            source = StreamEventSource(
+                client=self.new_client,
+                registry=self.registry,
+                function=self.function(stream.function),
+                spec=stream,
+                checkpoints=Checkpoints(path),
+                name=name,
+            )
+            self._streams.append(source)
+            source.start()
 
     def add_sqs_event_source(
         self,
@@ -123,11 +141,15 @@ class EventSources:
         """Tell every poller to stop (returns at once; `join` waits)."""
         for poller in self._all():
             poller.stop()
+        for source in self._streams:
+            source.stop()
 
     def join(self) -> None:
         for poller in self._all():
             poller.join()
-        self._deployed, self._added = [], {}
+        for source in self._streams:
+            source.join()
+        self._deployed, self._added, self._streams = [], {}, []
 
     def function(self, name: str) -> LocalFunction:
         function = self.registry.get(name)

@@ -176,6 +176,7 @@ class Parts:
             self.aws.client,
             self.aws.new_client,
             options.sqs_wait_seconds,
+            checkpoint_dir=None if options.in_memory else options.state_path / "streams",
         )
         self.sources.start(cloud.deployment)
         self.status = ExecutionStatusEmitter(self.aws.new_client, options.reconcile_interval)

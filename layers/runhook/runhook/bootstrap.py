@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from runhook.dal.tasks import TaskRepository
     from runhook.dal.webhooks import WebhookRepository
     from runhook.engine.factory import EngineDependencies
+    from runhook.outbox import Outbox
     from runhook.services.artifacts import ArtifactService
     from runhook.services.authentication import Authenticator
     from runhook.services.endpoints import EndpointService
@@ -161,11 +162,14 @@ class Container:
     def bus(self) -> EventBus:
         from runhook.adapters.events import EventBus
 
-        return EventBus(
-            self.settings.event_bus_name,
-            self.settings.public_base_url,
-            client_factory=partial(self.client, "events"),
-        )
+        return EventBus(self.settings.event_bus_name, client_factory=partial(self.client, "events"))
+
+    @once
+    def outbox(self) -> Outbox:
+        """Run events from the table's stream onto the bus (the publisher function)."""
+        from runhook.outbox import Outbox
+
+        return Outbox(self.bus, self.settings.public_base_url)
 
     @once
     def delivery_queue(self) -> DeliveryQueue:
@@ -221,10 +225,10 @@ class Container:
 
     @once
     def engine(self) -> EngineDependencies:
-        """The run engine's dependencies: the run store and the bus (runhook.engine.factory)."""
+        """The run engine's dependencies: settings and the run store (runhook.engine.factory)."""
         from runhook.engine.factory import EngineDependencies
 
-        return EngineDependencies(self.settings, self.run_store, self.bus)
+        return EngineDependencies(self.settings, self.run_store)
 
     @once
     def webhooks(self) -> WebhookRepository:
@@ -255,7 +259,6 @@ class Container:
             self.tasks,
             self.quota,
             self.sfn,
-            self.bus,
             public_base_url=self.settings.public_base_url,
         )
 

@@ -59,6 +59,11 @@ def run_pk(run_id: str) -> str:
     return f"RUN#{run_id}"
 
 
+def run_id_of(pk: str) -> str:
+    """The run id in a run partition's key (the inverse of `run_pk`)."""
+    return pk.removeprefix("RUN#")
+
+
 RUN_SK = "RUN"
 
 

@@ -173,7 +173,9 @@ def test_logs_tailing(api: httpx.Client, local_cloud: Any, container: Any) -> No
         )
         for i in range(5)
     ]
-    container.runs.append_logs(run["id"], entries, ttl_days=1)
+    stored = container.runs.get(run["id"])
+    assert stored is not None
+    container.runs.append_logs(stored, entries, ttl_days=1)
     page = api.get(f"/task-runs/{run['id']}/logs", params={"limit": 2}).json()
     mine = [e for e in page["logEntries"] if e["message"].startswith("line ")]
     assert page["nextCursor"]

@@ -55,7 +55,10 @@ def logs(run_id: str) -> list[tuple[str | None, str, str]]:
 def test_a_run_cancelled_before_it_started_ends_quietly(make_run: MakeRun) -> None:
     run = make_run([{"id": "a", "type": "log", "message": "never"}])
     runs_dal.transition(
-        run.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.CANCELLED}
+        run.id,
+        event="task-run.cancelled",
+        allowed_from={RunStatus.PENDING},
+        changes={"status": RunStatus.CANCELLED},
     )
     assert advance(run.id) == {"runId": run.id, "next": {"kind": "end"}}
     after = runs_dal.get(run.id)
@@ -178,7 +181,10 @@ def test_await_refuses_a_run_that_is_no_longer_running(make_run: MakeRun) -> Non
     out = advance(run.id)
     assert out["next"] == {"kind": "approval", "index": 0, "timeoutSeconds": 60}
     runs_dal.transition(
-        run.id, allowed_from={RunStatus.RUNNING}, changes={"status": RunStatus.CANCELLED}
+        run.id,
+        event="task-run.cancelled",
+        allowed_from={RunStatus.RUNNING},
+        changes={"status": RunStatus.CANCELLED},
     )
     with pytest.raises(RunNotActive):
         engine().handle({"action": "await", "state": out, "taskToken": "tok"})
@@ -228,7 +234,10 @@ def test_a_cancel_between_steps_stops_the_batch(make_run: MakeRun, target: Targe
 
     def cancel_then_answer(hit: Hit) -> tuple[int, dict[str, str], bytes]:
         runs_dal.transition(
-            run_holder[0], allowed_from={RunStatus.RUNNING}, changes={"status": RunStatus.CANCELLED}
+            run_holder[0],
+            event="task-run.cancelled",
+            allowed_from={RunStatus.RUNNING},
+            changes={"status": RunStatus.CANCELLED},
         )
         return 200, {}, b""
 
@@ -256,7 +265,10 @@ def test_a_batch_for_a_runner_that_is_not_deployed_fails_instead_of_looping(
         [{"id": "a", "type": "log", "message": "x"}, {"id": "b", "type": "log", "message": "y"}]
     )
     runs_dal.transition(
-        run.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.RUNNING}
+        run.id,
+        event="task-run.started",
+        allowed_from={RunStatus.PENDING},
+        changes={"status": RunStatus.RUNNING},
     )
     advance(run.id, {"kind": "compute", "index": 0, "runner": "browser"})
     failed = runs_dal.get(run.id)

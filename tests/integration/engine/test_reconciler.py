@@ -63,7 +63,10 @@ def test_an_active_run_becomes_failed(
 ) -> None:
     run = make_run([{"id": "a", "type": "wait", "seconds": 60}])
     runs_dal.transition(
-        run.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.RUNNING}
+        run.id,
+        event="task-run.started",
+        allowed_from={RunStatus.PENDING},
+        changes={"status": RunStatus.RUNNING},
     )
     result = _handler(local_cloud)(_sample(sample, run.id))
     assert result["action"] == "failed"
@@ -79,6 +82,7 @@ def test_a_finished_run_is_left_alone(local_cloud: Any, make_run: MakeRun) -> No
     run = make_run([{"id": "a", "type": "log", "message": "x"}])
     runs_dal.transition(
         run.id,
+        event="task-run.cancelled",
         allowed_from={RunStatus.PENDING},
         changes={"status": RunStatus.CANCELLED, "cancel_reason": "bye"},
     )

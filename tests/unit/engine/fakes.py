@@ -2,8 +2,9 @@
 
 `MemoryRunStore` keeps the same conditions as `runhook.dal.run_store.DynamoRunStore`
 (status sets, `currentStep = k`, a `sequence` bump per change), so races staged against
-it are the races the table would see. `MemoryBus` records what was published and can
-be told to fail.
+it are the races the table would see. Like the table, it is the outbox: `outbox` lists
+the event each committed write announces (a transition's type; `task-run.log` for a
+write with log lines), in commit order — what the stream publisher would send.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from runhook import clock, run_events
-from runhook.engine.events import Event
+from runhook import clock
 from runhook.engine.factory import EngineDependencies
 from runhook.engine.ports import StepRecord, TaskPlan
 from runhook.engine.runner import Engine
 from runhook.engine.steps import StepCall, StepKind
-from runhook.errors import ServiceUnavailable
 from runhook.models import ACTIVE_STATUSES, LogEntry, Run, RunError, RunStatus, Waiting
 from runhook.settings import Settings
 from runhook.tasks.definition import HttpStep, validate_definition
@@ -35,6 +34,7 @@ class MemoryRunStore:
         self.records: dict[str, dict[int, StepRecord]] = {}
         self.logs: dict[str, list[LogEntry]] = {}
         self.writes: list[str] = []  # the write methods called, in order
+        self.outbox: list[str] = []  # the events the committed writes announce, in order
 
     # -- setting up ------------------------------------------------------------------------
     def add_run(
@@ -72,7 +72,9 @@ class MemoryRunStore:
 
     def cancel(self, run_id: str) -> Run | None:
         """What the cancel endpoint does to the run."""
-        return self._change(run_id, ACTIVE_STATUSES, status=RunStatus.CANCELLED)
+        return self._change(
+            run_id, ACTIVE_STATUSES, event="task-run.cancelled", status=RunStatus.CANCELLED
+        )
 
     def log_lines(self, run_id: str) -> list[tuple[str | None, str, str]]:
         return [(e.nodeId, e.level, e.message) for e in self.logs.get(run_id, [])]
@@ -85,6 +87,7 @@ class MemoryRunStore:
         return self._change(
             run_id,
             {RunStatus.PENDING},
+            event="task-run.started",
             status=RunStatus.RUNNING,
             started_at=started_at,
             current_step=0,
@@ -99,15 +102,24 @@ class MemoryRunStore:
     def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
         self.writes.append("record_step")
         self.records.setdefault(run.id, {})[record.index] = record
-        self.logs.setdefault(run.id, []).extend(logs)
+        self._append_logs(run, logs)
 
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
         self.writes.append("write_logs")
+        self._append_logs(run, logs)
+
+    def _append_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
         self.logs.setdefault(run.id, []).extend(logs)
+        if logs:
+            self.outbox.append("task-run.log")
 
     def advance(self, run_id: str, *, from_step: int) -> Run | None:
         return self._change(
-            run_id, {RunStatus.RUNNING}, at_step=from_step, current_step=from_step + 1
+            run_id,
+            {RunStatus.RUNNING},
+            event="task-run.updated",
+            at_step=from_step,
+            current_step=from_step + 1,
         )
 
     def complete(
@@ -122,6 +134,7 @@ class MemoryRunStore:
         return self._change(
             run_id,
             {RunStatus.RUNNING},
+            event="task-run.completed",
             at_step=at_step,
             status=RunStatus.COMPLETED,
             outputs=outputs,
@@ -139,7 +152,9 @@ class MemoryRunStore:
         }
         if steps_done is not None:
             changes["current_step"] = steps_done
-        failed = self._change(run_id, ACTIVE_STATUSES, waiting=None, **changes)
+        failed = self._change(
+            run_id, ACTIVE_STATUSES, event="task-run.failed", waiting=None, **changes
+        )
         if failed is not None:
             self.tokens.pop(run_id, None)
         return failed
@@ -147,7 +162,9 @@ class MemoryRunStore:
     def park_approval(
         self, run_id: str, *, at_step: int, waiting: Waiting, task_token: str
     ) -> Run | None:
-        parked = self._change(run_id, {RunStatus.RUNNING}, at_step=at_step, waiting=waiting)
+        parked = self._change(
+            run_id, {RunStatus.RUNNING}, event="task-run.waiting", at_step=at_step, waiting=waiting
+        )
         if parked is not None:
             self.tokens[run_id] = task_token
         return parked
@@ -157,6 +174,7 @@ class MemoryRunStore:
         run_id: str,
         allowed_from: Collection[RunStatus],
         *,
+        event: str,
         at_step: int | None = None,
         **changes: Any,
     ) -> Run | None:
@@ -166,30 +184,10 @@ class MemoryRunStore:
         if at_step is not None and run.current_step != at_step:
             return None
         self.writes.append("transition")
+        self.outbox.append(event)
         updated = run.model_copy(update={**changes, "sequence": run.sequence + 1})
         self.runs[run_id] = updated
         return updated
-
-
-@dataclass
-class MemoryBus:
-    """`EventBus` in memory: every PutEvents call's batch, in order."""
-
-    batches: list[list[Event]] = field(default_factory=list)
-    failures: int = 0  # the next `failures` calls raise ServiceUnavailable
-
-    def run_detail(self, run: Run) -> dict[str, Any]:
-        return run_events.run_detail(run, "https://runhook.test")
-
-    def publish(self, events: Sequence[Event]) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise ServiceUnavailable(message="events: PutEvents kept failing")
-        self.batches.append(list(events))
-
-    @property
-    def types(self) -> list[str]:
-        return [detail_type for batch in self.batches for detail_type, _ in batch]
 
 
 Script = Any  # a result, an exception to raise, or a callable(StepCall) -> result
@@ -220,13 +218,12 @@ class Harness:
     """An engine's dependencies in memory, and what it slept."""
 
     store: MemoryRunStore = field(default_factory=MemoryRunStore)
-    bus: MemoryBus = field(default_factory=MemoryBus)
     slept: list[float] = field(default_factory=list)
     on_sleep: Callable[[], Any] | None = None  # e.g. a cancel arriving during a backoff
 
     @property
     def deps(self) -> EngineDependencies:
-        return EngineDependencies(Settings(allow_private_targets=True), self.store, self.bus)
+        return EngineDependencies(Settings(allow_private_targets=True), self.store)
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)

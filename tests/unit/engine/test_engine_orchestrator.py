@@ -1,6 +1,6 @@
 """The orchestrator against in-memory ports (tests/unit/engine/fakes.py): claiming,
 batches and progress, retries, time budgets, completion, failure, approvals, races with
-cancel and what goes on the bus. The same flows run against DynamoDB Local in
+cancel and the events each committed write announces (the store is the outbox). The same flows run against DynamoDB Local in
 tests/integration/engine and through the state machine in tests/e2e/engine."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from runhook import clock
 from runhook.engine import policy
 from runhook.engine.runner import RunNotActive
 from runhook.engine.steps import KINDS, StepCall, StepFailure
-from runhook.errors import ServiceUnavailable
 from runhook.models import Run, RunStatus
 from tests.unit.engine.fakes import Harness, ScriptedHttp
 
@@ -76,25 +75,32 @@ def test_quick_steps_run_in_one_invocation_with_two_writes_each(h: Harness) -> N
         *["record_step", "transition"] * 3,
         "write_logs",
     ]
-    # started at once; progress of quick steps held and sent with the log and the end.
-    assert [[t for t, _ in batch] for batch in h.bus.batches] == [
-        ["task-run.started"],
-        ["task-run.updated", "task-run.updated", "task-run.log", "task-run.completed"],
+    # Each write announces its event as it commits (nothing is held for later): the
+    # claim, per step its log lines and its progress, the completion, its log line.
+    assert h.store.outbox == [
+        "task-run.started",
+        *["task-run.log", "task-run.updated"] * 2,
+        "task-run.log",
+        "task-run.completed",
+        "task-run.log",
     ]
     assert dict(h.last.outcomes) == {"run_started": 1, "step_succeeded": 3, "run_completed": 1}
 
 
-def test_progress_goes_out_before_a_slow_step(
+def test_progress_is_committed_before_a_slow_step_starts(
     h: Harness, http: Callable[..., ScriptedHttp]
 ) -> None:
-    http({"status": 200})
+    seen: list[list[str]] = []
+
+    def slow(call: StepCall) -> dict[str, int]:
+        seen.append(list(h.store.outbox))
+        return {"status": 200}
+
+    http(slow)
     run = h.store.add_run([step("a", LOG), step("b", HTTP), step("c", LOG)])
     h.advance(run.id)
-    assert [[t for t, _ in batch] for batch in h.bus.batches] == [
-        ["task-run.started"],
-        ["task-run.updated"],
-        ["task-run.updated", "task-run.log", "task-run.completed"],
-    ]
+    assert seen == [["task-run.started", "task-run.log", "task-run.updated"]]
+    assert h.store.outbox[-2:] == ["task-run.completed", "task-run.log"]
 
 
 def test_a_run_cancelled_before_it_started_ends_quietly(h: Harness) -> None:
@@ -102,7 +108,7 @@ def test_a_run_cancelled_before_it_started_ends_quietly(h: Harness) -> None:
     h.store.cancel(run.id)
     assert h.advance(run.id) == {"runId": run.id, "next": END}
     assert current(h, run).status is RunStatus.CANCELLED
-    assert h.bus.batches == [] and h.store.log_lines(run.id) == []
+    assert h.store.outbox == ["task-run.cancelled"] and h.store.log_lines(run.id) == []
 
 
 def test_a_retried_invocation_does_not_advance_twice(h: Harness) -> None:
@@ -165,7 +171,8 @@ def test_outputs_that_cannot_be_evaluated_fail_the_run(h: Harness) -> None:
         "output_error",
         1,
     )
-    assert h.bus.batches[-1][-1][0] == "task-run.failed"
+    assert h.store.outbox.count("task-run.failed") == 1
+    assert "task-run.completed" not in h.store.outbox
 
 
 def test_a_deleted_task_version_fails_the_run(h: Harness) -> None:
@@ -174,7 +181,7 @@ def test_a_deleted_task_version_fails_the_run(h: Harness) -> None:
     assert h.advance(run.id)["next"] == END
     failed = current(h, run)
     assert failed.error is not None and failed.error.code == "task_not_found"
-    assert h.bus.types == ["task-run.started", "task-run.failed"]
+    assert h.store.outbox == ["task-run.started", "task-run.failed"]
 
 
 # -- retries ------------------------------------------------------------------------------
@@ -263,7 +270,8 @@ def test_a_failure_that_is_not_retryable_fails_the_run_at_once(
     record = h.store.records[run.id][0]
     assert (record.status, record.error) == ("failed", {"code": "http_error", "message": "got 404"})
     assert ("call", "error", "failed: got 404") in h.store.log_lines(run.id)
-    assert h.bus.types[-2:] == ["task-run.log", "task-run.failed"]
+    # the failed step's record and error line are committed before the run's end
+    assert h.store.outbox[:3] == ["task-run.started", "task-run.log", "task-run.failed"]
 
 
 def test_a_bug_in_a_kind_fails_the_step_not_the_machine(
@@ -342,7 +350,7 @@ def test_await_parks_the_token_and_the_prompt(h: Harness) -> None:
     assert parked.waiting is not None
     assert (parked.waiting.nodeId, parked.waiting.prompt) == ("ok", "ship 3?")
     assert parked.waiting.expiresAt is not None
-    assert h.bus.batches[-1][-1][0] == "task-run.waiting"
+    assert h.store.outbox[-2:] == ["task-run.waiting", "task-run.log"]
     assert h.last.outcomes["approval_parked"] == 1
 
 
@@ -398,12 +406,11 @@ def test_the_catch_all_fails_the_run_at_its_current_step_once(h: Harness) -> Non
     assert failed.error is not None
     assert (failed.error.code, failed.error.nodeId) == ("internal_error", "ok")
     assert failed.error.message == "the engine failed: RuntimeError: boom"
-    assert h.bus.batches[-1][0][0] == "task-run.log"
-    assert h.bus.batches[-1][1][0] == "task-run.failed"
-    seq = failed.sequence
-    h.catch(out, {"Error": "X"})  # a retried MarkFailed changes nothing, says it again
+    assert h.store.outbox[-2:] == ["task-run.failed", "task-run.log"]
+    seq, announced = failed.sequence, list(h.store.outbox)
+    h.catch(out, {"Error": "X"})  # a retried MarkFailed changes nothing, announces nothing
     assert current(h, run).sequence == seq
-    assert h.bus.batches[-1] == [("task-run.failed", h.bus.batches[-1][0][1])]
+    assert h.store.outbox == announced
 
 
 # -- races with cancel and with other invocations -----------------------------------------
@@ -425,7 +432,7 @@ def test_a_cancel_between_steps_stops_the_batch(
     assert len(kind.calls) == 1
     assert current(h, run).status is RunStatus.CANCELLED
     assert warnings(h, run) == ["run is no longer running: stopping"]
-    assert "task-run.completed" not in h.bus.types
+    assert "task-run.completed" not in h.store.outbox
 
 
 def test_an_invocation_that_lost_the_progress_race_carries_on(
@@ -443,25 +450,3 @@ def test_an_invocation_that_lost_the_progress_race_carries_on(
     assert h.advance(run.id)["next"] == END
     assert current(h, run).status is RunStatus.COMPLETED
     assert warnings(h, run) == []
-
-
-# -- publishing ---------------------------------------------------------------------------
-
-
-def test_progress_events_are_best_effort(h: Harness) -> None:
-    run = h.store.add_run([step("a", LOG)])
-    h.bus.failures = 1  # task-run.started is lost
-    assert h.advance(run.id)["next"] == END
-    assert h.bus.types == ["task-run.log", "task-run.completed"]
-
-
-def test_a_final_event_that_cannot_be_published_fails_the_invocation_and_is_said_again(
-    h: Harness,
-) -> None:
-    run = h.store.add_run([step("a", LOG)])
-    h.bus.failures = 2  # started (best effort), then completed (strict)
-    with pytest.raises(ServiceUnavailable):
-        h.advance(run.id)
-    assert current(h, run).status is RunStatus.COMPLETED
-    assert h.advance(run.id)["next"] == END  # the machine's retry
-    assert h.bus.types == ["task-run.completed"]

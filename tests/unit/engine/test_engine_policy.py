@@ -1,18 +1,15 @@
-"""The retry and time-budget rules (engine/policy.py), the Lambda time budget, the
-events seam's log splitting and the reconciler, without storage or a bus."""
+"""The retry and time-budget rules (engine/policy.py), the Lambda time budget and the
+reconciler, without storage."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 
-from runhook import clock
 from runhook.engine import policy
 from runhook.engine.context import TimeBudget
-from runhook.engine.events import MAX_LOG_EVENT_BYTES, log_events
-from runhook.models import LogEntry, RunStatus
+from runhook.models import RunStatus
 from runhook.tasks.definition import Retry
 from tests.unit.engine.fakes import Harness
 
@@ -92,26 +89,6 @@ def test_the_time_budget_reads_lambdas_milliseconds_as_seconds() -> None:
     assert TimeBudget(None).remaining() == math.inf
 
 
-def test_log_lines_are_one_event_unless_they_pass_the_size_limit() -> None:
-    h = Harness()
-    run = h.store.add_run([{"id": "a", "type": "log", "message": "x"}])
-
-    def entry(message: str) -> LogEntry:
-        return LogEntry(
-            id=clock.sortable_id(), timestamp=clock.now_iso(), level="info", message=message
-        )
-
-    few = [entry("short") for _ in range(3)]
-    assert [t for t, _ in log_events(run, few)] == ["task-run.log"]
-    assert log_events(run, []) == []
-    many = [entry("é" * 16_000) for _ in range(12)]  # ~96 KB each as JSON
-    events = log_events(run, many)
-    assert len(events) > 1
-    assert [e["id"] for _, d in events for e in d["logEntries"]] == [e.id for e in many]
-    for _, detail in events:
-        assert len(json.dumps(detail["logEntries"], separators=(",", ":"))) <= MAX_LOG_EVENT_BYTES
-
-
 def test_the_reconciler_fails_an_active_run_once() -> None:
     h = Harness()
     run = h.store.add_run([{"id": "a", "type": "wait", "seconds": 60}])
@@ -128,6 +105,6 @@ def test_the_reconciler_fails_an_active_run_once() -> None:
     failed = h.store.runs[run.id]
     assert failed.status is RunStatus.FAILED and failed.error is not None
     assert failed.error.message == "the run's execution was stopped (Manual: console)"
-    assert h.bus.types == ["task-run.failed"]
+    assert h.store.outbox == ["task-run.failed"]
     assert reconciler.reconcile(event)["action"] == "none"
-    assert h.bus.types == ["task-run.failed"]
+    assert h.store.outbox == ["task-run.failed"]

@@ -2,7 +2,7 @@
 
 Runs live in the engine's `MemoryRunStore` and settle through the real `Reconciler`, so a
 run the sweeper fails is failed exactly as the engine's store would fail it (only from
-PENDING/RUNNING, once) and announced on the `MemoryBus`. Executions, the active-runs
+PENDING/RUNNING, once) and announced in the store's outbox (`MemoryRunStore.outbox`). Executions, the active-runs
 index, the due-deliveries index and the queue are small fakes below. The same sweep runs
 against DynamoDB Local and moto in tests/integration/sweeper.
 """
@@ -30,7 +30,7 @@ from runhook.services.sweeper import (
     judge_run,
 )
 from runhook.webhook_models import Delivery, DeliveryStatus
-from tests.unit.engine.fakes import MemoryBus, MemoryRunStore
+from tests.unit.engine.fakes import MemoryRunStore
 
 NOW = clock.now()
 POLICY = SweepPolicy(
@@ -195,7 +195,6 @@ class FakeQueue:
 @dataclass
 class World:
     store: MemoryRunStore = field(default_factory=MemoryRunStore)
-    bus: MemoryBus = field(default_factory=MemoryBus)
     executions: FakeExecutions = field(default_factory=FakeExecutions)
     deliveries: FakeDeliveries = field(default_factory=FakeDeliveries)
     queue: FakeQueue = field(default_factory=FakeQueue)
@@ -206,7 +205,7 @@ class World:
         sweeper = Sweeper(
             runs=IndexedRuns(self.store),
             executions=self.executions,
-            reconciler=Reconciler(self.store, self.bus),
+            reconciler=Reconciler(self.store),
             deliveries=self.deliveries,
             queue=self.queue,
             now=lambda: now,
@@ -275,7 +274,7 @@ def test_a_running_run_whose_execution_is_gone_is_restarted(w: World) -> None:
     report = w.sweep()
     assert w.executions.started == [run.id]
     assert w.status(run) is RunStatus.RUNNING  # the new execution continues it
-    assert report["restarted"] == 1 and w.bus.batches == []
+    assert report["restarted"] == 1 and "task-run.failed" not in w.store.outbox
 
 
 def test_a_run_whose_execution_ended_is_failed_like_the_reconciler_does(w: World) -> None:
@@ -284,7 +283,7 @@ def test_a_run_whose_execution_ended_is_failed_like_the_reconciler_does(w: World
     report = w.sweep()
     assert w.status(failed) is w.status(succeeded) is RunStatus.FAILED
     assert w.code(failed) == w.code(succeeded) == "execution_failed"
-    assert w.bus.types == ["task-run.failed", "task-run.failed"]
+    assert w.store.outbox.count("task-run.failed") == 2
     assert report["settled"] == 2 and w.executions.started == []
 
 
@@ -293,7 +292,7 @@ def test_a_pending_run_past_its_deadline_fails_start_failed(w: World) -> None:
     report = w.sweep()
     assert (w.status(run), w.code(run)) == (RunStatus.FAILED, "start_failed")
     assert w.executions.started == [] and report["start_failed"] == 1
-    assert w.bus.types == ["task-run.failed"]
+    assert w.store.outbox.count("task-run.failed") == 1
 
 
 def test_a_lost_run_past_its_deadline_fails_timeout(w: World) -> None:
@@ -324,14 +323,14 @@ def test_a_run_that_ends_meanwhile_is_left_alone(w: World) -> None:
     sweeper = Sweeper(
         runs=Stale(w.store),
         executions=w.executions,
-        reconciler=Reconciler(w.store, w.bus),
+        reconciler=Reconciler(w.store),
         deliveries=w.deliveries,
         queue=w.queue,
         now=lambda: clock.now() + timedelta(seconds=600),
     )
     report = sweeper.sweep(POLICY).as_dict()
     assert w.status(run) is RunStatus.CANCELLED
-    assert report["stuck"] == 0 and w.bus.batches == []
+    assert report["stuck"] == 0 and "task-run.failed" not in w.store.outbox
 
 
 def test_trouble_with_one_run_does_not_stop_the_sweep(w: World) -> None:

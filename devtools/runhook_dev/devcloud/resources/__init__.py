@@ -69,7 +69,7 @@ RESOURCE_KINDS: dict[str, ResourceKind] = {
         order=7,
         create=dynamodb.create_table,
         ref=named("TableName"),
-        attributes=arn_attributes("arn:aws:dynamodb:{region}:{account}:table/{name}"),
+        attributes=dynamodb.table_attributes,
     ),
     "AWS::Serverless::LayerVersion": ResourceKind(
         ref=lambda deployer, logical_id: (

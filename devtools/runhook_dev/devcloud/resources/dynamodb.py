@@ -1,7 +1,8 @@
-"""DynamoDB tables with the template's key schema, indexes and TTL (no drift).
+"""DynamoDB tables with the template's key schema, indexes, TTL and stream (no drift).
 
 Deploying again keeps an existing table (and its data): missing global secondary
-indexes are added, indexes the template no longer declares are only warned about.
+indexes are added, indexes the template no longer declares are only warned about, a
+stream the template declares is turned on.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
     from runhook_dev.devcloud.deployer import Deployer
@@ -32,9 +35,38 @@ def create_table(deployer: Deployer, logical_id: str) -> None:
         log.info("created table %s", name)
     else:
         _add_missing_indexes(deployer, ddb, name, props, indexes, existing)
+        _enable_stream(ddb, name, props.get("StreamSpecification"), existing)
         log.info("table %s exists (kept)", name)
     _enable_ttl(ddb, name, props.get("TimeToLiveSpecification"))
     deployer.out.tables[logical_id] = name
+
+
+def table_attributes(deployer: Deployer, logical_id: str) -> Mapping[str, Any]:
+    """`Arn`, and `StreamArn` (the table's latest stream, once the table exists)."""
+    name = deployer.ref(logical_id)
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+    stream = f"{arn}/stream/pending"  # a reference resolved before the table is created
+    if logical_id in deployer.out.tables:
+        table = deployer.client("dynamodb").describe_table(TableName=name)["Table"]
+        stream = str(table.get("LatestStreamArn") or stream)
+    return {"Arn": arn, "StreamArn": stream}
+
+
+def table_of_stream(stream_arn: str) -> str:
+    """The table name in a stream ARN (``…:table/<name>/stream/<label>``)."""
+    return stream_arn.split(":table/", 1)[-1].split("/", 1)[0]
+
+
+def _enable_stream(
+    ddb: Any, name: str, stream: Mapping[str, Any] | None, existing: Mapping[str, Any]
+) -> None:
+    if not stream or (existing.get("StreamSpecification") or {}).get("StreamEnabled"):
+        return
+    view = stream.get("StreamViewType", "NEW_AND_OLD_IMAGES")
+    ddb.update_table(
+        TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": view}
+    )
+    log.info("table %s: stream enabled (%s)", name, view)
 
 
 def _throughput(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Functions: the registry entry (Handler + CodeUri, Environment, EventInvokeConfig) and,
-once every resource exists, their `Events` (SQS sources, EventBridge rules as shims,
-schedules and start-up calls: schedules.py)."""
+once every resource exists, their `Events` (SQS sources, DynamoDB streams, EventBridge
+rules as shims, schedules and start-up calls: schedules.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.deployment import SqsSourceSpec, str_value
 from runhook_dev.devcloud.registry import AsyncConfig, LocalFunction, function_arn
+from runhook_dev.devcloud.resources.dynamodb import table_of_stream
 from runhook_dev.devcloud.resources.events import bus_name, put_rule, shim
 from runhook_dev.devcloud.schedules import SCHEDULE_EVENTS, wire_schedule, wire_startup
+from runhook_dev.devcloud.streams import StreamSourceSpec
 
 if TYPE_CHECKING:
     from runhook_dev.devcloud.deployer import Deployer
@@ -109,6 +111,8 @@ def wire_events(deployer: Deployer, logical_id: str) -> None:
         props = deployer.resolver.resolve(spec.get("Properties") or {})
         if kind == "SQS":
             _sqs_source(deployer, function, event_name, props)
+        elif kind == "DynamoDB":
+            _stream_source(deployer, function, event_name, props)
         elif kind in RULE_EVENTS:
             name = str(
                 props.get("RuleName") or f"{deployer.stack_name}-{logical_id}-{event_name}"[:64]
@@ -124,6 +128,28 @@ def wire_events(deployer: Deployer, logical_id: str) -> None:
                 deployer.out.api_functions.append(logical_id)
         else:
             deployer.warn(f"function {logical_id}: event {event_name} ({kind}) is not emulated")
+
+
+def _stream_source(
+    deployer: Deployer, function: LocalFunction, event_name: str, props: Mapping[str, Any]
+) -> None:
+    """A DynamoDB stream mapping (read by devcloud/streams.py; filters not applied)."""
+    if props.get("Enabled") in (False, "false"):
+        return
+    table = table_of_stream(str(props["Stream"]))
+    if table not in deployer.out.tables.values():
+        deployer.warn(f"function {function.name}: event {event_name}: unknown table {table}")
+        return
+    deployer.out.stream_sources.append(
+        StreamSourceSpec(
+            function=function.name,
+            event_name=event_name,
+            table_name=table,
+            batch_size=int(props.get("BatchSize", 100)),
+            report_batch_item_failures="ReportBatchItemFailures"
+            in (props.get("FunctionResponseTypes") or []),
+        )
+    )
 
 
 def _sqs_source(

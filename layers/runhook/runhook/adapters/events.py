@@ -1,4 +1,8 @@
-"""The run-event bus on EventBridge (event shapes: runhook.run_events)."""
+"""The run-event bus on EventBridge (event shapes: runhook.run_events).
+
+Only the outbox publisher (`runhook.outbox`) puts run events here; the webhook sender
+publishes its `webhook-endpoint.disabled` notices.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +12,23 @@ from typing import Any, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runhook import run_events
 from runhook.aws import ClientOptions, LazyClient, unavailable
 from runhook.errors import ServiceUnavailable
-from runhook.models import LogEntry, Run
 from runhook.run_events import SOURCE, Event
 
 PUT_EVENTS_BATCH = 10
 
 
 class EventBus:
-    """Publishes run events on `bus_name`; run resources link to `public_base_url`."""
+    """Publishes events on `bus_name`."""
 
-    def __init__(
-        self, bus_name: str, public_base_url: str, **client: Unpack[ClientOptions]
-    ) -> None:
+    def __init__(self, bus_name: str, **client: Unpack[ClientOptions]) -> None:
         self.bus_name = bus_name
-        self.public_base_url = public_base_url
         self._client = LazyClient("events", **client)
 
     @property
     def client(self) -> Any:
         return self._client.get()
-
-    def run_detail(self, run: Run) -> dict[str, Any]:
-        return run_events.run_detail(run, self.public_base_url)
-
-    @staticmethod
-    def log_detail(run: Run, entries: Sequence[LogEntry]) -> dict[str, Any]:
-        return run_events.log_detail(run, entries)
 
     def publish(self, events: Sequence[Event]) -> None:
         """PutEvents in batches of 10; failed entries are retried once, then it raises."""
@@ -64,6 +56,3 @@ class EventBus:
                 ]
             else:
                 raise ServiceUnavailable(message="events: PutEvents kept failing")
-
-    def publish_run(self, detail_type: str, run: Run) -> None:
-        self.publish([(detail_type, self.run_detail(run))])

@@ -53,6 +53,7 @@ class DynamoRunStore:
     def claim(self, run_id: str, *, started_at: str) -> Run | None:
         return self.runs.transition(
             run_id,
+            event="task-run.started",
             allowed_from={RunStatus.PENDING},
             changes={"status": RunStatus.RUNNING, "started_at": started_at, "current_step": 0},
         )
@@ -60,6 +61,7 @@ class DynamoRunStore:
     def advance(self, run_id: str, *, from_step: int) -> Run | None:
         return self.runs.transition(
             run_id,
+            event="task-run.updated",
             allowed_from={RunStatus.RUNNING},
             changes={"current_step": from_step + 1},
             condition="currentStep = :k",
@@ -77,6 +79,7 @@ class DynamoRunStore:
     ) -> Run | None:
         return self.runs.transition(
             run_id,
+            event="task-run.completed",
             allowed_from={RunStatus.RUNNING},
             changes={
                 "status": RunStatus.COMPLETED,
@@ -100,6 +103,7 @@ class DynamoRunStore:
             changes["current_step"] = steps_done
         return self.runs.transition(
             run_id,
+            event="task-run.failed",
             allowed_from=ACTIVE_STATUSES,
             changes=changes,
             remove=["waiting", "taskToken"],
@@ -110,6 +114,7 @@ class DynamoRunStore:
     ) -> Run | None:
         return self.runs.transition(
             run_id,
+            event="task-run.waiting",
             allowed_from={RunStatus.RUNNING},
             changes={"waiting": waiting},
             raw={"taskToken": task_token},
@@ -134,14 +139,14 @@ class DynamoRunStore:
 
     # -- logs and step records -------------------------------------------------------------
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
-        self.runs.append_logs(run.id, logs, ttl_days=self.log_retention_days)
+        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days)
 
     def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
         expires = expiry(run.deadline, self.log_retention_days)
         parts, item = step_items(run.id, record, expires)
         if parts:
             self.table.batch_put(parts)
-        self.runs.append_logs(run.id, logs, ttl_days=self.log_retention_days, extra_items=[item])
+        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, extra_items=[item])
 
     def load_step_records(self, run_id: str) -> dict[int, StepRecord]:
         items = self.table.query_all(

@@ -2,6 +2,12 @@
 
 A run's status only moves through `transition`, a conditional update that also bumps
 the run's `sequence`; that is what makes retried steps and racing cancels harmless.
+
+The table is the outbox of run events (docs/architecture.md, "Events from the
+stream"): every transition writes the event it announces onto the run item
+(`eventType`, `eventAt`) in the same update, and every log item carries the run's
+organization, task and sequence, so the publisher builds each event from the stream
+record alone. Nothing here calls the bus.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from runhook.models import TERMINAL_STATUSES, LogEntry, Run, RunFilter, RunStatu
 RUN_JSON_FIELDS = frozenset({"inputs", "outputs", "error", "waiting"})
 # Attributes of the run item that only the engine reads (not part of the Run model).
 TASK_TOKEN = "taskToken"  # noqa: S105 - an attribute name
+EVENT_TYPE = "eventType"  # the event the last transition announces (read from the stream)
+EVENT_AT = "eventAt"  # when that transition was committed (the event's occurredAt)
 # The sweeper's sparse index: set while the run is PENDING/RUNNING, removed by `transition`
 # on any terminal status (docs/data-model.md, "gsi3").
 ACTIVE_INDEX = "gsi3"
@@ -143,6 +151,7 @@ class RunRepository:
         self,
         run_id: str,
         *,
+        event: str,
         allowed_from: Iterable[RunStatus],
         changes: Mapping[str, Any],
         remove: Iterable[str] = (),
@@ -152,11 +161,15 @@ class RunRepository:
     ) -> Run | None:
         """Apply `changes` (Run field names) if the run's status is in `allowed_from`.
 
-        Bumps `sequence`; returns the new run, or None when the condition did not hold.
-        `raw` sets private attributes by their item names; `remove` drops fields (or
-        private attributes). `condition` may add to the status condition.
+        Bumps `sequence` and records `event` (a `task-run.*` type) as the event this
+        change announces: the stream publisher sends it once the update is committed.
+        Returns the new run, or None when the condition did not hold. `raw` sets private
+        attributes by their item names; `remove` drops fields (or private attributes).
+        `condition` may add to the status condition.
         """
         update = Update()
+        update.set(EVENT_TYPE, event)
+        update.set(EVENT_AT, clock.now_iso())
         for field, value in changes.items():
             update.set(attribute(Run, field), stored_value(value, as_json=field in RUN_JSON_FIELDS))
         for attr, value in (raw or {}).items():
@@ -231,17 +244,25 @@ class RunRepository:
         return [run_from_item(i) for i in page.items], page.next_token
 
     # -- logs ----------------------------------------------------------------------------
-    def log_items(self, run_id: str, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
+    def log_items(self, run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
+        """Log items: the entry, and what its `task-run.log` event needs (org, task, sequence)."""
         expires = clock.epoch() + ttl_days * 86400
-        pk = keys.run_pk(run_id)
+        pk = keys.run_pk(run.id)
+        context = {"orgId": run.org_id, "taskId": run.task_id, "runSequence": run.sequence}
         return [
-            {**key(pk, keys.log_sk(e.id)), "type": "log", **e.model_dump(), "expiresAt": expires}
+            {
+                **key(pk, keys.log_sk(e.id)),
+                "type": "log",
+                **e.model_dump(),
+                **context,
+                "expiresAt": expires,
+            }
             for e in entries
         ]
 
     def append_logs(
         self,
-        run_id: str,
+        run: Run,
         entries: Sequence[LogEntry],
         ttl_days: int,
         extra_items: Sequence[Item] = (),
@@ -251,7 +272,7 @@ class RunRepository:
         `extra_items` are further items written in the same batches (the engine stores a
         step's result with its log lines in one call).
         """
-        self.table.batch_put([*extra_items, *self.log_items(run_id, entries, ttl_days)])
+        self.table.batch_put([*extra_items, *self.log_items(run, entries, ttl_days)])
 
     def list_logs(
         self, run_id: str, *, after: str | None, limit: int
@@ -261,11 +282,11 @@ class RunRepository:
         query = prefix_query(pk, keys.LOG_PREFIX, consistent=True)
         start = key(pk, keys.log_sk(after)) if after else None
         items, last = self.table.query(query, limit=limit, start=start)
-        entries = [_log_entry(i) for i in items]
+        entries = [log_entry_from_item(i) for i in items]
         return entries, (entries[-1].id if last and entries else None)
 
 
-def _log_entry(item: Mapping[str, Any]) -> LogEntry:
+def log_entry_from_item(item: Mapping[str, Any]) -> LogEntry:
     return LogEntry(
         id=item["id"],
         timestamp=item.get("timestamp"),

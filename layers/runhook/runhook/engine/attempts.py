@@ -18,7 +18,6 @@ from typing import Any
 from runhook import clock
 from runhook.engine import policy
 from runhook.engine.context import RunContext, TimeBudget
-from runhook.engine.events import RunEvents
 from runhook.engine.ports import RunStore
 from runhook.engine.recorder import Recorder
 from runhook.engine.state import END, Next
@@ -34,7 +33,6 @@ class Attempts:
         self,
         *,
         store: RunStore,
-        events: RunEvents,
         recorder: Recorder,
         budget: TimeBudget,
         limits: policy.Limits,
@@ -43,7 +41,6 @@ class Attempts:
         outcomes: Counter[str],
     ) -> None:
         self._store = store
-        self._events = events
         self._recorder = recorder
         self._budget = budget
         self._limits = limits
@@ -127,7 +124,6 @@ class Attempts:
             node,
         )
         ctx.journal.flush()
-        self._events.send_progress()
         if not policy.sleeps_inline(delay, self._budget.remaining(), timeout, self._limits):
             seconds = policy.wait_state_seconds(delay)
             return Next(kind="wait", index=index, seconds=seconds, attempt=attempt + 1, retry=True)

@@ -1,9 +1,9 @@
 """Building the engine from its dependencies (the engine's corner of a composition root).
 
-`EngineDependencies` holds what lives for a container's lifetime — the settings, the
-run store (it caches parsed task versions) and the event bus — and makes what lives
-for one invocation: an `Engine` (it holds that invocation's time budget, events and
-outcomes) or the `Reconciler`. The functions' `create_handler` builds one per cold
+`EngineDependencies` holds what lives for a container's lifetime — the settings and
+the run store (it caches parsed task versions; it is also the outbox of run events) —
+and makes what lives for one invocation: an `Engine` (it holds that invocation's time
+budget and outcomes) or the `Reconciler`. The functions' `create_handler` builds one per cold
 start (`runhook.bootstrap.Container.engine`); tests build one with fakes.
 """
 
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runhook.engine import policy
-from runhook.engine.events import EventBus
 from runhook.engine.ports import RunStore
 from runhook.engine.reconcile import Reconciler
 from runhook.settings import Settings
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 class EngineDependencies:
     settings: Settings
     store: RunStore
-    bus: EventBus
 
     def engine(
         self,
@@ -45,7 +43,6 @@ class EngineDependencies:
 
         return Engine(
             store=self.store,
-            bus=self.bus,
             settings=self.settings,
             runner=runner or DEFAULT_RUNNER,
             remaining_ms=remaining_ms,
@@ -54,4 +51,4 @@ class EngineDependencies:
         )
 
     def reconciler(self) -> Reconciler:
-        return Reconciler(self.store, self.bus)
+        return Reconciler(self.store)

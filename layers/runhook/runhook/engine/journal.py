@@ -1,11 +1,9 @@
-"""A run's log entries for one invocation: stored as they happen, published once.
+"""A run's log entries for one invocation, stored as they happen.
 
 Every entry is stored (`RunStore.write_logs`, or with the step's record in
 `RunStore.record_step`) when the step that made it finishes — or before the engine
-sleeps or hands over — so `GET …/logs` shows a long-running step's progress. The bus
-gets all of an invocation's entries at its end, with its final lifecycle event
-(`RunEvents.finish`: one `task-run.log` event, split only to stay under the bus's
-entry size).
+sleeps or hands over — so `GET …/logs` shows a long-running step's progress. Stored
+entries are published from the table's stream as `task-run.log` events (`runhook.outbox`).
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ class Journal:
         self.run = run  # for its id and deadline (the stored items' expiry)
         self._store = store
         self._unsaved: list[LogEntry] = []
-        self._unpublished: list[LogEntry] = []
 
     def write(self, level: LogLevel, message: str, node_id: str | None = None) -> LogEntry:
         if len(message) > MAX_MESSAGE:
@@ -39,7 +36,6 @@ class Journal:
             nodeId=node_id,
         )
         self._unsaved.append(entry)
-        self._unpublished.append(entry)
         # Echoed to the function's own log at DEBUG: the run's log is the record.
         log.debug("[%s] %s", level, message, extra={"run_id": self.run.id, "node_id": node_id})
         return entry
@@ -58,7 +54,3 @@ class Journal:
         except Exception:
             self._unsaved = entries + self._unsaved
             raise
-
-    def take_unpublished(self) -> list[LogEntry]:
-        entries, self._unpublished = self._unpublished, []
-        return entries

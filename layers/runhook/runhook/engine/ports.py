@@ -81,7 +81,14 @@ class StepRecord:
 
 
 class RunStore(Protocol):
-    """Everything the engine reads and writes about a run."""
+    """Everything the engine reads and writes about a run.
+
+    It is also the outbox of run events: each change below commits, in the same write,
+    the event it announces (claim: `task-run.started`; advance: `task-run.updated`;
+    complete, fail: `task-run.completed`/`failed`; park_approval: `task-run.waiting`),
+    and stored log lines become `task-run.log` events. The table's stream publishes
+    them (`runhook.outbox`); the engine never talks to the bus.
+    """
 
     def get_run(self, run_id: str) -> Run | None:
         """The run, read consistently; None when it does not exist."""

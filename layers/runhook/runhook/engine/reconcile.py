@@ -4,7 +4,8 @@ When a run's execution FAILED, TIMED_OUT or was ABORTED while the run is still
 PENDING/RUNNING in DynamoDB (the engine's own catch-all could not run: a bad deploy,
 a throttled Lambda that ran out of retries, someone stopping the execution in the
 console), the run becomes FAILED with `execution_failed` (FAILED, ABORTED) or
-`timeout` (TIMED_OUT), and `task-run.failed` goes out. A run that is already over —
+`timeout` (TIMED_OUT); that change announces `task-run.failed` (published from the
+table's stream). A run that is already over —
 the usual case: a cancel aborts its execution — is left alone. The execution's name
 is the run id.
 
@@ -20,7 +21,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from runhook import clock
-from runhook.engine.events import EventBus, RunEvents
 from runhook.engine.failure import fail_run
 from runhook.engine.ports import RunStore
 from runhook.models import Run
@@ -65,11 +65,10 @@ class StatusChange(BaseModel):
 
 
 class Reconciler:
-    """The reconciler function's logic, over the engine's store and bus."""
+    """The reconciler function's logic, over the engine's store."""
 
-    def __init__(self, store: RunStore, bus: EventBus) -> None:
+    def __init__(self, store: RunStore) -> None:
         self._store = store
-        self._bus = bus
 
     def reconcile(self, event: dict[str, Any]) -> dict[str, Any]:
         """Handle one EventBridge event; returns what was done (for logs and tests)."""
@@ -100,8 +99,6 @@ class Reconciler:
         return {"action": "failed", "runId": run_id, "code": code}
 
     def fail(self, run_id: str, code: str, message: str) -> Run | None:
-        """`fail_run`, then `task-run.failed`; None when the run was already over."""
-        failed = fail_run(self._store, run_id, code, message)
-        if failed is not None:
-            RunEvents(self._bus).announce("task-run.failed", failed)
-        return failed
+        """`fail_run` (its change announces `task-run.failed` through the outbox); None
+        when the run was already over."""
+        return fail_run(self._store, run_id, code, message)

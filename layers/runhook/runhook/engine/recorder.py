@@ -1,8 +1,9 @@
 """Writing down what happened to a run: step records, progress, completion, failure.
 
 Each write goes through the `RunStore` and is conditional on the run still being
-where this invocation left it; each one queues its event on `RunEvents` and counts an
-outcome (the step function's metrics).
+where this invocation left it, and counts an outcome (the step function's metrics).
+The event a write announces is committed with it (the store's outbox) and published
+from the table's stream, so nothing here talks to the bus.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from runhook import clock
 from runhook.engine.context import RunContext
-from runhook.engine.events import RunEvents
 from runhook.engine.failure import MAX_ERROR_MESSAGE, fail_run
 from runhook.engine.outputs import OutputError, evaluate_outputs
 from runhook.engine.ports import RunStore, StepRecord
@@ -22,9 +22,8 @@ from runhook.models import RunStatus
 
 
 class Recorder:
-    def __init__(self, store: RunStore, events: RunEvents, outcomes: Counter[str]) -> None:
+    def __init__(self, store: RunStore, outcomes: Counter[str]) -> None:
         self._store = store
-        self._events = events
         self._outcomes = outcomes
 
     def succeeded(
@@ -63,7 +62,6 @@ class Recorder:
         if updated is None:
             return self._lost_race(ctx, index)
         ctx.run = updated
-        self._events.progressed(updated)
         return True
 
     def _lost_race(self, ctx: RunContext, index: int) -> bool:
@@ -118,15 +116,11 @@ class Recorder:
             outputs=outputs,
             finished_at=clock.now_iso(),
         )
-        if done is None:
-            current = self._store.get_run(ctx.run.id)
-            if current is not None and current.status is RunStatus.COMPLETED:
-                self._events.final("task-run.completed", current)  # a retry: say it again
+        if done is None:  # a retry found it over, or a cancel won: its event is committed
             return END
         ctx.run = done
         self._outcomes["run_completed"] += 1
         ctx.journal.write("info", f"run completed ({ctx.total}/{ctx.total} steps)")
-        self._events.final("task-run.completed", done)
         return END
 
     def fail(
@@ -145,7 +139,6 @@ class Recorder:
         if failed is not None:
             self._outcomes["run_failed"] += 1
             ctx.run = failed
-            self._events.final("task-run.failed", failed)
         return END
 
     def timed_out(self, ctx: RunContext, index: int) -> Next:

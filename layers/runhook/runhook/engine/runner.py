@@ -21,9 +21,11 @@ Rules that make this safe to retry and to race with cancel:
   finished steps are read back), and a step never starts after the run stopped being
   RUNNING (the conditional write that records step k is the check that step k+1 may
   start; retries re-read the run before each new attempt).
-- Events are published after the change they announce is committed (`RunEvents`).
+- Every change carries the event it announces; the store commits both in one write
+  and the table's stream publishes it (`runhook.outbox`): the engine never calls the
+  bus, so an invocation that dies after a commit loses no event.
 
-The pieces: `ports.RunStore` (storage), `events.RunEvents` (publication), `policy`
+The pieces: `ports.RunStore` (storage and, through it, events), `policy`
 (retry and time rules), `attempts.Attempts` (one inline step and its retries),
 `recorder.Recorder` (records, progress, the end), `failure.fail_run`.
 """
@@ -42,7 +44,6 @@ from runhook import clock
 from runhook.engine import plan, policy
 from runhook.engine.attempts import Attempts, as_failure
 from runhook.engine.context import RunContext, TimeBudget
-from runhook.engine.events import EventBus, RunEvents
 from runhook.engine.failure import MAX_ERROR_MESSAGE, fail_run
 from runhook.engine.journal import Journal
 from runhook.engine.ports import RunStore
@@ -61,14 +62,13 @@ class RunNotActive(Exception):
 
 
 class Engine:
-    """The step function's logic. One instance per invocation (it holds the time budget,
-    the events to publish and the outcomes counted for metrics)."""
+    """The step function's logic. One instance per invocation (it holds the time budget
+    and the outcomes counted for metrics)."""
 
     def __init__(
         self,
         *,
         store: RunStore,
-        bus: EventBus,
         settings: Settings,
         runner: str = DEFAULT_RUNNER,
         remaining_ms: Callable[[], int] | None = None,
@@ -80,13 +80,11 @@ class Engine:
         # What this invocation did, for the handler's metrics (step_succeeded, run_failed, …).
         self.outcomes: Counter[str] = Counter()
         self._store = store
-        self._events = RunEvents(bus)
         self._budget = TimeBudget(remaining_ms)
         self._limits = limits
-        self._recorder = Recorder(store, self._events, self.outcomes)
+        self._recorder = Recorder(store, self.outcomes)
         self._attempts = Attempts(
             store=store,
-            events=self._events,
             recorder=self._recorder,
             budget=self._budget,
             limits=limits,
@@ -116,7 +114,7 @@ class Engine:
         try:
             stop = self._continue(ctx, nxt, state.answer)
         finally:
-            self._finish(ctx.journal, ctx.run)
+            ctx.journal.flush()
         return output(run_id, stop)
 
     def _continue(self, ctx: RunContext, nxt: Next | None, answer: Any) -> Next:
@@ -170,8 +168,6 @@ class Engine:
         configured = ctx.step_timeout(index, kind)
         if ran and not policy.fits_in_invocation(configured, remaining, lambda_left, self._limits):
             return Next(kind="compute", index=index, runner=self.runner)
-        if not kind.quick:
-            self._events.send_progress()  # progress so far goes out before a slow step
         return self._attempts.execute(ctx, index, kind, attempt)
 
     # -- pauses ---------------------------------------------------------------------------
@@ -212,7 +208,7 @@ class Engine:
 
     # -- await (approval) --------------------------------------------------------------------
     def await_answer(self, state: MachineState, token: str) -> dict[str, Any]:
-        """Park the approval: token + `waiting` on the run, then `task-run.waiting`."""
+        """Park the approval: token + `waiting` on the run (announcing `task-run.waiting`)."""
         nxt = state.next
         if nxt is None or nxt.index is None:
             raise ValueError("await needs next.index")
@@ -238,9 +234,8 @@ class Engine:
         ctx.journal.write(
             "info", f"waiting for approval: {prompt} (expires {waiting.expiresAt})", call.node_id
         )
-        self._events.final("task-run.waiting", updated)
         self.outcomes["approval_parked"] += 1
-        self._finish(ctx.journal, updated, strict=True)
+        ctx.journal.flush()
         return {"runId": run.id, "waiting": True}
 
     # -- fail (catch-all) --------------------------------------------------------------------
@@ -257,8 +252,7 @@ class Engine:
         self.outcomes["run_failed"] += 1
         journal = Journal(failed, self._store)
         journal.write("error", f"run failed: {message}", node)
-        self._events.final("task-run.failed", failed)
-        self._finish(journal, failed)
+        journal.flush()
         return output(state.runId, END)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -267,7 +261,6 @@ class Engine:
         run = self._store.claim(run_id, started_at=clock.now_iso())
         if run is not None:
             self.outcomes["run_started"] += 1
-            self._events.started(run)
             return run
         current = self._store.get_run(run_id)
         if current is None:
@@ -279,35 +272,22 @@ class Engine:
             self.outcomes["run_continued"] += 1
             log.info("run %s continues at step %d", run_id, current.current_step)
             return current
-        self._events.republish_terminal(current)
         return None
 
     def _run_in(self, run_id: str, statuses: Collection[RunStatus]) -> Run | None:
-        """The run if its status is one of `statuses`; else None, and a run found
-        COMPLETED/FAILED announces its end again (an earlier invocation's retry)."""
+        """The run if its status is one of `statuses`, else None (an earlier invocation
+        ended it; its event was committed with that change)."""
         run = self._store.get_run(run_id)
-        if run is None:
-            return None
-        if run.status in statuses:
-            return run
-        self._events.republish_terminal(run)
-        return None
+        return run if run is not None and run.status in statuses else None
 
     def _open(self, run: Run) -> RunContext | None:
         """The run's context; None (and the run FAILED) when its task version is gone."""
         task = self._store.load_plan(run)
         if task is None:
             message = "the run's task version no longer exists"
-            failed = fail_run(self._store, run.id, "task_not_found", message)
-            if failed is not None:
-                self._events.announce("task-run.failed", failed)
+            fail_run(self._store, run.id, "task_not_found", message)
             return None
         return RunContext.open(self._store, self.settings, run, task)
-
-    def _finish(self, journal: Journal, run: Run, *, strict: bool = False) -> None:
-        """Store pending log lines; publish them with the final lifecycle event, in one call."""
-        journal.flush()
-        self._events.finish(run, journal.take_unpublished(), strict=strict)
 
 
 def waiting_for(node_id: str, prompt: str, timeout_seconds: int | None) -> Waiting:

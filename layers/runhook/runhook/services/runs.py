@@ -1,4 +1,9 @@
-"""Creating, reading, listing, cancelling and answering runs."""
+"""Creating, reading, listing, cancelling and answering runs.
+
+A cancel or an answer is one conditional transition of the run item; its event
+(`task-run.cancelled`, `task-run.updated`) is published from the table's stream like
+every other run event, so the API never calls the bus.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 from runhook import clock
-from runhook.adapters.events import EventBus
 from runhook.adapters.stepfunctions import StepFunctions
 from runhook.dal.runs import IdempotencyConflict, RunRepository, TransactionRefused
 from runhook.dal.tasks import TaskRepository
@@ -52,7 +56,6 @@ class RunService:
         tasks: TaskRepository,
         quota: Quota,
         sfn: StepFunctions,
-        bus: EventBus,
         *,
         public_base_url: str,
     ) -> None:
@@ -60,7 +63,6 @@ class RunService:
         self.tasks = tasks
         self.quota = quota
         self.sfn = sfn
-        self.bus = bus
         self.public_base_url = public_base_url
 
     def resource(self, run: Run) -> dict[str, Any]:
@@ -152,6 +154,7 @@ class RunService:
             return run
         cancelled = self.runs.transition(
             run_id,
+            event="task-run.cancelled",
             allowed_from=ACTIVE_STATUSES,
             changes={
                 "status": RunStatus.CANCELLED,
@@ -168,7 +171,6 @@ class RunService:
         if token:
             self.sfn.send_task_failure(token, "Cancelled", reason or "cancelled")
         self.sfn.stop_run(run_id, reason or "cancelled")
-        self.bus.publish_run("task-run.cancelled", cancelled)
         return cancelled
 
     def resume_run(
@@ -187,6 +189,7 @@ class RunService:
             raise Conflict("run_not_waiting")
         answered = self.runs.transition(
             run_id,
+            event="task-run.updated",
             allowed_from={RunStatus.RUNNING},
             changes={},
             remove=["waiting", "taskToken"],
@@ -198,7 +201,6 @@ class RunService:
         answer = {"approved": approved, "data": data, "comment": comment}
         if not self.sfn.send_task_success(token, answer):
             raise Conflict("run_not_waiting")
-        self.bus.publish_run("task-run.updated", answered)
         return answered
 
     def list_task_runs(self, principal: Principal, task_id: str) -> list[Run]:

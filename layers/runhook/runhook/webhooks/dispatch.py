@@ -5,9 +5,11 @@ Triggered by the EventBridge rule on the bus (source `runhook`, detail-type
 delivery item per enabled, subscribed, in-scope endpoint, one SendMessageBatch.
 The cost does not grow with the number of organizations.
 
-Idempotent under EventBridge's at-least-once delivery and Lambda's async retries:
-the delivery id is derived from (event id, endpoint id) and written with a
-condition. A delivery that exists already is enqueued again only if no attempt
+Idempotent under EventBridge's at-least-once delivery, Lambda's async retries and the
+outbox publishing an event again: the delivery id is derived from (the event's
+`eventId`, endpoint id) and written with a condition. `eventId` names the committed
+change (run, sequence, type; or a log batch's first entry), so an event put on the bus
+twice is still one delivery. A delivery that exists already is enqueued again only if no attempt
 was made yet, under a new generation, so the first message (if it was sent) is
 dropped as stale by the sender.
 """
@@ -55,8 +57,9 @@ class RunEvent:
 
     @property
     def key(self) -> str:
-        """What makes this event unique: its bus id, else run + sequence + type."""
-        return self.event_id or f"{self.run_id}:{self.sequence}:{self.event_type}"
+        """What makes this event unique: its `eventId` (the bus event's id for events
+        published before details carried one)."""
+        return self.event_id
 
 
 @dataclass
@@ -96,7 +99,8 @@ def parse_event(event: Mapping[str, Any]) -> RunEvent | None:
             raise InvalidEvent(f"{event_type} without a run")
         body = detail["run"]
     return RunEvent(
-        event_id=str(event.get("id") or ""),
+        event_id=str(detail.get("eventId") or event.get("id") or "")
+        or f"{detail.get('runId')}:{detail.get('sequence')}:{event_type}",
         event_type=event_type,
         org_id=str(detail["orgId"]),
         run_id=_str_or_none(detail.get("runId")),

@@ -1,0 +1,290 @@
+"""DynamoDB stream event source mappings, locally: a thread per mapping that reads the
+table's stream from DynamoDB Local (its Streams API) and invokes the function.
+
+What Lambda's mapping does and this does too (docs: "Using AWS Lambda with Amazon
+DynamoDB"): shards are read in order, a child only after its parent is drained;
+batches of up to BatchSize records in Lambda's event shape; a failed invocation is
+retried with the same records (nothing after them is read meanwhile); with
+``ReportBatchItemFailures`` the batch is checkpointed before the first reported record
+and the next batch starts at it. Not emulated: FilterCriteria (every record reaches the
+function; the publisher skips what it does not publish), bisecting, and the
+MaximumRetryAttempts/on-failure destination (locally a batch is retried until it
+succeeds, with backoff).
+
+Checkpoints (the last record handled per shard) are kept in a JSON file under the
+state directory, so `runhook dev` restarted on the same state continues after the last
+record it handled: events committed while it was down, or not yet published when it
+was killed, go out after the restart. Without a state file (an in-memory cloud), a new
+mapping starts at TRIM_HORIZON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runhook_dev.devcloud.cfn import REGION
+from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
+
+log = logging.getLogger("devcloud.streams")
+
+ClientFactory = Callable[[str], Any]
+
+BUSY_INTERVAL = 0.05  # seconds between reads while records keep coming
+IDLE_INTERVAL = 0.5  # ... growing to this while the stream is quiet
+RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)  # after a failed batch
+SHARD_REFRESH = 5.0  # seconds between DescribeStream calls (new shards appear rarely)
+
+
+@dataclass(frozen=True)
+class StreamSourceSpec:
+    """A DynamoDB event source mapping of a function (from the template)."""
+
+    function: str
+    event_name: str
+    table_name: str
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+class Checkpoints:
+    """The last sequence number handled per shard, saved after every batch."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, dict[str, str]] = {}
+        if path is not None and path.is_file():
+            try:
+                self._data = json.loads(path.read_text())
+            except ValueError:
+                log.warning("stream checkpoints in %s unreadable: starting over", path)
+
+    def get(self, stream_arn: str, shard_id: str) -> str | None:
+        return self._data.get(stream_arn, {}).get(shard_id)
+
+    def set(self, stream_arn: str, shard_id: str, sequence_number: str) -> None:
+        with self._lock:
+            # Only the current stream's shards are kept (a recreated table has a new ARN).
+            shards = self._data.get(stream_arn, {})
+            self._data = {stream_arn: {**shards, shard_id: sequence_number}}
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self._data))
+                tmp.replace(self.path)  # atomic: a kill never leaves half a file
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """One record of Lambda's DynamoDB event, from a GetRecords record."""
+    stream = dict(record.get("dynamodb") or {})
+    created = stream.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record.get("eventID", ""),
+        "eventName": record.get("eventName", ""),
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": _json_safe(stream),
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    """Binary attributes as base64 text, as Lambda's JSON event carries them."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    parent_id: str | None
+    iterator: str | None = None
+    closed: bool = False  # read to its end: children may start
+
+
+@dataclass
+class StreamEventSource:
+    """Reads one table's stream and feeds it to one function (see the module docstring)."""
+
+    client: ClientFactory
+    registry: FunctionRegistry
+    function: LocalFunction
+    spec: StreamSourceSpec
+    checkpoints: Checkpoints
+    name: str = ""
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"stream-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float = 5.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        streams, ddb = self.client("dynamodbstreams"), self.client("dynamodb")
+        reader = _StreamReader(self, streams, ddb)
+        while not self._stop.is_set():
+            try:
+                busy = reader.poll()
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("%s: reading the stream failed: %s", self.name, exc)
+                reader.reset()
+                self._stop.wait(RETRY_BACKOFF[-1])
+                continue
+            self._stop.wait(BUSY_INTERVAL if busy else reader.idle_interval())
+
+    def invoke(self, records: list[dict[str, Any]], stream_arn: str) -> str | bool | None:
+        """Hand a batch to the function: True when all succeeded, False when the whole
+        batch failed, else the sequence number to continue from (a reported failure)."""
+        event = {"Records": [lambda_record(r, stream_arn) for r in records]}
+        result = self.registry.invoke(self.function, event)
+        if result.error:
+            log.info("%s: batch of %d failed (%s)", self.name, len(records), result.error_type)
+            return False
+        if not self.spec.report_batch_item_failures or not isinstance(result.payload, dict):
+            return True
+        failures = result.payload.get("batchItemFailures") or []
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
+        reported = [f.get("itemIdentifier") for f in failures if isinstance(f, dict)]
+        if not reported:
+            return True
+        if any(item not in numbers for item in reported):
+            log.warning("%s: invalid batchItemFailures %r: batch failed", self.name, failures)
+            return False
+        return min(reported, key=numbers.index)
+
+
+class _StreamReader:
+    """The state of one mapping's reading: the stream, its shards and their iterators."""
+
+    def __init__(self, source: StreamEventSource, streams: Any, ddb: Any) -> None:
+        self.source = source
+        self.streams = streams
+        self.ddb = ddb
+        self.stream_arn: str | None = None
+        self.shards: dict[str, _Shard] = {}
+        self._refreshed = 0.0
+        self._quiet_polls = 0
+        self._failures = 0
+
+    def reset(self) -> None:
+        """Forget iterators (expired, or the stream changed): re-read from checkpoints."""
+        self.stream_arn = None
+        self.shards = {}
+
+    def idle_interval(self) -> float:
+        if self._failures:
+            return RETRY_BACKOFF[min(self._failures, len(RETRY_BACKOFF)) - 1]
+        return min(IDLE_INTERVAL, BUSY_INTERVAL * (1.5 ** min(self._quiet_polls, 20)))
+
+    def poll(self) -> bool:
+        """Read each ready shard once; True when records were handled."""
+        self._refresh_shards()
+        busy = False
+        for shard in list(self.shards.values()):
+            if shard.closed or not self._ready(shard):
+                continue
+            busy = self._read(shard) or busy
+        self._quiet_polls = 0 if busy else self._quiet_polls + 1
+        return busy
+
+    def _refresh_shards(self) -> None:
+        if self.stream_arn is not None and time.monotonic() - self._refreshed < SHARD_REFRESH:
+            return
+        table = self.ddb.describe_table(TableName=self.source.spec.table_name)["Table"]
+        arn = table.get("LatestStreamArn")
+        if not arn:
+            raise RuntimeError(f"table {self.source.spec.table_name} has no stream")
+        if arn != self.stream_arn:
+            self.stream_arn, self.shards = arn, {}
+        for shard in self._describe_shards(arn):
+            if shard["ShardId"] not in self.shards:
+                self.shards[shard["ShardId"]] = _Shard(shard["ShardId"], shard.get("ParentShardId"))
+        self._refreshed = time.monotonic()
+
+    def _describe_shards(self, arn: str) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        start: dict[str, Any] = {}
+        while True:
+            description = self.streams.describe_stream(StreamArn=arn, **start)["StreamDescription"]
+            shards.extend(description.get("Shards") or [])
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return shards
+            start = {"ExclusiveStartShardId": last}
+
+    def _ready(self, shard: _Shard) -> bool:
+        parent = self.shards.get(shard.parent_id or "")
+        return parent is None or parent.closed
+
+    def _iterator(self, shard: _Shard) -> str:
+        assert self.stream_arn is not None
+        after = self.source.checkpoints.get(self.stream_arn, shard.shard_id)
+        position: dict[str, Any] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+            if after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        answer = self.streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard.shard_id, **position
+        )
+        return str(answer["ShardIterator"])
+
+    def _read(self, shard: _Shard) -> bool:
+        if shard.iterator is None:
+            shard.iterator = self._iterator(shard)
+        try:
+            answer = self.streams.get_records(
+                ShardIterator=shard.iterator, Limit=self.source.spec.batch_size
+            )
+        except self.streams.exceptions.ExpiredIteratorException:
+            shard.iterator = None
+            return False
+        records = list(answer.get("Records") or [])
+        if records and not self._deliver(shard, records):
+            return False
+        shard.iterator = answer.get("NextShardIterator")
+        if shard.iterator is None:
+            shard.closed = True
+        return bool(records)
+
+    def _deliver(self, shard: _Shard, records: list[dict[str, Any]]) -> bool:
+        """Invoke; checkpoint what succeeded. False: retry from the checkpoint later."""
+        assert self.stream_arn is not None
+        outcome = self.source.invoke(records, self.stream_arn)
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
+        if outcome is True:
+            self.source.checkpoints.set(self.stream_arn, shard.shard_id, numbers[-1])
+            self._failures = 0
+            return True
+        if isinstance(outcome, str) and numbers.index(outcome) > 0:
+            done = numbers[numbers.index(outcome) - 1]
+            self.source.checkpoints.set(self.stream_arn, shard.shard_id, done)
+        self._failures += 1
+        shard.iterator = None  # re-read from the checkpoint, after a backoff
+        return False

@@ -1,0 +1,87 @@
+"""Run events come from committed state (the outbox): the table's stream → the publisher
+function → the bus. Writers (the engine, the API) never call PutEvents, so a bus
+outage neither slows a run down nor loses one of its webhooks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runhook.webhooks.dispatch import delivery_id
+from tests.e2e.webhooks.webhook_helpers import Org, Receiver, verify_both
+from tests.support.polling import eventually
+
+STEPS_TASK = {
+    "name": "Outbox lifecycle",
+    "steps": [
+        {"id": "one", "type": "log", "message": "first"},
+        {"id": "two", "type": "log", "message": "second"},
+        {"id": "three", "type": "transform", "values": {"n": "`3`"}},
+    ],
+    "outputs": {"n": "steps.three.n"},
+    "timeoutSeconds": 300,
+}
+WAIT_TASK = {
+    "name": "Outbox cancel",
+    "steps": [{"id": "pause", "type": "wait", "seconds": 60}],
+    "timeoutSeconds": 300,
+}
+
+
+def _task(org: Org, definition: dict[str, Any]) -> str:
+    resp = org.api.post("/tasks", json=definition)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["task"]["id"])
+
+
+def _status(org: Org, run_id: str) -> str:
+    return str(org.api.get(f"/task-runs/{run_id}").json()["run"]["status"])
+
+
+def test_events_committed_while_the_bus_is_down_arrive_once_it_is_back(
+    org: Org, receivers: Any, local_cloud: Any
+) -> None:
+    receiver: Receiver = receivers()
+    task_id = _task(org, STEPS_TASK)
+    _, secret = org.endpoint(receiver.url, taskId=task_id)
+    with local_cloud.events_outage():
+        run = org.api.post(f"/tasks/{task_id}/runs", json={}).json()["run"]
+        # The run does not wait for the bus: it completes during the outage.
+        eventually(lambda: _status(org, run["id"]) == "COMPLETED", timeout=60)
+        time.sleep(1.0)  # the publisher keeps retrying meanwhile
+        assert receiver.received() == []
+    completed = receiver.wait_for(1, timeout=60, event="task-run.completed")[0]
+    assert verify_both(completed, secret)["outputs"] == {"n": 3}
+    eventually(lambda: {r.event for r in receiver.received()} >= {"task-run.log"}, timeout=30)
+    received = receiver.received()
+    lifecycle = [r for r in received if r.event != "task-run.log"]
+    sequences = sorted(int(r.headers["x-komos-sequence"]) for r in lifecycle)
+    # claim, 2 progress moves, completion: every committed change announced once (a
+    # repeat would only be a redelivery with the same webhook-id).
+    assert len({r.webhook_id for r in lifecycle}) == len(set(sequences)) == 4
+    assert sorted(r.event for r in {r.webhook_id: r for r in lifecycle}.values()) == sorted(
+        ["task-run.started", "task-run.updated", "task-run.updated", "task-run.completed"]
+    )
+    messages = [
+        e["message"] for r in received if r.event == "task-run.log" for e in r.json["logEntries"]
+    ]
+    assert "first" in messages and "second" in messages
+
+
+def test_a_cancel_from_the_api_is_announced_from_the_stream(org: Org, receivers: Any) -> None:
+    receiver: Receiver = receivers()
+    task_id = _task(org, WAIT_TASK)
+    endpoint_id, secret = org.endpoint(receiver.url, events=["task-run.cancelled"])
+    run = org.api.post(f"/tasks/{task_id}/runs", json={}).json()["run"]
+    eventually(lambda: _status(org, run["id"]) == "RUNNING", timeout=60)
+    resp = org.api.post(f"/task-runs/{run['id']}/cancel", json={"reason": "outbox"})
+    assert resp.status_code == 202, resp.text
+    cancelled = receiver.wait_for(1, timeout=30, event="task-run.cancelled")[0]
+    body = verify_both(cancelled, secret)
+    assert (body["status"], body["cancelReason"]) == ("CANCELLED", "outbox")
+    # The delivery is named by the committed change (run, sequence, type): built by the
+    # stream publisher, which is the only writer of run events.
+    sequence = int(cancelled.headers["x-komos-sequence"])
+    event_id = f"{run['id']}:{sequence}:task-run.cancelled"
+    delivery = org.delivery(delivery_id(event_id, endpoint_id))
+    assert (delivery["eventId"], delivery["eventType"]) == (event_id, "task-run.cancelled")
