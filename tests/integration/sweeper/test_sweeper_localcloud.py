@@ -128,7 +128,10 @@ def test_stuck_runs_are_started_restarted_or_failed(
     assert not any(in_index(container, f"RUN#{r.id}") for r in (pending, running, late))
     assert in_index(container, f"RUN#{fresh.id}")
     container.runs.transition(
-        fresh.id, allowed_from={RunStatus.PENDING}, changes={"status": RunStatus.CANCELLED}
+        fresh.id,
+        event="task-run.cancelled",
+        allowed_from={RunStatus.PENDING},
+        changes={"status": RunStatus.CANCELLED},
     )
     assert not in_index(container, f"RUN#{fresh.id}")
 

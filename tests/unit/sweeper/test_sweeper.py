@@ -131,8 +131,11 @@ class FakeDeliveries:
     due_at: dict[str, str] = field(default_factory=dict)
 
     def add(self, *, overdue: float, lease_in: float | None = None, gen: int = 3) -> Delivery:
-        at = clock.iso(NOW - timedelta(seconds=overdue))
-        lease = None if lease_in is None else int((NOW.timestamp() + lease_in) * 1000)
+        # The World sweeps `later` seconds after now (not after this module's import); made
+        # a moment ago, so that "overdue by exactly the grace" survives ms-precision ISO times.
+        made = clock.now() - timedelta(milliseconds=10)
+        at = clock.iso(made - timedelta(seconds=overdue))
+        lease = None if lease_in is None else int((made.timestamp() + lease_in) * 1000)
         delivery = Delivery(
             id=clock.new_id(),
             org_id="org",
@@ -180,7 +183,7 @@ class FakeDeliveries:
             return None
         again = d.model_copy(update={"gen": d.gen + 1, "lease_until_ms": None})
         self.items[delivery_id] = again
-        self.due_at[delivery_id] = clock.iso(NOW)
+        self.due_at[delivery_id] = clock.now_iso()
         return again
 
 

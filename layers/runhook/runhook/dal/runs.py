@@ -151,7 +151,7 @@ class RunRepository:
         self,
         run_id: str,
         *,
-        event: str,
+        event: str | None,
         allowed_from: Iterable[RunStatus],
         changes: Mapping[str, Any],
         remove: Iterable[str] = (),
@@ -163,13 +163,18 @@ class RunRepository:
 
         Bumps `sequence` and records `event` (a `task-run.*` type) as the event this
         change announces: the stream publisher sends it once the update is committed.
+        `event=None` announces nothing (a claim that may still be undone).
         Returns the new run, or None when the condition did not hold. `raw` sets private
         attributes by their item names; `remove` drops fields (or private attributes).
         `condition` may add to the status condition.
         """
         update = Update()
-        update.set(EVENT_TYPE, event)
-        update.set(EVENT_AT, clock.now_iso())
+        if event is None:  # a change nobody is told about: the stream publisher skips it
+            update.remove(EVENT_TYPE)
+            update.remove(EVENT_AT)
+        else:
+            update.set(EVENT_TYPE, event)
+            update.set(EVENT_AT, clock.now_iso())
         for field, value in changes.items():
             update.set(attribute(Run, field), stored_value(value, as_json=field in RUN_JSON_FIELDS))
         for attr, value in (raw or {}).items():

@@ -1,8 +1,9 @@
 """Creating, reading, listing, cancelling and answering runs.
 
-A cancel or an answer is one conditional transition of the run item; its event
-(`task-run.cancelled`, `task-run.updated`) is published from the table's stream like
-every other run event, so the API never calls the bus.
+A cancel is one conditional transition of the run item; its `task-run.cancelled` is
+published from the table's stream like every other run event, so the API never calls
+the bus. An answer to an approval is claimed silently and undone if Step Functions
+refuses it; the engine's next change announces its effect.
 """
 
 from __future__ import annotations
@@ -187,9 +188,12 @@ class RunService:
         token = self.runs.task_token(run_id)
         if run.status is not RunStatus.RUNNING or run.waiting is None or not token:
             raise Conflict("run_not_waiting")
+        # Claim the answer (one conditional write: a second answer finds no token), silently:
+        # the execution may refuse it (its token is dead), and then the claim is undone. The
+        # engine's next change (progress, completion, a rejection's failure) announces it.
         answered = self.runs.transition(
             run_id,
-            event="task-run.updated",
+            event=None,
             allowed_from={RunStatus.RUNNING},
             changes={},
             remove=["waiting", "taskToken"],
@@ -200,6 +204,14 @@ class RunService:
             raise Conflict("run_not_waiting")
         answer = {"approved": approved, "data": data, "comment": comment}
         if not self.sfn.send_task_success(token, answer):
+            self.runs.transition(  # still waiting: put the question back as it was
+                run_id,
+                event=None,
+                allowed_from={RunStatus.RUNNING},
+                changes={"waiting": run.waiting},
+                raw={"taskToken": token},
+                condition="attribute_not_exists(taskToken)",
+            )
             raise Conflict("run_not_waiting")
         return answered
 
