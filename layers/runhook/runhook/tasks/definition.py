@@ -51,7 +51,9 @@ def sent_bounds(*, ge: float | None = None, le: float | None = None) -> tuple[An
             raise ValueError(f"must be at most {le}")
         return value
 
-    schema = {name: v for name, v in (("minimum", ge), ("maximum", le)) if v is not None}
+    schema: dict[str, Any] = {
+        name: v for name, v in (("minimum", ge), ("maximum", le)) if v is not None
+    }
     return AfterValidator(check), Field(json_schema_extra=schema)
 
 
@@ -388,7 +390,7 @@ def validate_definition(raw: Any) -> tuple[TaskDefinition | None, list[dict[str,
     for index, raw_step in enumerate(draft.steps):
         path = f"steps[{index}]"
         kind = raw_step.get("type") if isinstance(raw_step, dict) else None
-        if kind not in STEP_MODELS:
+        if not isinstance(kind, str) or kind not in STEP_MODELS:  # {"type": {}} was a 500
             errors.append({"path": f"{path}.type", "message": f"unknown step kind {kind!r}"})
             continue
         try:

@@ -73,7 +73,7 @@ def list_runs(
     createdAfter: datetime | None = None,
     createdBefore: datetime | None = None,
 ) -> dict[str, Any]:
-    if createdAfter and createdBefore and _timestamp(createdAfter) >= _timestamp(createdBefore):
+    if createdAfter and createdBefore and iso(createdAfter) >= iso(createdBefore):
         # DynamoDB refuses an empty BETWEEN range (it was a 500).
         raise InvalidRequest(
             "invalid_query",
