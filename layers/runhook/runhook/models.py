@@ -8,8 +8,12 @@ live in runhook.webhook_models (each apart, so a function imports only what it r
 
 from __future__ import annotations
 
+import ipaddress
+import math
+from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -157,6 +161,141 @@ class ApiKey(BaseModel):
         }
 
 
+# -- organization settings ------------------------------------------------------------------
+# Bounds of what an organization can set (PATCH /organization; the OpenAPI document shows
+# them). Each keeps the rate limiter's arithmetic finite: its window is `burst / rate`
+# seconds, at most MAX_RATE_BURST / MIN_RATE_PER_SECOND = 1e6 s (11.6 days).
+MIN_RATE_PER_SECOND = 0.1
+MAX_RATE_PER_SECOND = 10_000.0
+MAX_RATE_BURST = 100_000
+MAX_MONTHLY_RUN_QUOTA = 1_000_000_000
+MAX_ALLOWLIST_ENTRIES = 100
+MAX_CIDR_LENGTH = 64  # the longest IPv6 CIDR is 43 characters
+
+
+class OrganizationSettings(BaseModel):
+    """What an organization can change, each within its bounds; None: the service's default.
+
+    Numbers are strict (no `true`, no `"5"`) and finite. Values already stored are read
+    through `from_stored`, never validated strictly: a stored value must not lock its
+    organization out (issue 12: a rate of 5e-324 once made every request a 500).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    ipAllowlist: list[Annotated[str, Field(min_length=1, max_length=MAX_CIDR_LENGTH)]] | None = (
+        Field(
+            default=None,
+            max_length=MAX_ALLOWLIST_ENTRIES,
+            description="IPv4/IPv6 CIDRs allowed to call the API (empty: any address)",
+        )
+    )
+    monthlyRunQuota: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_MONTHLY_RUN_QUOTA,
+        strict=True,
+        description="Runs per calendar month (UTC); default 100000",
+    )
+    rateLimitPerSecond: float | None = Field(
+        default=None,
+        ge=MIN_RATE_PER_SECOND,
+        le=MAX_RATE_PER_SECOND,
+        strict=True,
+        description="Requests per second per API key, on average; default 20",
+    )
+    rateLimitBurst: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_RATE_BURST,
+        strict=True,
+        description="Requests a quiet key may send at once; default max(40, 2 * rate)",
+    )
+
+    @classmethod
+    def from_stored(cls, raw: Any) -> tuple[OrganizationSettings, list[str]]:
+        """The settings in a stored document, whatever it holds, and what was wrong with it.
+
+        Never raises. A number out of its range is clamped to the nearest bound (its owner
+        meant "slow" or "a lot"); anything else unreadable (NaN, a string, a list) falls back
+        to the default. Allowlist entries that are not CIDRs are kept as text: they match no
+        address, so an allowlist with no valid entry refuses everyone (an access control
+        fails closed) while the organization can still see and replace it.
+        """
+        if raw is None:
+            return cls(), []
+        if not isinstance(raw, Mapping):
+            return cls(), [f"settings is not an object: {type(raw).__name__}"]
+        problems: list[str] = []
+        values = {
+            "ipAllowlist": _stored_allowlist(raw.get("ipAllowlist"), problems),
+            "monthlyRunQuota": _stored_number(
+                raw, "monthlyRunQuota", 0, MAX_MONTHLY_RUN_QUOTA, problems
+            ),
+            "rateLimitPerSecond": _stored_number(
+                raw, "rateLimitPerSecond", MIN_RATE_PER_SECOND, MAX_RATE_PER_SECOND, problems
+            ),
+            "rateLimitBurst": _stored_number(raw, "rateLimitBurst", 1, MAX_RATE_BURST, problems),
+        }
+        unknown = sorted(str(k) for k in raw if k not in cls.model_fields)
+        if unknown:
+            problems.append(
+                f"unknown settings ignored (and dropped by the next PATCH): {', '.join(unknown)}"
+            )
+        # Built without validation: every value was checked (or clamped) above, and an
+        # allowlist may keep its unreadable entries.
+        return cls.model_construct(**values), problems
+
+    def stored(self) -> dict[str, Any]:
+        """The document the table holds (defaults left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+def _stored_number(
+    raw: Mapping[str, Any], name: str, low: float, high: float, problems: list[str]
+) -> Any:
+    """`raw[name]` within [low, high] (an int when `low` is one), or None (the default)."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        problems.append(f"{name} is not a number: {value!r:.40}")
+        return None
+    finite = (
+        value.is_finite()
+        if isinstance(value, Decimal)
+        else not isinstance(value, float) or math.isfinite(value)
+    )
+    if not finite:
+        problems.append(f"{name} is not finite: {value}")
+        return None
+    if not low <= value <= high:
+        problems.append(f"{name} {value!r:.40} is out of [{low}, {high}]: clamped")
+        value = low if value < low else high
+    if not isinstance(low, int):
+        return float(value)
+    if value != int(value):
+        problems.append(f"{name} {value!r:.40} is not a whole number: rounded down")
+    return int(value)
+
+
+def _stored_allowlist(value: Any, problems: list[str]) -> list[str] | None:
+    """The stored allowlist: valid CIDRs normalised, other entries kept as text."""
+    if value is None:
+        return None
+    entries = value if isinstance(value, list) else [value]
+    if not isinstance(value, list):
+        problems.append("ipAllowlist is not a list")
+    out = []
+    for entry in entries:
+        try:
+            out.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
+        except ValueError:
+            problems.append(f"ipAllowlist entry is not a CIDR (matches nothing): {entry!r:.60}")
+            out.append(str(entry))
+    return out
+
+
 class Organization(BaseModel):
     """A tenant; `settings` holds its IP allowlist, run quota and rate limits."""
 
@@ -165,11 +304,11 @@ class Organization(BaseModel):
     id: str
     name: str | None = None
     created_at: str | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: OrganizationSettings = Field(default_factory=OrganizationSettings)
 
     @property
     def ip_allowlist(self) -> list[str]:
-        return list(self.settings.get("ipAllowlist") or [])
+        return list(self.settings.ipAllowlist or [])
 
 
 class Principal(BaseModel):
@@ -179,7 +318,7 @@ class Principal(BaseModel):
     key_id: str
     scopes: list[Scope]
     # The organization's settings as read by authentication: saves a second read later.
-    org_settings: dict[str, Any] | None = None
+    org_settings: OrganizationSettings | None = None
 
     def can(self, scope: Scope) -> bool:
         return "admin" in self.scopes or scope in self.scopes

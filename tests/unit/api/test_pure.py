@@ -7,6 +7,7 @@ import pytest
 from runhook import clock
 from runhook.dal.pages import decode_token, encode_token
 from runhook.errors import InvalidRequest
+from runhook.models import OrganizationSettings
 from runhook.services.authentication import ip_allowed
 from runhook.services.ratelimit import limits
 
@@ -47,6 +48,6 @@ def test_timestamps_and_ids() -> None:
 
 
 def test_rate_limit_defaults() -> None:
-    assert limits({}) == (20.0, 40)
-    assert limits({"rateLimitPerSecond": 100}) == (100.0, 200)
-    assert limits({"rateLimitPerSecond": 5, "rateLimitBurst": 5}) == (5.0, 5)
+    assert limits(OrganizationSettings()) == (20.0, 40)
+    assert limits(OrganizationSettings(rateLimitPerSecond=100)) == (100.0, 200)
+    assert limits(OrganizationSettings(rateLimitPerSecond=5, rateLimitBurst=5)) == (5.0, 5)

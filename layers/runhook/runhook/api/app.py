@@ -97,10 +97,106 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
-        spec.get("components", {}).get("schemas", {}).pop(name, None)
+        schemas.pop(name, None)
+    _add_task_schema(spec, schemas)
+    _add_links(spec)
     app.openapi_schema = spec
     return spec
+
+
+def _add_task_schema(spec: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The task definition's schema (the task routes' body, bounds included): the routes
+    name it (runhook.api.routes.tasks), FastAPI knows only that the body is an object."""
+    from runhook.tasks.definition import TaskDefinition
+
+    ref = "#/components/schemas/TaskDefinition"
+    task = TaskDefinition.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in {**task.pop("$defs", {}), "TaskDefinition": task}.items():
+        if name in schemas and schemas[name] != schema:
+            raise RuntimeError(f"two OpenAPI schemas named {name}")
+        schemas[name] = schema
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            body = content.get("application/json", {})
+            if body.get("schema", {}).get("$ref") == ref:
+                body["schema"] = {"$ref": ref}
+
+
+# Where a created resource's id comes from, and the operations that take it: OpenAPI links
+# (what a client, or schemathesis' stateful phase, follows from one call to the next).
+_LINKS: tuple[tuple[str, str, str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "post /tasks",
+        "201",
+        "taskId",
+        "$response.body#/task/id",
+        "/tasks/{taskId}",
+        (("get", ""), ("put", ""), ("delete", ""), ("post", "/runs"), ("get", "/runs")),
+    ),
+    (
+        "post /tasks/{taskId}/runs",
+        "202",
+        "runId",
+        "$response.body#/run/id",
+        "/task-runs/{runId}",
+        (
+            ("get", ""),
+            ("get", "/logs"),
+            ("post", "/cancel"),
+            ("post", "/resume"),
+            ("get", "/artifacts"),
+        ),
+    ),
+    (
+        "post /webhook-endpoints",
+        "201",
+        "endpointId",
+        "$response.body#/endpoint/id",
+        "/webhook-endpoints/{endpointId}",
+        (
+            ("get", ""),
+            ("patch", ""),
+            ("delete", ""),
+            ("post", "/rotate-secret"),
+            ("post", "/test"),
+            ("get", "/deliveries"),
+            ("post", "/recover"),
+        ),
+    ),
+    (
+        "post /webhook-endpoints/{endpointId}/test",
+        "202",
+        "deliveryId",
+        "$response.body#/delivery/id",
+        "/webhook-deliveries/{deliveryId}",
+        (("get", ""), ("post", "/replay")),
+    ),
+    (
+        "post /api-keys",
+        "201",
+        "keyId",
+        "$response.body#/apiKey/id",
+        "/api-keys/{keyId}",
+        (("delete", ""),),
+    ),
+)
+
+
+def _add_links(spec: dict[str, Any]) -> None:
+    paths = spec.get("paths", {})
+    for source, status, parameter, expression, target, uses in _LINKS:
+        method, path = source.split(" ")
+        response = paths[PREFIX + path][method]["responses"][status]
+        links = response.setdefault("links", {})
+        for target_method, suffix in uses:
+            operation = paths[PREFIX + target + suffix][target_method]
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": {parameter: expression},
+            }
 
 
 _app: FastAPI | None = None

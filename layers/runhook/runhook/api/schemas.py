@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runhook.models import OrganizationSettings
+
 
 class ErrorBody(BaseModel):
     detail: str = Field(description="snake_case error code")
@@ -64,11 +66,9 @@ class CreateKeyBody(BaseModel):
     scopes: list[str] = Field(default_factory=lambda: ["runs"], min_length=1)
 
 
-class PatchOrganizationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PatchOrganizationBody(OrganizationSettings):
+    """The settings to change (each within the bounds the schema states), and `force`."""
 
-    ipAllowlist: list[str] | None = Field(default=None, max_length=100)
-    monthlyRunQuota: int | None = Field(default=None, ge=0, le=1_000_000_000)
-    rateLimitPerSecond: float | None = Field(default=None, gt=0, le=10_000)
-    rateLimitBurst: int | None = Field(default=None, ge=1, le=100_000)
-    force: bool = False
+    force: bool = Field(
+        default=False, description="Save an allowlist even if it excludes the caller"
+    )

@@ -9,20 +9,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from runhook import clock, keys
-from runhook.dal.codec import from_attributes, stored_value, to_attributes
+from runhook.dal.codec import dumps, from_attributes, loads, stored_value, to_attributes
 from runhook.dal.expressions import Delete, Put, Update, UpdateItem, key, prefix_query
 from runhook.dal.table import Table
 from runhook.errors import ServiceUnavailable
-from runhook.models import ApiKey, Organization, Scope
+from runhook.models import ApiKey, Organization, OrganizationSettings, Scope
+
+log = logging.getLogger("runhook.dal.auth")
 
 KEY_PREFIX_LEN = 12
-ORG_JSON_FIELDS = frozenset({"settings"})
 KEY_JSON_FIELDS = frozenset({"scopes"})
 
 
@@ -46,6 +48,36 @@ def _key(item: Mapping[str, Any]) -> ApiKey:
     return from_attributes(ApiKey, item, json_fields=KEY_JSON_FIELDS)
 
 
+def _stored_settings(org_id: str, value: Any) -> OrganizationSettings:
+    """The settings attribute as read on every request: whatever it holds (a value written
+    before the bounds existed, or by hand) gives usable settings and a warning, never an
+    error, so the organization keeps working and can PATCH the value back."""
+    try:
+        raw = loads(value)
+    except ValueError:
+        raw, problems = None, ["settings is not JSON"]
+    else:
+        problems = []
+    settings, found = OrganizationSettings.from_stored(raw)
+    problems += found
+    if problems:
+        log.warning(
+            "stored organization settings out of bounds: read within them",
+            extra={"orgId": org_id, "problems": problems[:20]},
+        )
+    return settings
+
+
+def _org(org_id: str, item: Mapping[str, Any]) -> Organization:
+    name, created_at = item.get("name"), item.get("createdAt")
+    return Organization(
+        id=org_id,
+        name=name if isinstance(name, str) else None,
+        created_at=created_at if isinstance(created_at, str) else None,
+        settings=_stored_settings(org_id, item.get("settings")),
+    )
+
+
 class AuthRepository:
     """Organizations (with their settings) and their API keys."""
 
@@ -55,23 +87,27 @@ class AuthRepository:
     # -- organizations -------------------------------------------------------------------
     def get_org(self, org_id: str) -> Organization | None:
         item = self.table.get(key(keys.org_pk(org_id), keys.ORG_SK), consistent=True)
-        return from_attributes(Organization, item, json_fields=ORG_JSON_FIELDS) if item else None
+        return _org(org_id, item) if item else None
 
-    def create_org(self, org_id: str, name: str, settings: dict[str, Any] | None = None) -> bool:
-        """Create the organization if it does not exist; True when created."""
-        org = Organization(
-            id=org_id, name=name, created_at=clock.now_iso(), settings=settings or {}
-        )
+    def create_org(self, org_id: str, name: str, settings: Mapping[str, Any] | None = None) -> bool:
+        """Create the organization if it does not exist; True when created.
+
+        `settings` (operators' bootstrap) are stored within their bounds: an out-of-range
+        value is clamped with a warning, as when it is read.
+        """
         item = {
             **key(keys.org_pk(org_id), keys.ORG_SK),
             "type": "org",
-            **to_attributes(org, json_fields=ORG_JSON_FIELDS),
+            "id": org_id,
+            "name": name,
+            "createdAt": clock.now_iso(),
+            "settings": dumps(_stored_settings(org_id, settings).stored()),
         }
         return self.table.put(item, condition="attribute_not_exists(pk)")
 
-    def update_org_settings(self, org_id: str, settings: dict[str, Any]) -> bool:
+    def update_org_settings(self, org_id: str, settings: OrganizationSettings) -> bool:
         """Replace the organization's settings; False when it does not exist."""
-        update = Update().set("settings", stored_value(settings, as_json=True))
+        update = Update().set("settings", stored_value(settings.stored(), as_json=True))
         changed = self.table.update(
             key(keys.org_pk(org_id), keys.ORG_SK),
             update,
@@ -128,7 +164,11 @@ class AuthRepository:
             or not hmac.compare_digest(str(item.get("hash", "")), digest)
         ):
             return None
-        return FoundKey(_key(item), digest)
+        try:
+            return FoundKey(_key(item), digest)
+        except ValueError:  # a key item written by hand that is not a key: refused, not a 500
+            log.warning("unreadable API key item refused", extra={"keyId": item.get("id")})
+            return None
 
     def list_keys(self, org_id: str) -> list[ApiKey]:
         items = self.table.query_all(prefix_query(keys.org_pk(org_id), keys.APIKEY_PREFIX))

@@ -21,7 +21,12 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 def ip_allowed(ip: str, allowlist: list[str]) -> bool:
-    """Whether `ip` is inside one of the CIDRs of `allowlist` (an empty list allows all)."""
+    """Whether `ip` is inside one of the CIDRs of `allowlist` (an empty list allows all).
+
+    An entry that is not a CIDR (only a hand-written item holds one: the API refuses them)
+    matches no address, so an allowlist without a valid entry refuses everyone: it fails
+    closed, and never raises.
+    """
     if not allowlist:
         return True
     try:
@@ -29,7 +34,10 @@ def ip_allowed(ip: str, allowlist: list[str]) -> bool:
     except ValueError:
         return False
     for cidr in allowlist:
-        network = ipaddress.ip_network(cidr, strict=False)
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except (TypeError, ValueError):
+            continue
         if address.version == network.version and address in network:
             return True
     return False

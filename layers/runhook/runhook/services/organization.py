@@ -8,12 +8,11 @@ from typing import Any
 from runhook import clock
 from runhook.dal.auth import AuthRepository
 from runhook.errors import InvalidRequest, NotFound
-from runhook.models import ApiKey, Principal, Scope
+from runhook.models import ApiKey, OrganizationSettings, Principal, Scope
 from runhook.services.authentication import ip_allowed
 from runhook.services.quota import Quota
 
 SCOPES: frozenset[str] = frozenset({"admin", "runs"})
-SETTABLE = ("monthlyRunQuota", "rateLimitPerSecond", "rateLimitBurst")
 
 
 def normalise_allowlist(entries: list[str]) -> list[str]:
@@ -42,30 +41,37 @@ class OrganizationService:
             "id": principal.org_id,
             "name": org.name,
             "createdAt": org.created_at,
-            "ipAllowlist": org.settings.get("ipAllowlist", []),
+            "ipAllowlist": org.ip_allowlist,
             "rateLimit": {
-                "perSecond": org.settings.get("rateLimitPerSecond"),
-                "burst": org.settings.get("rateLimitBurst"),
+                "perSecond": org.settings.rateLimitPerSecond,
+                "burst": org.settings.rateLimitBurst,
             },
             "usage": self.quota.usage(principal.org_id, clock.now()),
         }
 
     def update(
-        self, principal: Principal, changes: dict[str, Any], caller_ip: str, force: bool
+        self, principal: Principal, changes: OrganizationSettings, caller_ip: str, force: bool
     ) -> dict[str, Any]:
-        """Apply a PATCH; refuses an allowlist that would lock the caller out (unless `force`)."""
+        """Apply a PATCH (bounded by OrganizationSettings: the API refused anything out of
+        range); refuses an allowlist that would lock the caller out (unless `force`).
+
+        The whole document is written back as read, so a value stored out of bounds
+        before (clamped when read) is stored within them from now on.
+        """
         org = self.auth.get_org(principal.org_id)
         if org is None:
             raise NotFound("organization_not_found")
-        settings = dict(org.settings)
-        if changes.get("ipAllowlist") is not None:
-            allowlist = normalise_allowlist(changes["ipAllowlist"])
+        update = {
+            name: getattr(changes, name)
+            for name in OrganizationSettings.model_fields
+            if getattr(changes, name) is not None
+        }
+        if changes.ipAllowlist is not None:
+            allowlist = normalise_allowlist(changes.ipAllowlist)
             if allowlist and not force and not ip_allowed(caller_ip, allowlist):
                 raise InvalidRequest("allowlist_excludes_caller", callerIp=caller_ip)
-            settings["ipAllowlist"] = allowlist
-        for field in SETTABLE:
-            if changes.get(field) is not None:
-                settings[field] = changes[field]
+            update["ipAllowlist"] = allowlist
+        settings = org.settings.model_copy(update=update)
         if not self.auth.update_org_settings(principal.org_id, settings):
             raise NotFound("organization_not_found")
         return self.describe(principal)

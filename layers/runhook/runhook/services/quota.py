@@ -9,6 +9,7 @@ from runhook.dal.auth import AuthRepository
 from runhook.dal.expressions import UpdateItem
 from runhook.dal.limits import LimitsRepository
 from runhook.errors import QuotaExceeded
+from runhook.models import OrganizationSettings
 
 DEFAULT_MONTHLY_RUNS = 100_000
 
@@ -22,12 +23,13 @@ class Quota:
         self.limits = limits
         self.auth = auth
 
-    def monthly_limit(self, org_id: str, settings: dict[str, Any] | None = None) -> int:
+    def monthly_limit(self, org_id: str, settings: OrganizationSettings | None = None) -> int:
         """The org's quota; pass `settings` when the caller has them (no read)."""
         if settings is None:
             org = self.auth.get_org(org_id)
-            settings = org.settings if org else {}
-        return int(settings.get("monthlyRunQuota", DEFAULT_MONTHLY_RUNS))
+            settings = org.settings if org else OrganizationSettings()
+        quota = settings.monthlyRunQuota
+        return DEFAULT_MONTHLY_RUNS if quota is None else int(quota)
 
     def usage(self, org_id: str, now: datetime) -> dict[str, Any]:
         return {
@@ -37,7 +39,7 @@ class Quota:
         }
 
     def count_run(
-        self, org_id: str, now: datetime, settings: dict[str, Any] | None = None
+        self, org_id: str, now: datetime, settings: OrganizationSettings | None = None
     ) -> UpdateItem:
         """The create-run transaction's action: count the run if under the limit."""
         return self.limits.count_run(org_id, period(now), self.monthly_limit(org_id, settings))

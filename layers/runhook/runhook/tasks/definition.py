@@ -13,7 +13,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -22,6 +30,35 @@ STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_STEPS = 100
 DEFAULT_INPUTS: dict[str, Any] = {"type": "object"}
 DEFAULT_TIMEOUT_SECONDS = 3600
+
+
+# Validation of a definition a caller sends (the API), as opposed to one read back from the
+# table: bounds added after tasks were first stored apply only to what is sent.
+WRITE = {"write": True}
+
+
+def sent_bounds(*, ge: float | None = None, le: float | None = None) -> tuple[Any, Any]:
+    """A number's bounds added after tasks were first stored: stated in the schema and
+    enforced on what a caller sends, not on stored tasks (they must stay readable).
+    The two items go into the number's `Annotated[...]`."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        if value is None or not (info.context or {}).get("write"):
+            return value
+        if ge is not None and value < ge:
+            raise ValueError(f"must be at least {ge}")
+        if le is not None and value > le:
+            raise ValueError(f"must be at most {le}")
+        return value
+
+    schema: dict[str, Any] = {
+        name: v for name, v in (("minimum", ge), ("maximum", le)) if v is not None
+    }
+    return AfterValidator(check), Field(json_schema_extra=schema)
+
+
+_STATUS_CHECK, _STATUS_SCHEMA = sent_bounds(ge=100, le=599)
+_ACTION_TIMEOUT_CHECK, _ACTION_TIMEOUT_SCHEMA = sent_bounds(ge=0.1)
 
 
 class StepConfig(BaseModel):
@@ -45,9 +82,13 @@ class StepConfig(BaseModel):
 class Retry(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    maxAttempts: int = Field(default=1, ge=1, le=10)
-    backoffSeconds: float = Field(default=1.0, ge=0, le=300)
-    backoffRate: float = Field(default=2.0, ge=1, le=10)
+    maxAttempts: int = Field(default=1, ge=1, le=10, description="Attempts in all (1: no retry)")
+    backoffSeconds: float = Field(
+        default=1.0, ge=0, le=300, allow_inf_nan=False, description="Delay before the 2nd attempt"
+    )
+    backoffRate: float = Field(
+        default=2.0, ge=1, le=10, allow_inf_nan=False, description="Factor between delays"
+    )
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
@@ -68,7 +109,7 @@ class HttpStep(StepConfig):
     query: dict[str, str] = Field(default_factory=dict)
     json_: Any = Field(default=None, alias="json")
     body: str | None = None
-    expectedStatus: list[int] | None = None
+    expectedStatus: list[Annotated[int, _STATUS_CHECK, _STATUS_SCHEMA]] | None = None
     retry: Retry | None = None
 
     @model_validator(mode="after")
@@ -144,7 +185,16 @@ MAX_BROWSER_ACTIONS = 100
 class _BrowserAction(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
-    timeoutSeconds: float | None = Field(default=None, gt=0, le=300)
+    # At least 0.1 s when sent: a timeout that rounds to 0 ms means "no timeout" to Playwright.
+    timeoutSeconds: (
+        Annotated[
+            float,
+            Field(gt=0, le=300, allow_inf_nan=False),
+            _ACTION_TIMEOUT_CHECK,
+            _ACTION_TIMEOUT_SCHEMA,
+        ]
+        | None
+    ) = None
 
 
 class GotoAction(_BrowserAction):
@@ -302,8 +352,9 @@ class _Draft(_DefinitionFields):
 
 
 def parse_step(raw: dict[str, Any]) -> StepConfig:
+    """A step a caller sends, checked against every bound (stored ones are read as they are)."""
     model = STEP_MODELS[raw["type"]]
-    return model.model_validate(raw)
+    return model.model_validate(raw, context=WRITE)
 
 
 def _pydantic_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
@@ -324,7 +375,7 @@ def validate_definition(raw: Any) -> tuple[TaskDefinition | None, list[dict[str,
     if not isinstance(raw, dict):
         return None, [{"path": "", "message": "a task definition is a JSON object"}]
     try:
-        draft = _Draft.model_validate(raw)
+        draft = _Draft.model_validate(raw, context=WRITE)
     except ValidationError as exc:
         return None, _pydantic_errors(exc, "task")
     errors: list[dict[str, str]] = []
@@ -339,7 +390,7 @@ def validate_definition(raw: Any) -> tuple[TaskDefinition | None, list[dict[str,
     for index, raw_step in enumerate(draft.steps):
         path = f"steps[{index}]"
         kind = raw_step.get("type") if isinstance(raw_step, dict) else None
-        if kind not in STEP_MODELS:
+        if not isinstance(kind, str) or kind not in STEP_MODELS:  # {"type": {}} was a 500
             errors.append({"path": f"{path}.type", "message": f"unknown step kind {kind!r}"})
             continue
         try:

@@ -53,5 +53,4 @@ def get_organization(caller: Admin, orgs: Organizations) -> dict[str, Any]:
 def patch_organization(
     caller: Admin, body: PatchOrganizationBody, request: Request, orgs: Organizations
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude={"force"}, exclude_none=True)
-    return {"organization": orgs.update(caller, changes, source_ip(request), body.force)}
+    return {"organization": orgs.update(caller, body, source_ip(request), body.force)}

@@ -12,6 +12,7 @@ from runhook.api.deps import Caller, Runs
 from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
 from runhook.api.strict import StrictJSONRoute
 from runhook.clock import iso
+from runhook.errors import InvalidRequest
 from runhook.models import RunFilter, RunStatus
 
 router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
@@ -72,6 +73,12 @@ def list_runs(
     createdAfter: datetime | None = None,
     createdBefore: datetime | None = None,
 ) -> dict[str, Any]:
+    if createdAfter and createdBefore and iso(createdAfter) >= iso(createdBefore):
+        # DynamoDB refuses an empty BETWEEN range (it was a 500).
+        raise InvalidRequest(
+            "invalid_query",
+            errors=[{"path": "createdBefore", "message": "must be later than createdAfter"}],
+        )
     filters = RunFilter(
         status=status.value if status else None,
         task_id=taskId,

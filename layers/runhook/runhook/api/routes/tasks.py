@@ -35,6 +35,13 @@ TASK_EXAMPLE = {
     "timeoutSeconds": 3600,
 }
 TaskBody = Annotated[dict[str, Any], Body(openapi_examples={"order": {"value": TASK_EXAMPLE}})]
+# The body is checked by runhook.tasks.definition (every problem listed in one 400), not by
+# FastAPI; the document states its schema, bounds included (added by runhook.api.app).
+TASK_SCHEMA = {
+    "requestBody": {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TaskDefinition"}}}
+    }
+}
 
 
 @router.post(
@@ -42,6 +49,7 @@ TaskBody = Annotated[dict[str, Any], Body(openapi_examples={"order": {"value": T
     status_code=201,
     summary="Save a task (validated: every problem is listed)",
     responses=merged(_400="invalid_task (+errors), invalid_body"),
+    openapi_extra=TASK_SCHEMA,
 )
 def create_task(caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
     return {"task": tasks.create_task(caller, body).to_resource()}
@@ -79,6 +87,7 @@ def get_task(taskId: str, caller: Caller, tasks: Tasks) -> dict[str, Any]:
         _404="task_not_found",
         _409="task_modified_concurrently",
     ),
+    openapi_extra=TASK_SCHEMA,
 )
 def update_task(taskId: str, caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
     return {"task": tasks.update_task(caller, taskId, body).to_resource()}
