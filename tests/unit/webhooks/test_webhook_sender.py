@@ -160,7 +160,6 @@ class Harness:
             deliveries=self.store.delivery_repo,  # type: ignore[arg-type]
             queue=self.queue,  # type: ignore[arg-type]
             http=http,
-            resolver=lambda host, port: ["93.184.216.34"],
             publish=lambda t, d: self.published.append((t, d)),
         )
 
