@@ -10,7 +10,10 @@ deliveries, browser pages). `LoopbackServer` is that server, written once:
   headers, raw body, arrival time) before answering, so an answer can depend on what
   came before;
 - `respond(request)` decides the answer: an `Answer` (status, headers, body and an
-  optional delay that `stop()` cuts short) or a `(status, headers, body)` tuple.
+  optional delay that `stop()` cuts short) or a `(status, headers, body)` tuple;
+- `connections` counts the TCP connections it accepted, requests or not (a TLS
+  handshake sent to a plain server is no request but is a connection: the SSRF tests
+  assert that nothing reached the server at all); `tls` makes it an HTTPS server.
 
 `Target` is the flavour the engine's tests use: answers by path (`routes`), 404 otherwise.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -80,13 +85,24 @@ class LoopbackServer:
     request_class: ClassVar[type[Request]] = Request
 
     def __init__(
-        self, respond: Respond | None = None, *, port: int = 0, protocol: str = "HTTP/1.1"
+        self,
+        respond: Respond | None = None,
+        *,
+        port: int = 0,
+        protocol: str = "HTTP/1.1",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.respond: Respond = respond or (lambda _request: Answer())
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self, protocol))
+        self.scheme = "https" if tls else "http"
+        self.server = _Server(("127.0.0.1", port), _handler_for(self, protocol))
+        if tls is not None:
+            # The handshake runs in the connection's thread (first read), not in accept().
+            self.server.socket = tls.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -94,7 +110,12 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return self.server.connections
 
     @property
     def url(self) -> str:
@@ -119,6 +140,18 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer counting the connections it accepts."""
+
+    connections = 0
+
+    def verify_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> bool:
+        self.connections += 1  # the serving thread alone accepts: no lock needed
+        return True
 
 
 def _handler_for(owner: LoopbackServer, protocol: str) -> type[BaseHTTPRequestHandler]:

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from runhook.engine.steps import StepFailure, get_kind
-from runhook.engine.steps.http import MAX_BODY_BYTES, _pinned
-from runhook.netguard import CheckedTarget
+from runhook.engine.steps.http import MAX_BODY_BYTES
 from runhook.settings import Settings
 from tests.support.loopback import Hit, Target
 from tests.unit.engine.engine_support import make_call, run_step
@@ -167,24 +166,6 @@ def test_deployed_stage_refuses_loopback_and_plain_http(target: Target) -> None:
         )
     assert info.value.code == "target_not_allowed"
     assert target.hits == []
-
-
-def test_pinning_connects_to_the_checked_address_with_the_original_host() -> None:
-    url, headers, extensions = _pinned(
-        CheckedTarget(
-            "https://api.example.com/v1?a=1", "https", "api.example.com", 443, ("93.184.216.34",)
-        )
-    )
-    assert url == "https://93.184.216.34/v1?a=1"
-    assert headers == {"Host": "api.example.com"}
-    assert extensions == {"sni_hostname": "api.example.com"}
-    url, headers, _ = _pinned(
-        CheckedTarget(
-            "http://api.example.com:8080/", "http", "api.example.com", 8080, ("2606:4700::1",)
-        )
-    )
-    assert url == "http://[2606:4700::1]:8080/"
-    assert headers == {"Host": "api.example.com:8080"}
 
 
 def test_template_errors_surface() -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
 
-from runhook.netguard import BlockedTarget, check_url, is_public_address
+from runhook.netguard import BlockedTarget, check_url, guarded_transport, is_public_address
+from tests.support.loopback import LoopbackServer
+from tests.support.netfakes import PUBLIC, FakeDns, RecordingNetwork, TestCA
 
 
 @pytest.mark.parametrize(
@@ -114,3 +120,88 @@ def test_bad_urls(url: str, code: str) -> None:
     with pytest.raises(BlockedTarget) as info:
         check_url(url, allow_private=False, resolver=_resolver({}))
     assert info.value.code == code
+
+
+# -- the guarded transport: resolve once, vet every address, connect to a vetted one ------
+
+
+def _client(**guard: Any) -> httpx.Client:
+    return httpx.Client(transport=guarded_transport(**guard), trust_env=False)
+
+
+def test_transport_connects_to_the_resolved_address_with_the_real_host() -> None:
+    dns = FakeDns({"hooks.example.test": ["127.0.0.1"]})
+    network = RecordingNetwork()
+    with (
+        LoopbackServer() as receiver,
+        _client(allow_private=True, resolver=dns, network=network) as client,
+    ):
+        url = f"http://hooks.example.test:{receiver.port}/hook"
+        assert client.get(url).status_code == 200
+        assert client.get(url).status_code == 200  # the kept-alive connection is reused
+    assert network.connects == [("127.0.0.1", receiver.port)]
+    assert dns.lookups == [("hooks.example.test", receiver.port)]
+    assert [r.headers["host"] for r in receiver.recorded()] == [
+        f"hooks.example.test:{receiver.port}"
+    ] * 2
+
+
+def test_transport_vets_every_address_before_connecting() -> None:
+    dns = FakeDns({"mixed.example.test": [PUBLIC, "10.0.0.5"]})
+    network = RecordingNetwork()
+    client = _client(allow_private=False, resolver=dns, network=network)
+    with client, pytest.raises(BlockedTarget) as info:
+        client.get("https://mixed.example.test/")
+    assert info.value.code == "target_not_allowed" and "10.0.0.5" in str(info.value)
+    assert network.connects == []
+
+
+def test_transport_refuses_an_unresolvable_host() -> None:
+    client = _client(allow_private=False, resolver=FakeDns({}), network=RecordingNetwork())
+    with client, pytest.raises(BlockedTarget) as info:
+        client.get("https://nowhere.example.test/")
+    assert info.value.code == "unresolvable_host"
+
+
+def test_transport_tries_the_next_vetted_address() -> None:
+    dns = FakeDns({"two.example.test": ["198.51.100.7", "127.0.0.1"]})
+    network = RecordingNetwork()  # 198.51.100.7 is unreachable from tests
+    with (
+        LoopbackServer() as receiver,
+        _client(allow_private=True, resolver=dns, network=network) as client,
+    ):
+        assert client.get(f"http://two.example.test:{receiver.port}/").status_code == 200
+    assert network.connects == [("198.51.100.7", receiver.port), ("127.0.0.1", receiver.port)]
+
+
+def test_tls_is_verified_against_the_host_name_not_the_address(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path)
+    dns = FakeDns({"hooks.example.test": ["127.0.0.1"]})
+    guard = {"allow_private": True, "resolver": dns, "network": RecordingNetwork()}
+    with LoopbackServer(tls=ca.server_context("hooks.example.test")) as receiver:
+        with _client(**guard, verify=ca.client_context()) as client:
+            response = client.get(f"https://hooks.example.test:{receiver.port}/hook")
+            assert response.status_code == 200
+            # The certificate names hooks.example.test only: the address does not verify.
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                client.get(f"https://127.0.0.1:{receiver.port}/hook")
+        (request,) = receiver.recorded()
+        assert request.headers["host"] == f"hooks.example.test:{receiver.port}"
+        assert ca.sni[0] == "hooks.example.test"
+        # Certificates are verified by default (the certifi bundle does not know this CA).
+        with (
+            _client(**guard) as client,
+            pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            client.get(f"https://hooks.example.test:{receiver.port}/hook")
+
+
+def test_tls_refuses_a_certificate_for_another_name(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path)
+    dns = FakeDns({"hooks.example.test": ["127.0.0.1"]})
+    with LoopbackServer(tls=ca.server_context("other.example.test")) as receiver:
+        guard = {"allow_private": True, "resolver": dns, "network": RecordingNetwork()}
+        client = _client(**guard, verify=ca.client_context())
+        with client, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get(f"https://hooks.example.test:{receiver.port}/hook")
+        assert receiver.recorded() == []

@@ -131,7 +131,11 @@ class FakeQueue:
 
 
 class Harness:
-    def __init__(self, **settings: Any) -> None:
+    """A Sender over the fakes. Its HTTP answers come from `answer` (httpx.MockTransport),
+    unless `resolver` or `network` is given: then it sends through its own guarded client
+    (runhook.netguard) with that fake DNS and network, as the rebinding tests do."""
+
+    def __init__(self, *, resolver: Any = None, network: Any = None, **settings: Any) -> None:
         self.store = FakeStore()
         self.requests: list[httpx.Request] = []
         self.answer: Any = httpx.Response(200, text="ok")
@@ -153,14 +157,20 @@ class Harness:
                 raise answer
             return answer
 
-        http = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
+        guarded = resolver is not None or network is not None
+        http = (
+            None
+            if guarded
+            else httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
+        )
         self.sender = send.Sender(
             settings=self.settings,
             endpoints=self.store.endpoint_repo,  # type: ignore[arg-type]
             deliveries=self.store.delivery_repo,  # type: ignore[arg-type]
             queue=self.queue,  # type: ignore[arg-type]
             http=http,
-            resolver=lambda host, port: ["93.184.216.34"],
+            resolver=resolver,
+            network=network,
             publish=lambda t, d: self.published.append((t, d)),
         )
 

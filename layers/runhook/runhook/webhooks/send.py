@@ -8,9 +8,13 @@ message:
    the delivery fails and goes straight to the DLQ (recoverable later);
 2. the delivery is claimed (conditional update: right generation, still pending, no
    other attempt in flight) — stale or duplicate messages are dropped here;
-3. the SSRF guard resolves the host now and may refuse: the attempt is recorded and
-   the delivery dead-lettered;
-4. POST with both signatures, a 15 s timeout and no redirects; the attempt is recorded
+3. the SSRF guard checks the URL (scheme, https, an IP literal) and may refuse: the
+   attempt is recorded and the delivery dead-lettered;
+4. POST with both signatures, a 15 s timeout and no redirects, through the guarded
+   transport (runhook.netguard): a new connection resolves the host once, vets every
+   address and connects only to a vetted one (TLS and `Host` keep the real name), so
+   a DNS answer that changes after the check (rebinding) is never used; a refusal
+   there is recorded and dead-lettered like one at step 3. The attempt is recorded
    (time, status, latency, error, response excerpt);
 5. 2xx: done. 410: the endpoint is disabled. Other failures: the message's visibility
    is set to the schedule's next delay (`Retry-After` honoured on 429/503) and it is
@@ -41,7 +45,7 @@ import httpx
 from runhook import __version__, clock
 from runhook.adapters.deliveries import QueueMessage
 from runhook.errors import RunhookError
-from runhook.netguard import BlockedTarget, Resolver, check_url
+from runhook.netguard import BlockedTarget, Resolver, guarded_transport, parse_target
 from runhook.settings import Settings
 from runhook.webhook_models import (
     DISABLED_FAILING,
@@ -55,6 +59,8 @@ from runhook.webhooks.schedule import MAX_VISIBILITY_SECONDS, retry_delay
 from runhook.webhooks.signing import signature_headers
 
 if TYPE_CHECKING:
+    import httpcore
+
     from runhook.adapters.deliveries import DeliveryQueue
     from runhook.dal.webhooks import DeliveryRepository, EndpointRepository
 
@@ -69,12 +75,27 @@ USER_AGENT = f"runhook-webhooks/{__version__}"
 Publish = Callable[[str, dict[str, Any]], None]  # (detail-type, detail) on the bus
 
 
-def new_http_client() -> httpx.Client:
-    """A keep-alive pool, no redirects, no proxies from the environment (one per Sender)."""
+def new_http_client(
+    settings: Settings,
+    *,
+    resolver: Resolver | None = None,
+    network: httpcore.NetworkBackend | None = None,
+) -> httpx.Client:
+    """A keep-alive pool, no redirects, no proxies from the environment (one per Sender).
+
+    Every connection goes through the SSRF guard's transport (resolve once, vet, connect
+    to the vetted address); `resolver` and `network` are its seams for tests.
+    """
+    transport = guarded_transport(
+        allow_private=settings.allow_private_targets,
+        resolver=resolver,
+        network=network,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+    )
     return httpx.Client(
+        transport=transport,
         follow_redirects=False,
         trust_env=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         headers={"user-agent": USER_AGENT},
     )
 
@@ -204,14 +225,15 @@ class _EndpointCache:
 
 
 class Poster:
-    """Signs and POSTs one delivery: SSRF guard first, no redirects, a bounded read."""
+    """Signs and POSTs one delivery: SSRF guard first, no redirects, a bounded read.
 
-    def __init__(
-        self, settings: Settings, http: httpx.Client, resolver: Resolver | None = None
-    ) -> None:
+    `http` is the Sender's guarded client (`new_http_client`); the guard's transport
+    does the DNS part of the check when it connects.
+    """
+
+    def __init__(self, settings: Settings, http: httpx.Client) -> None:
         self.settings = settings
         self.http = http
-        self.resolver = resolver
 
     def headers(
         self, delivery: Delivery, endpoint: Endpoint, at: datetime, number: int
@@ -250,11 +272,7 @@ class Poster:
             return int((time.monotonic() - start) * 1000)
 
         try:
-            check_url(
-                endpoint.url,
-                allow_private=self.settings.allow_private_targets,
-                resolver=self.resolver,
-            )
+            parse_target(endpoint.url, allow_private=self.settings.allow_private_targets)
         except BlockedTarget as exc:
             return Response(None, elapsed(), error=f"blocked: {exc.code}: {exc}")
         timeout_s = self.settings.webhook_timeout_seconds
@@ -280,6 +298,8 @@ class Poster:
                     excerpt=excerpt or None,
                     retry_after=resp.headers.get("retry-after"),
                 )
+        except BlockedTarget as exc:  # the host resolved to an address that may not be called
+            return Response(None, elapsed(), error=f"blocked: {exc.code}: {exc}")
         except httpx.TimeoutException as exc:
             return Response(None, elapsed(), error=f"timeout: {type(exc).__name__}")
         except httpx.HTTPError as exc:
@@ -366,13 +386,17 @@ class Sender:
         publish: Publish,
         http: httpx.Client | None = None,
         resolver: Resolver | None = None,
+        network: httpcore.NetworkBackend | None = None,
         max_workers: int = 10,
     ) -> None:
+        """`resolver`/`network` are the guarded client's DNS and socket seams (tests);
+        `http` replaces the client whole (unit tests answer with httpx.MockTransport)."""
         self.settings = settings
         self.endpoints = endpoints
         self.deliveries = deliveries
         self.queue = queue
-        self.poster = Poster(settings, http or new_http_client(), resolver)
+        client = http or new_http_client(settings, resolver=resolver, network=network)
+        self.poster = Poster(settings, client)
         self.health = HealthKeeper(settings, endpoints, publish)
         self.max_workers = max_workers
         self.schedule = settings.retry_schedule

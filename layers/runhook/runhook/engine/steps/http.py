@@ -2,8 +2,12 @@
 
 - method, url, headers, query, json/body are templates rendered over the run context;
 - the target passes the SSRF guard (runhook.netguard) before every request and every
-  redirect hop; in deployed stages the connection is pinned to the checked address
-  (the host is not resolved a second time, so DNS rebinding cannot slip through);
+  redirect hop: the URL is checked first (scheme, https, an IP literal), and the request
+  goes through the guard's transport, which for every new connection resolves the host
+  once, vets every address and connects only to a vetted one, with TLS (SNI,
+  certificate) and `Host` for the real name. A DNS answer that changes after the
+  check (rebinding) is never used; a redirect to another host opens a new, vetted
+  connection. The webhook sender uses the same transport;
 - the expected status is 2xx unless `expectedStatus` lists others; 408, 425, 429 and
   5xx, timeouts and connection errors are retryable (the engine retries when the step
   has a `retry` policy, honouring Retry-After); other statuses fail at once;
@@ -18,17 +22,20 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from runhook import clock
 from runhook.engine import redact
 from runhook.engine.steps.base import StepCall, StepFailure, StepKind, short
-from runhook.netguard import BlockedTarget, CheckedTarget, check_url
+from runhook.netguard import BlockedTarget, Resolver, guarded_transport, parse_target
 from runhook.tasks.definition import HttpStep
 from runhook.tasks.templating import render, render_value
+
+if TYPE_CHECKING:
+    import httpcore
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
@@ -75,21 +82,6 @@ class _Request:
         return line
 
 
-def _pinned(target: CheckedTarget) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The URL to connect to (the checked IP), its Host header and the TLS server name."""
-    parts = urlsplit(target.url)
-    address = target.addresses[0]
-    literal = f"[{address}]" if ":" in address else address
-    default_port = 443 if target.scheme == "https" else 80
-    netloc = literal if target.port == default_port else f"{literal}:{target.port}"
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    pinned = urlunsplit(parts._replace(netloc=netloc))
-    extensions: dict[str, Any] = {}
-    if target.scheme == "https":
-        extensions["sni_hostname"] = target.host
-    return pinned, {"Host": host_header}, extensions
-
-
 def _size(n: int) -> str:
     return (
         f"{n} B"
@@ -108,6 +100,16 @@ class HttpKind(StepKind):
     kind = "http"
     config = HttpStep
     default_timeout = 30.0
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver | None = None,
+        network: httpcore.NetworkBackend | None = None,
+    ) -> None:
+        """`resolver` and `network`: the SSRF guard's DNS and socket seams (tests fake DNS)."""
+        self.resolver = resolver
+        self.network = network
 
     def describe(self, call: StepCall) -> str | None:
         return None  # each attempt logs its request line
@@ -155,19 +157,20 @@ class HttpKind(StepKind):
         elif request.body is not None:
             content = request.body.encode()
         allow_private = call.settings.allow_private_targets
-        with httpx.Client(follow_redirects=False, trust_env=False, verify=_tls()) as client:
+        transport = guarded_transport(
+            allow_private=allow_private,
+            resolver=self.resolver,
+            network=self.network,
+            verify=_tls(),
+        )
+        with httpx.Client(transport=transport, follow_redirects=False, trust_env=False) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 try:
-                    target = check_url(url, allow_private=allow_private)
+                    parse_target(url, allow_private=allow_private)
                 except BlockedTarget as exc:
                     raise StepFailure(exc.code, str(exc)) from exc
-                extensions: dict[str, Any] = {}
-                send_url, send_headers = url, dict(headers)
-                if not allow_private:
-                    send_url, host, extensions = _pinned(target)
-                    send_headers.update(host)
                 response, body, truncated = self._exchange(
-                    client, method, send_url, send_headers, content, extensions, deadline, call
+                    client, method, url, dict(headers), content, deadline, call
                 )
                 if response.status_code not in _REDIRECTS or "location" not in response.headers:
                     return response, body, truncated
@@ -197,7 +200,6 @@ class HttpKind(StepKind):
         url: str,
         headers: dict[str, str],
         content: bytes | None,
-        extensions: dict[str, Any],
         deadline: float,
         call: StepCall,
     ) -> tuple[httpx.Response, bytes, bool]:
@@ -211,9 +213,10 @@ class HttpKind(StepKind):
                 headers=headers,
                 content=content,
                 timeout=httpx.Timeout(remaining),
-                extensions=extensions,
             )
             response = client.send(request, stream=True)
+        except BlockedTarget as exc:  # the host resolved to an address that may not be called
+            raise StepFailure(exc.code, str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise self._timeout(call) from exc
         except httpx.HTTPError as exc:
