@@ -16,6 +16,7 @@ The rules (docs/architecture.md, "Dependency rules"):
 | engine-never-imports-services | runhook.engine | runhook.services |
 | deployed-code-never-imports-dev-code | runhook, functions | runhook_dev, moto, werkzeug, uvicorn, pytest |
 | only-the-api-imports-fastapi | runhook, functions (not runhook.api, functions.api) | fastapi, mangum, starlette |
+| run-writers-never-import-the-bus | engine, services, dal | runhook.adapters.events (run events come from the stream) |
 | domain-never-imports-boto3 (direct) | models, tasks, engine (not its adapters), services | boto3, botocore |
 
 All but the last are transitive: going through another module does not make an import
@@ -64,7 +65,15 @@ RULES = (
         sources=("runhook.engine",),
         forbidden=("runhook.services",),
         why="services start and answer runs through the engine; the engine works through "
-        "its own ports (RunStore, the event seam) and never calls back into use cases",
+        "its own port (RunStore) and never calls back into use cases",
+    ),
+    Rule(
+        "run-writers-never-import-the-bus",
+        sources=("runhook.engine", "runhook.services", "runhook.dal"),
+        forbidden=("runhook.adapters.events",),
+        why="run events are published from the table's stream (runhook.outbox, "
+        "docs/outbox.md): code that changes runs commits the event with the change and "
+        "never calls PutEvents, so no event is lost between a write and a publish",
     ),
     Rule(
         "deployed-code-never-imports-dev-code",
@@ -157,6 +166,7 @@ CLEAN = {
     "layers/runhook/runhook/engine/adapters/__init__.py": "",
     "layers/runhook/runhook/engine/adapters/dynamo.py": "import boto3\n",
     "layers/runhook/runhook/adapters/__init__.py": "",
+    "layers/runhook/runhook/adapters/events.py": "import boto3\n",
     "devtools/runhook_dev/__init__.py": "",
     "devtools/runhook_dev/listen.py": "import uvicorn\nfrom runhook.webhooks import send\n",
     "functions/api/app.py": "from mangum import Mangum\nfrom runhook.api import deps\n",
@@ -195,6 +205,14 @@ BREAKS: dict[str, tuple[dict[str, str], list[str], set[str]]] = {
             "functions/step/app.py": "from runhook.engine import runner\nfrom runhook.api import deps\n"
         },
         ["functions.step.app imports runhook.api.deps", "runhook.api.deps imports fastapi"],
+        set(),
+    ),
+    "run-writers-never-import-the-bus": (
+        {
+            "layers/runhook/runhook/services/runs.py": "from ..engine import runner\n"
+            "from runhook.adapters.events import EventBus\n"
+        },
+        ["runhook.services.runs imports runhook.adapters.events"],
         set(),
     ),
     "domain-never-imports-boto3": (
