@@ -66,6 +66,9 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         aws_port=0,
         state_dir=tmp_path_factory.mktemp(f"localcloud-{worker}"),
         env_overrides=LOCAL_CLOUD_ENV,
+        # Tests that sweep invoke the sweeper themselves: a scheduled round in the middle of
+        # the session would continue the runs integration tests drive without an execution.
+        parameters={"SweepSchedule": "rate(1 day)"},
         install_signal_handlers=True,
     )
     cloud.start()

@@ -8,7 +8,7 @@ stream the template declares is turned on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
@@ -42,14 +42,35 @@ def create_table(deployer: Deployer, logical_id: str) -> None:
 
 
 def table_attributes(deployer: Deployer, logical_id: str) -> Mapping[str, Any]:
-    """`Arn`, and `StreamArn` (the table's latest stream, once the table exists)."""
-    name = deployer.ref(logical_id)
-    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
-    stream = f"{arn}/stream/pending"  # a reference resolved before the table is created
-    if logical_id in deployer.out.tables:
-        table = deployer.client("dynamodb").describe_table(TableName=name)["Table"]
-        stream = str(table.get("LatestStreamArn") or stream)
-    return {"Arn": arn, "StreamArn": stream}
+    """`Arn`, and `StreamArn` (the table's latest stream; looked up only when asked for)."""
+    return _TableAttributes(deployer, logical_id)
+
+
+class _TableAttributes(Mapping[str, Any]):
+    """`Fn::GetAtt` of a table: `StreamArn` needs a DescribeTable, the rest does not."""
+
+    def __init__(self, deployer: Deployer, logical_id: str) -> None:
+        self._deployer = deployer
+        self._logical_id = logical_id
+        self._name = str(deployer.ref(logical_id))
+
+    def __getitem__(self, attribute: str) -> Any:
+        arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{self._name}"
+        if attribute == "Arn":
+            return arn
+        if attribute == "StreamArn":
+            if self._logical_id not in self._deployer.out.tables:
+                return f"{arn}/stream/pending"  # referenced before the table was created
+            ddb = self._deployer.client("dynamodb")
+            table = ddb.describe_table(TableName=self._name)["Table"]
+            return str(table.get("LatestStreamArn") or f"{arn}/stream/pending")
+        raise KeyError(attribute)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("Arn", "StreamArn"))
+
+    def __len__(self) -> int:
+        return 2
 
 
 def table_of_stream(stream_arn: str) -> str:
