@@ -27,7 +27,7 @@ GATE_WAIT = 60.0  # seconds a /gate request is held at most (then 504)
 
 
 class Gates:
-    """Named one-shot gates: `/gate?name=n` is held until the test calls `open(n)`.
+    """Named gates: a `/gate?name=n` request is held until the test calls `open(n)`.
 
     A page that shows an element once its /gate request answers shows it when the test
     says, whatever the machine's load did to the page's timers or to `goto`. An opened
