@@ -4,7 +4,9 @@ Static pages from pages/ plus a few dynamic routes:
 - ``/redirect?to=<url>``       302 to `to` (the guard must see the hop);
 - ``/big?mb=<n>``              n MiB of spaces (the size cap must cut it);
 - ``/slow?seconds=<s>``        answers after `s` seconds (a long browser step);
-- ``/download``                an attachment (downloads are refused).
+- ``/download``                an attachment (downloads are refused);
+- ``/gate?name=<n>``           answers once the test opened gate `n` (`open_gate`), so a
+                               page can wait for a moment the test chooses, not a timer.
 Served by `tests.support.loopback.LoopbackServer` on 127.0.0.1, a free port; `requests`
 lists every path asked (without the query), in order.
 """
@@ -12,6 +14,8 @@ lists every path asked (without the query), in order.
 from __future__ import annotations
 
 import mimetypes
+import threading
+import time
 from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +23,40 @@ from urllib.parse import parse_qs, urlsplit
 from tests.support.loopback import Answer, LoopbackServer, Request
 
 PAGES = Path(__file__).resolve().parent / "pages"
+GATE_WAIT = 60.0  # seconds a /gate request is held at most (then 504)
+
+
+class Gates:
+    """Named gates: a `/gate?name=n` request is held until the test calls `open(n)`.
+
+    A page that shows an element once its /gate request answers shows it when the test
+    says, whatever the machine's load did to the page's timers or to `goto`. An opened
+    gate stays open (a request that comes later answers at once); `release()` lets every
+    held request go (the site stops)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gates: dict[str, threading.Event] = {}
+        self._released = threading.Event()
+
+    def _gate(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
+
+    def open(self, name: str) -> None:
+        self._gate(name).set()
+
+    def wait(self, name: str, timeout: float = GATE_WAIT) -> bool:
+        """Whether gate `name` opened within `timeout` s (False if the site stopped)."""
+        gate = self._gate(name)
+        deadline = time.monotonic() + timeout
+        while not gate.wait(0.1):
+            if self._released.is_set() or time.monotonic() >= deadline:
+                return False
+        return True
+
+    def release(self) -> None:
+        self._released.set()
 
 
 def _page(path: str) -> Answer:
@@ -32,10 +70,14 @@ def _page(path: str) -> Answer:
     )
 
 
-def respond(request: Request) -> Answer:
+def respond(request: Request, gates: Gates) -> Answer:
     """The site's answer to one request."""
     parts = urlsplit(request.path)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if parts.path == "/gate":
+        opened = gates.wait(query.get("name", ""))
+        no_store = {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+        return Answer(200 if opened else 504, no_store, b"open" if opened else b"closed")
     if parts.path == "/redirect":
         return Answer(302, {"Location": query.get("to", "/")}, b"")
     if parts.path == "/big":
@@ -61,10 +103,16 @@ class SiteServer:
 
     def __init__(self) -> None:
         self._server: LoopbackServer | None = None
+        self.gates = Gates()
 
     def start(self) -> SiteServer:
-        self._server = LoopbackServer(respond, protocol="HTTP/1.0")
+        gates = self.gates
+        self._server = LoopbackServer(lambda request: respond(request, gates), protocol="HTTP/1.0")
         return self
+
+    def open_gate(self, name: str) -> None:
+        """Let the pages waiting on `/gate?name=<name>` (and those that ask later) go on."""
+        self.gates.open(name)
 
     @property
     def server(self) -> LoopbackServer:
@@ -81,4 +129,5 @@ class SiteServer:
         return [request.route for request in self.server.recorded()]
 
     def stop(self) -> None:
+        self.gates.release()
         self.server.stop()

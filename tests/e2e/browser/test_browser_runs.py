@@ -119,15 +119,22 @@ def test_a_selector_that_never_appears_fails_the_run_in_time(browser_api: Api, s
 
 
 def test_a_late_element_and_a_retried_click_succeed(browser_api: Api, site: Any) -> None:
+    """The button appears 6 s after the fill just before the click (not after load: a
+    loaded machine's late `goto` let the first attempt find a button timed from load).
+    The first 4 s attempt ends ~2 s before it appears, the retry (4 s more) finds it ~2 s
+    before it ends: 2 s of slack either side for the moment between the fill and the
+    click, and for the page's timer."""
     api = browser_api
     task_id = api.task(
         _browser_task(
             [
-                # The click starts ~0.5 s after load and times out at ~2.5 s; the
-                # button appears at 3.5 s, inside the retry's window (until ~4.5 s).
-                {"action": "goto", "url": f"{site.url}/flaky.html?delay=500&button=3500"},
+                {
+                    "action": "goto",
+                    "url": f"{site.url}/flaky.html?delay=500&button=6000&after=fill",
+                },
                 {"action": "extract", "name": "late", "selector": "#late", "timeoutSeconds": 10},
-                {"action": "click", "selector": "#late-button", "timeoutSeconds": 2},
+                {"action": "fill", "selector": "#trigger", "value": "go"},
+                {"action": "click", "selector": "#late-button", "timeoutSeconds": 4},
                 {"action": "wait_for", "selector": "#clicked", "timeoutSeconds": 5},
             ]
         )
@@ -137,10 +144,12 @@ def test_a_late_element_and_a_retried_click_succeed(browser_api: Api, site: Any)
     assert done["status"] == "COMPLETED", done
     logs = api.logs(run["id"])
     warnings = [e for e in logs if e["level"] == "warning"]
-    assert warnings, logs
-    assert warnings[0]["message"].startswith("Retrying element click after timeout: #late-button")
+    assert [w["message"] for w in warnings] == [
+        "Retrying element click after timeout: #late-button (attempt 2/2)"
+    ], logs
     assert warnings[0]["nodeId"] == "browse"
     assert any(e["message"] == "Extracted late from #late: here at last" for e in logs)
+    assert any(e["message"] == "Clicked #late-button" for e in logs)
 
 
 def test_cancel_stops_a_long_browser_step(browser_api: Api, site: Any) -> None:

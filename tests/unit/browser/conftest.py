@@ -35,7 +35,10 @@ class Outcome:
 
 @pytest.fixture
 def run_browser(chromium: str) -> Callable[..., Outcome]:
-    """Run a browser step's actions in a real session; returns logs, result or failure."""
+    """Run a browser step's actions in a real session; returns logs, result or failure.
+
+    `on_log(level, message)` is called in the session's thread as each line is logged,
+    before the session goes on: a test can act at a precise step (open a site gate)."""
     from runhook.engine.steps.base import StepFailure
     from runhook.engine.steps.browser.options import BrowserOptions
     from runhook.engine.steps.browser.session import BrowserSession
@@ -44,9 +47,10 @@ def run_browser(chromium: str) -> Callable[..., Outcome]:
     def run(
         actions: list[dict[str, Any]],
         *,
-        timeout: float = 30.0,
+        timeout: float = 60.0,  # a loaded machine took up to 25 s to launch Chromium
         data: dict[str, Any] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_log: Callable[[str, str], None] | None = None,
         **option_overrides: Any,
     ) -> Outcome:
         from runhook.tasks.templating import render
@@ -59,12 +63,18 @@ def run_browser(chromium: str) -> Callable[..., Outcome]:
             **option_overrides,
         )
         outcome = Outcome()
+
+        def log(level: str, message: str) -> None:
+            outcome.logs.append((level, message))
+            if on_log is not None:  # the test reacts to a step of the session
+                on_log(level, message)
+
         context = data or {"inputs": {}, "steps": {}, "run": {"id": "run-1"}}
         session = BrowserSession(
             list(step.actions),  # type: ignore[attr-defined]
             run_id="run-1",
             render=lambda source: render(source, context),
-            log=lambda level, message: outcome.logs.append((level, message)),
+            log=log,
             timeout=timeout,
             options=options,
             store=outcome.store,

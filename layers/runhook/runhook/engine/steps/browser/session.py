@@ -24,6 +24,7 @@ does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
@@ -49,15 +50,30 @@ from runhook.netguard import CheckedTarget, check_url
 log = logging.getLogger("runhook.engine.browser")
 
 
-def _driver_pid(manager: Any) -> int | None:
-    """The pid of the Node.js driver `manager` (sync_playwright()) started.
+def _transport(manager: Any) -> Any:
+    """The pipe transport to the Node.js driver of `manager` (sync_playwright()).
 
-    Playwright has no public API for it: this reads the pipe transport's process
-    (playwright 1.65, pinned). None if that changes; the unit tests then fail
-    (`driver_pid` is checked after every session)."""
-    transport = getattr(getattr(manager, "_client", None), "_transport", None)
-    pid = getattr(getattr(transport, "_proc", None), "pid", None)
+    Playwright has no public API for it (playwright 1.65, pinned); None if that changes.
+    The unit tests then fail (`driver_pid` is checked after every session, and no
+    transport error may be left unread)."""
+    return getattr(getattr(manager, "_client", None), "_transport", None)
+
+
+def _driver_pid(manager: Any) -> int | None:
+    """The pid of the Node.js driver `manager` started (None until it runs)."""
+    pid = getattr(getattr(_transport(manager), "_proc", None), "pid", None)
     return pid if isinstance(pid, int) else None
+
+
+def _read_driver_error(manager: Any) -> None:
+    """Read the error the transport records when the driver is ended under it.
+
+    Once the driver has started nothing awaits that error, so a driver the watchdog
+    ended left it unread, and asyncio logged "Future exception was never retrieved"
+    (an error line per stopped step) when it was collected."""
+    future = getattr(_transport(manager), "on_error_future", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
 
 
 class BrowserSession:
@@ -94,6 +110,7 @@ class BrowserSession:
         self._proxy: GuardProxy | None = None
         self._guard: PageGuard | None = None
         self._runner: ActionRunner | None = None
+        self._manager: Any = None  # sync_playwright(), once the driver is being started
         self._playwright: Playwright | None = None
         self._context: BrowserContext | None = None
 
@@ -183,7 +200,7 @@ class BrowserSession:
         return page
 
     def _start_driver(self) -> None:
-        manager = sync_playwright()
+        manager = self._manager = sync_playwright()
         assert self._watchdog is not None
         self._watchdog.watch_driver(lambda: _driver_pid(manager))
         try:
@@ -259,6 +276,8 @@ class BrowserSession:
         if self._playwright is not None:
             with contextlib.suppress(Exception):
                 self._playwright.stop()
+        if self._manager is not None:
+            _read_driver_error(self._manager)
 
     # -- guards, limits and stops ---------------------------------------------------------
     def _check(self, url: str) -> CheckedTarget:
