@@ -369,3 +369,16 @@ def test_a_missing_browser_fails_clearly(run_browser: Any) -> None:
     )
     assert outcome.error is not None and outcome.error.code == "browser_unavailable"
     assert "/nonexistent/chromium" in outcome.error.message
+
+
+def test_the_refused_hop_named_is_the_navigations_not_chromiums_own() -> None:
+    from runhook.engine.steps.browser.actions import navigation_hop
+
+    page = ("http://localhost:8080/order-lookup.html", "'localhost' resolves to a private address")
+    noise = [
+        ("https://accounts.google.com:443", "cannot resolve 'accounts.google.com'"),
+        ("http://update.googleapis.com/service/update2/json", "cannot resolve"),
+    ]
+    assert navigation_hop([noise[0], page, noise[1]]) == page
+    assert navigation_hop(noise) == noise[1]  # nothing else refused: still say something
+    assert navigation_hop([]) is None

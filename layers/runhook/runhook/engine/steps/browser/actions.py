@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
@@ -182,11 +183,11 @@ class ActionRunner:
             if "ERR_BLOCKED_BY_CLIENT" in text and self.guard.blocked > blocked_before:
                 raise self._refused(url, None) from exc
             if "ERR_TUNNEL_CONNECTION_FAILED" in text and hops:
-                raise self._refused(url, hops[-1]) from exc
+                raise self._refused(url, navigation_hop(hops)) from exc
             raise
         if response is not None and response.headers.get(BLOCKED_HEADER.lower()):
             hops = self.guard.drain_refusals()
-            raise self._refused(url, hops[-1] if hops else None)
+            raise self._refused(url, navigation_hop(hops))
         took = (time.monotonic() - started) * 1000
         status = response.status if response is not None else None
         shown = f"{status}, {took:.0f} ms" if status is not None else f"{took:.0f} ms"
@@ -267,3 +268,21 @@ class ActionRunner:
         name = f"{action.name}.png"
         self.screenshots[action.name] = self.store.put(self.run_id, name, data, "image/png")
         self.log("info", f"Saved screenshot {name} ({human_size(len(data))})")
+
+
+# Hosts Chromium calls on its own (sign-in, component and safe-browsing updates) despite
+# --disable-background-networking; the guard refuses them too, and they must not be
+# reported as the navigation's refused hop.
+CHROMIUM_SERVICE_HOSTS = ("accounts.google.com", "clients2.google.com")
+CHROMIUM_SERVICE_SUFFIXES = (".googleapis.com", ".gvt1.com")
+
+
+def navigation_hop(hops: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The refusal that stopped a navigation: the last one not made by Chromium itself."""
+    ours = [hop for hop in hops if not _chromium_service(hop[0])]
+    return (ours or hops)[-1] if hops else None
+
+
+def _chromium_service(url: str) -> bool:
+    host = (urlsplit(url if "://" in url else f"//{url}").hostname or "").lower()
+    return host in CHROMIUM_SERVICE_HOSTS or host.endswith(CHROMIUM_SERVICE_SUFFIXES)
