@@ -19,7 +19,8 @@ This package is for callers: it is never shipped to Lambda and imports nothing o
 
 from __future__ import annotations
 
-from runhook_client.aio import AsyncRunhook
+from typing import TYPE_CHECKING, Any
+
 from runhook_client.client import Runhook
 from runhook_client.errors import (
     Conflict,
@@ -54,7 +55,20 @@ from runhook_client.models import (
 )
 from runhook_client.webhooks import WebhookVerificationError, verify_webhook
 
+if TYPE_CHECKING:
+    from runhook_client.aio import AsyncRunhook
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """`AsyncRunhook` on first use: asyncio costs sync callers (the CLI) import time."""
+    if name == "AsyncRunhook":
+        from runhook_client.aio import AsyncRunhook
+
+        return AsyncRunhook
+    raise AttributeError(f"module 'runhook_client' has no attribute {name!r}")
+
 
 __all__ = [
     "ApiKey",
