@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         print("runhook: aborted", file=sys.stderr)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:  # `runhook`, `runhook runs`: the help
+        print(exc.format_message(), file=sys.stderr)
+        return 2
     except click.ClickException as exc:  # bad usage or input: one line, no usage dump
         print(f"runhook: error: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code

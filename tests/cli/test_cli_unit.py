@@ -53,6 +53,14 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_a_group_without_a_command_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: runhook") and "runs" in err and "error" not in err
+    assert main(["runs"]) == 2
+    assert "resume" in capsys.readouterr().err
+
+
 def test_no_key_and_an_unreachable_service_are_one_line_errors(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
