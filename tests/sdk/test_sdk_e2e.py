@@ -226,3 +226,28 @@ def test_every_field_of_the_sdk_run_is_in_the_api_answer(sdk: Runhook) -> None:
     failed = sdk.runs.wait(run.id, timeout=60)
     assert failed.status == "FAILED" and failed.error and failed.error.code == "rejected"
     assert aliases(Run, sdk._http.get(f"/task-runs/{run.id}").json()["run"]) == []
+
+
+def test_the_async_client_runs_the_same_flow(
+    organizations: Organizations, local_cloud: Any
+) -> None:
+    import asyncio
+
+    from runhook_client import AsyncRunhook
+
+    org = organizations.create("sdk-async")
+
+    async def flow() -> tuple[str, list[str], int]:
+        async with AsyncRunhook(org.key, base_url=local_cloud.api_url) as client:
+            task = await client.tasks.create(NAP_TASK)
+            run = await client.runs.create(task.id, {"who": "Bo"}, client_request_id="a-1")
+            again = await client.runs.create(task.id, {"who": "Bo"}, client_request_id="a-1")
+            assert again.id == run.id
+            done = await client.runs.wait(run.id, timeout=60)
+            tailed = [e.message async for e in client.runs.tail(run.id, poll=0.2)]
+            listed = [r.id async for r in client.runs.list(task_id=task.id, page_size=1)]
+            assert listed == [run.id]
+            return done.status, tailed, len(listed)
+
+    status, tailed, count = asyncio.run(flow())
+    assert status == "COMPLETED" and "hello Bo" in tailed and "bye" in tailed and count == 1
