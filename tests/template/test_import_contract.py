@@ -14,7 +14,7 @@ The rules (docs/architecture.md, "Dependency rules"):
 | domain-never-imports-the-api | models, tasks, engine, services, webhooks, dal, adapters | runhook.api |
 | dal-never-imports-webhooks | runhook.dal | runhook.webhooks |
 | engine-never-imports-services | runhook.engine | runhook.services |
-| deployed-code-never-imports-dev-code | runhook, functions | runhook_dev, moto, werkzeug, uvicorn, pytest |
+| deployed-code-never-imports-dev-code | runhook, functions | runhook_dev, runhook_client, moto, werkzeug, uvicorn, pytest |
 | only-the-api-imports-fastapi | runhook, functions (not runhook.api, functions.api) | fastapi, mangum, starlette |
 | run-writers-never-import-the-bus | engine, services, dal | runhook.adapters.events (run events come from the stream) |
 | domain-never-imports-boto3 (direct) | models, tasks, engine (not its adapters), services | boto3, botocore |
@@ -78,9 +78,10 @@ RULES = (
     Rule(
         "deployed-code-never-imports-dev-code",
         sources=DEPLOYED,
-        forbidden=("runhook_dev", "moto", "werkzeug", "uvicorn", "pytest"),
-        why="runhook_dev (local cloud, CLI, admin and receiver tools) and the emulators are "
-        "installed for development only: they are not in the code layer or the image",
+        forbidden=("runhook_dev", "runhook_client", "moto", "werkzeug", "uvicorn", "pytest"),
+        why="runhook_dev (local cloud, CLI, admin and receiver tools), runhook_client (the "
+        "callers' SDK) and the emulators are installed for development only: they are not "
+        "in the code layer or the image",
     ),
     Rule(
         "only-the-api-imports-fastapi",

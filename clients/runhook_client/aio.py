@@ -1,0 +1,222 @@
+"""`AsyncRunhook`: the asyncio twin of `Runhook`, the same methods awaited.
+
+Requests come from the same `_ops` builders, so the two clients cannot disagree on paths,
+bodies or models; only the sending (httpx.AsyncClient, asyncio.sleep) differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from runhook_client import _ops
+from runhook_client._transport import (
+    API_PREFIX,
+    RetryPolicy,
+    Settings,
+    decode,
+    parse_retry_after,
+    should_retry,
+    transport_error,
+)
+from runhook_client.errors import WaitTimeout
+from runhook_client.models import LogEntry, LogPage, Run, Task, WebhookDelivery, WebhookEndpoint
+
+T = TypeVar("T")
+
+
+class AsyncRunhook:
+    """Like `Runhook` (same arguments), for asyncio code: `await client.runs.get(id)`."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Any = asyncio.sleep,
+    ) -> None:
+        self.settings = Settings.resolve(api_key, base_url, timeout)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            base_url=self.settings.base_url + API_PREFIX,
+            headers=self.settings.headers(),
+            timeout=self.settings.timeout,
+            transport=transport,
+        )
+        self.tasks = AsyncTasks(self)
+        self.runs = AsyncRuns(self)
+        self.webhooks = AsyncWebhooks(self)
+
+    async def send(self, call: _ops.Call[T]) -> T:
+        """Send `call`, retrying 429/503 per `self.retry`; its parsed answer or a RunhookError."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(
+                    call.method, call.path, params=dict(call.params), json=call.json
+                )
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, self.settings.base_url) from exc
+            if should_retry(response, attempt, self.retry):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                await self._sleep(self.retry.delay(attempt, retry_after))
+                continue
+            return call.parse(decode(response))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncRunhook:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class AsyncTasks:
+    def __init__(self, client: AsyncRunhook) -> None:
+        self._c = client
+
+    async def create(self, definition: Mapping[str, Any]) -> Task:
+        return await self._c.send(_ops.create_task(definition))
+
+    async def get(self, task_id: str) -> Task:
+        return await self._c.send(_ops.get_task(task_id))
+
+    async def list(self, *, page_size: int | None = None) -> AsyncIterator[Task]:
+        token: str | None = None
+        while True:
+            items, token = await self._c.send(_ops.list_tasks(page_size, token))
+            for item in items:
+                yield item
+            if not token:
+                return
+
+    async def update(self, task_id: str, definition: Mapping[str, Any]) -> Task:
+        return await self._c.send(_ops.update_task(task_id, definition))
+
+    async def delete(self, task_id: str) -> None:
+        await self._c.send(_ops.delete_task(task_id))
+
+
+class AsyncRuns:
+    def __init__(self, client: AsyncRunhook) -> None:
+        self._c = client
+
+    async def create(
+        self,
+        task_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        client_request_id: str | None = None,
+    ) -> Run:
+        return await self._c.send(_ops.create_run(task_id, inputs, client_request_id))
+
+    async def get(self, run_id: str) -> Run:
+        return await self._c.send(_ops.get_run(run_id))
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        task_id: str | None = None,
+        trigger_type: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Run]:
+        filters = {
+            "status": status,
+            "taskId": task_id,
+            "triggerType": trigger_type,
+            "createdAfter": created_after,
+            "createdBefore": created_before,
+            "pageSize": page_size,
+        }
+        token: str | None = None
+        while True:
+            items, token = await self._c.send(_ops.list_runs(filters, token))
+            for item in items:
+                yield item
+            if not token:
+                return
+
+    async def cancel(self, run_id: str, *, reason: str | None = None) -> Run:
+        return await self._c.send(_ops.cancel_run(run_id, reason))
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        approve: bool,
+        data: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> Run:
+        return await self._c.send(_ops.resume_run(run_id, approve, data, comment))
+
+    async def logs(
+        self, run_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> LogPage:
+        return await self._c.send(_ops.run_logs(run_id, after, limit))
+
+    async def tail(
+        self, run_id: str, *, poll: float = 1.0, after: str | None = None
+    ) -> AsyncIterator[LogEntry]:
+        """As `Runhook.runs.tail`: status first, then the logs, until finished and read."""
+        while True:
+            finished = (await self.get(run_id)).is_terminal
+            while True:
+                page = await self.logs(run_id, after=after)
+                for entry in page.log_entries:
+                    yield entry
+                if page.log_entries:
+                    after = page.log_entries[-1].id
+                if not page.next_cursor:
+                    break
+            if finished:
+                return
+            await asyncio.sleep(poll)
+
+    async def wait(
+        self,
+        run_id: str,
+        *,
+        timeout: float = 600.0,  # noqa: ASYNC109 - the same signature as Runhook.runs.wait
+        poll: float = 0.5,
+        max_poll: float = 5.0,
+    ) -> Run:
+        """As `Runhook.runs.wait`: the terminal run, or WaitTimeout after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        interval = poll
+        while True:
+            run = await self.get(run_id)
+            if run.is_terminal:
+                return run
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout(f"run {run_id} still {run.status} after {timeout:g}s", run)
+            await asyncio.sleep(min(interval, left))
+            interval = min(interval * 1.5, max_poll)
+
+
+class AsyncWebhooks:
+    """Endpoints and deliveries; the less frequent calls (rotate, test) stay on `Runhook`."""
+
+    def __init__(self, client: AsyncRunhook) -> None:
+        self._c = client
+
+    async def list_endpoints(self) -> list[WebhookEndpoint]:
+        return await self._c.send(_ops.list_endpoints())
+
+    async def replay(self, delivery_id: str) -> WebhookDelivery:
+        return await self._c.send(_ops.replay_delivery(delivery_id))
