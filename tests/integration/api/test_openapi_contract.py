@@ -143,7 +143,11 @@ def test_links_name_existing_operations(spec: dict[str, Any]) -> None:
 
 
 def _sample_run() -> dict[str, Any]:
-    run = Run(
+    return _sample_run_model().to_resource("https://api.example.com")
+
+
+def _sample_run_model() -> Run:
+    return Run(
         id="4f9c2d1e-8b7a-4c3d-9e2f-1a2b3c4d5e6f",
         org_id="org",
         task_id="0c9c2d1e-8b7a-4c3d-9e2f-1a2b3c4d5e6f",
@@ -158,7 +162,6 @@ def _sample_run() -> dict[str, Any]:
         error=RunError(code="http_error", message="500 from shop", nodeId="fetch"),
         waiting=Waiting(nodeId="ok", prompt="Ship?", since="2026-01-31T09:30:01.500Z"),
     )
-    return run.to_resource("https://api.example.com")
 
 
 @pytest.mark.slow
@@ -210,3 +213,73 @@ def test_an_independent_generator_makes_a_typed_client(
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.startswith("runhook_generated")]:
             del sys.modules[name]
+
+
+def _resources() -> Iterator[tuple[type[Any], dict[str, Any]]]:
+    """Domain objects as the API shows them, many fields null, with their response model."""
+    from runhook.api import resources
+    from runhook.models import ApiKey
+    from runhook.tasks.task import Task
+    from runhook.webhook_models import Attempt, Delivery, Endpoint, Health
+
+    now = "2026-01-31T09:30:00.123Z"
+    pending = Run.model_validate({**_sample_run_model().model_dump(), "status": "PENDING"})
+    yield resources.RunResponse, {"run": _sample_run()}
+    yield resources.RunResponse, {"run": pending.to_resource("https://api.example.com")}
+    definition = json.loads(Path("examples/tasks/fetch-order-total.json").read_text())
+    task = Task(
+        id="t", org_id="o", version=1, created_at=now, updated_at=now, definition=definition
+    )
+    yield resources.TaskResponse, {"task": task.to_resource()}
+    key = ApiKey(
+        id="k", org_id="o", name="ci", prefix="sk_live_ab", scopes=["runs"], created_at=now
+    )
+    yield resources.ApiKeyList, {"apiKeys": [key.to_resource()]}
+    endpoint = Endpoint(
+        id="e", org_id="o", url="https://x.example", secret="s", created_at=now, updated_at=now
+    )
+    yield resources.WebhookEndpointResponse, {"endpoint": endpoint.to_resource(Health())}
+    delivery = Delivery(
+        id="d",
+        org_id="o",
+        endpoint_id="e",
+        event_type="task-run.completed",
+        webhook_id="msg_1",
+        payload="{}",
+        created_at=now,
+    ).with_attempts(
+        [Attempt(delivery_id="d", endpoint_id="e", number=1, at=now, ok=False, status_code=500)]
+    )
+    yield resources.WebhookDeliveryResponse, {"delivery": delivery.to_resource()}
+    yield (
+        resources.WebhookDeliverySummaryResponse,
+        {"delivery": delivery.to_resource(include_attempts=False)},
+    )
+
+
+def test_response_models_send_the_resources_unchanged() -> None:
+    """What FastAPI does with a route's answer (validate, then serialise without dropping
+    nulls) gives back exactly the dict the domain built: the JSON does not change."""
+    from pydantic import TypeAdapter
+
+    for model, resource in _resources():
+        adapter = TypeAdapter(model)
+        sent = adapter.dump_python(adapter.validate_python(resource), mode="json")
+        assert sent == json.loads(json.dumps(resource)), model.__name__
+
+
+def test_routes_keep_null_fields() -> None:
+    """No route drops nulls (FastAPI's `response_model_exclude_none`/`_unset`), and every
+    route with a body declares its model. Read from the route modules' routers: FastAPI
+    wraps included routers, the app's own list does not show their routes."""
+    from fastapi.routing import APIRoute
+
+    from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
+
+    modules = (admin, artifacts, health, runs, tasks, webhooks)
+    routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
+    assert len(routes) == len(OPERATION_IDS)
+    for route in routes:
+        assert route.status_code == 204 or route.response_model is not None, route.name
+        assert not route.response_model_exclude_none, route.name
+        assert not route.response_model_exclude_unset, route.name

@@ -68,8 +68,32 @@ class RunWaiting(Resource):
     expiresAt: Timestamp | None
 
 
+_RUN_EXAMPLE = {
+    "id": "9c77d908-7bf4-4e7f-9a20-2c5e7fdf2e94",
+    "taskId": "79c6b1aa-24d1-45b3-8c94-9a2e2a2f55bc",
+    "status": "RUNNING",
+    "triggerType": "api",
+    "timestamps": {
+        "createdAt": "2025-10-14T18:21:52.123Z",
+        "startedAt": "2025-10-14T18:22:03.481Z",
+        "finishedAt": None,
+    },
+    "progress": {"currentStep": 2, "stepsTotal": 5},
+    "inputs": {"orderId": "A-1001"},
+    "outputs": {},
+    "logsUrl": "https://api.example.com/public/v1/task-runs/9c77d908-7bf4-4e7f-9a20-2c5e7fdf2e94/logs",
+    "error": None,
+    "cancelReason": None,
+    "taskVersion": 1,
+    "clientRequestId": "order-A-1001",
+    "waiting": None,
+}
+
+
 class Run(Resource):
     """A run of a task (the Komos shape, plus `taskVersion`, `clientRequestId`, `waiting`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RUN_EXAMPLE]})
 
     id: Identifier
     taskId: Identifier
