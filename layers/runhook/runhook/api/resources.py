@@ -68,7 +68,7 @@ class RunWaiting(Resource):
     expiresAt: Timestamp | None
 
 
-_RUN_EXAMPLE = {
+_RUN_EXAMPLE: dict[str, Any] = {
     "id": "9c77d908-7bf4-4e7f-9a20-2c5e7fdf2e94",
     "taskId": "79c6b1aa-24d1-45b3-8c94-9a2e2a2f55bc",
     "status": "RUNNING",
