@@ -36,7 +36,8 @@ Identifier = Annotated[str, Field(examples=["4f9c2d1e-8b7a-4c3d-9e2f-1a2b3c4d5e6
 
 
 class Resource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built when FastAPI registers the routes, not twice (import time counts on a cold start).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # -- runs -----------------------------------------------------------------------------------
