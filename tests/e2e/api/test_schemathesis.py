@@ -10,7 +10,8 @@ through `schema.as_state_machine()`. It complements tests/integration/api/test_s
 (our own Hypothesis fuzz), it does not replace it.
 
 Time-boxed and reproducible: a fixed seed, deterministic generation, a small number of
-examples per operation and of steps per scenario (about a minute on the local cloud).
+examples per operation and of steps per scenario (3 to 5 minutes on the local cloud,
+depending on load).
 
 Every PATCH of the organization is followed by putting its settings back (generous rate
 limits, a quota of a few runs), straight into the table: an allowlist the fuzzer saved

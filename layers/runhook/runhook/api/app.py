@@ -6,11 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic.alias_generators import to_camel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
 from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
+from runhook.api.schemas import DETAIL_CODES
 
 if TYPE_CHECKING:
     from runhook.bootstrap import Container
@@ -72,6 +75,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.container = container
     errors.install(app)
@@ -80,6 +84,12 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name in camelCase (`get_run_logs` → `getRunLogs`): stable,
+    and what a generated client names its method (`create_run_public_v1_...` otherwise)."""
+    return to_camel(route.name)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -101,6 +111,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     _add_task_schema(spec, schemas)
+    _add_detail_codes(spec)
     _add_links(spec)
     app.openapi_schema = spec
     return spec
@@ -123,6 +134,24 @@ def _add_task_schema(spec: dict[str, Any], schemas: dict[str, Any]) -> None:
             body = content.get("application/json", {})
             if body.get("schema", {}).get("$ref") == ref:
                 body["schema"] = {"$ref": ref}
+    # A saved task's steps are the definition's step kinds (runhook.api.resources.Task
+    # keeps them plain objects, so that they are sent as stored).
+    schemas["Task"]["properties"]["steps"] = task["properties"]["steps"]
+
+
+def _add_detail_codes(spec: dict[str, Any]) -> None:
+    """Each error response's schema: Error, its `detail` one of the codes the route lists
+    (runhook.api.schemas.responses), so that a client and a conformance check know them."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                codes = response.pop(DETAIL_CODES, None)
+                if codes is None:
+                    continue
+                response["content"]["application/json"]["schema"] = {
+                    "allOf": [{"$ref": "#/components/schemas/Error"}],
+                    "properties": {"detail": {"type": "string", "enum": codes}},
+                }
 
 
 # Where a created resource's id comes from, and the operations that take it: OpenAPI links

@@ -6,18 +6,35 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runhook.api.resources import Error
 from runhook.models import OrganizationSettings
 
-
-class ErrorBody(BaseModel):
-    detail: str = Field(description="snake_case error code")
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# runhook.api.app turns this key into the response's schema: Error with `detail` an enum.
+DETAIL_CODES = "x-detail-codes"
 
 
 def responses(**codes: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses: `responses(_400="invalid_run_id, invalid_body", ...)`."""
+    """OpenAPI error responses, `responses(_400="invalid_run_id, invalid_body", ...)`: each
+    an `Error` whose `detail` is one of the codes listed (a `(+errors)` note after a code
+    says what else the body carries), with `Retry-After` on 429 and 503."""
     out: dict[int | str, dict[str, Any]] = {}
     for key, description in codes.items():
-        out[int(key.lstrip("_"))] = {"model": ErrorBody, "description": f"detail: {description}"}
+        status = int(key.lstrip("_"))
+        listed = [part.strip().split(" ")[0] for part in description.split(",")]
+        response: dict[str, Any] = {
+            "model": Error,
+            "description": f"detail: {description}",
+            DETAIL_CODES: listed,
+        }
+        if status in (429, 503):
+            response["headers"] = _RETRY_AFTER
+        out[status] = response
     return out
 
 
@@ -31,7 +48,18 @@ COMMON = responses(
 
 
 def merged(**codes: str) -> dict[int | str, dict[str, Any]]:
-    return {**COMMON, **responses(**codes)}
+    """COMMON and the route's own; a status in both carries the codes of both."""
+    out = dict(COMMON)
+    for status, response in responses(**codes).items():
+        if status in out:
+            common = out[status]
+            response = {
+                **response,
+                "description": f"{common['description']}, {response['description'][8:]}",
+                DETAIL_CODES: [*common[DETAIL_CODES], *response[DETAIL_CODES]],
+            }
+        out[status] = response
+    return out
 
 
 class CreateRunBody(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from runhook.api.deps import Admin, Organizations, source_ip
+from runhook.api.resources import ApiKeyList, CreatedApiKeyResponse, OrganizationResponse
 from runhook.api.schemas import CreateKeyBody, PatchOrganizationBody, merged
 from runhook.api.strict import StrictJSONRoute
 
@@ -16,16 +17,22 @@ router = APIRouter(tags=["admin"], route_class=StrictJSONRoute)
 @router.post(
     "/api-keys",
     status_code=201,
+    response_model=CreatedApiKeyResponse,
     summary="Create a key (its secret is shown only now)",
-    responses=merged(_400="invalid_body, invalid_scopes"),
+    responses=merged(_400="invalid_body (+errors), invalid_scopes (+errors)"),
 )
-def create_key(caller: Admin, body: CreateKeyBody, orgs: Organizations) -> dict[str, Any]:
+def create_api_key(caller: Admin, body: CreateKeyBody, orgs: Organizations) -> dict[str, Any]:
     key, secret = orgs.create_key(caller, body.name, body.scopes)
     return {"apiKey": {**key.to_resource(), "secret": secret}}
 
 
-@router.get("/api-keys", summary="The organization's active keys", responses=merged())
-def list_keys(caller: Admin, orgs: Organizations) -> dict[str, Any]:
+@router.get(
+    "/api-keys",
+    response_model=ApiKeyList,
+    summary="The organization's active keys",
+    responses=merged(),
+)
+def list_api_keys(caller: Admin, orgs: Organizations) -> dict[str, Any]:
     return {"apiKeys": [k.to_resource() for k in orgs.list_keys(caller)]}
 
 
@@ -35,22 +42,32 @@ def list_keys(caller: Admin, orgs: Organizations) -> dict[str, Any]:
     summary="Revoke a key (at once)",
     responses=merged(_400="invalid_key_id", _404="api_key_not_found"),
 )
-def revoke_key(keyId: str, caller: Admin, orgs: Organizations) -> Response:
+def revoke_api_key(keyId: str, caller: Admin, orgs: Organizations) -> Response:
     orgs.revoke_key(caller, keyId)
     return Response(status_code=204)
 
 
-@router.get("/organization", summary="Settings, usage and quota", responses=merged())
+@router.get(
+    "/organization",
+    response_model=OrganizationResponse,
+    summary="Settings, usage and quota",
+    responses=merged(_404="organization_not_found"),
+)
 def get_organization(caller: Admin, orgs: Organizations) -> dict[str, Any]:
     return {"organization": orgs.describe(caller)}
 
 
 @router.patch(
     "/organization",
+    response_model=OrganizationResponse,
     summary="Change the IP allowlist, quota or rate limits",
-    responses=merged(_400="invalid_body, invalid_ip_allowlist, allowlist_excludes_caller"),
+    responses=merged(
+        _400="invalid_body (+errors), invalid_ip_allowlist (+errors), "
+        "allowlist_excludes_caller (+callerIp)",
+        _404="organization_not_found",
+    ),
 )
-def patch_organization(
+def update_organization(
     caller: Admin, body: PatchOrganizationBody, request: Request, orgs: Organizations
 ) -> dict[str, Any]:
     return {"organization": orgs.update(caller, body, source_ip(request), body.force)}

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from runhook.api.deps import Artifacts, Caller
+from runhook.api.resources import ArtifactList, ArtifactResponse
 from runhook.api.schemas import merged
 from runhook.api.strict import StrictJSONRoute
 
@@ -16,6 +17,7 @@ router = APIRouter(tags=["artifacts"], route_class=StrictJSONRoute)
 
 @router.get(
     "/task-runs/{runId}/artifacts",
+    response_model=ArtifactList,
     summary="A run's artifacts (browser screenshots), each with a short-lived download URL",
     responses=merged(_400="invalid_run_id", _404="run_not_found"),
 )
@@ -26,6 +28,7 @@ def list_artifacts(runId: str, caller: Caller, artifacts: Artifacts) -> dict[str
 
 @router.get(
     "/task-runs/{runId}/artifacts/{name}",
+    response_model=ArtifactResponse,
     summary="One artifact of a run, with a short-lived download URL",
     responses=merged(_400="invalid_run_id", _404="run_not_found, artifact_not_found"),
 )

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 
 from runhook import __version__
 from runhook.api.deps import Health
+from runhook.api.resources import HealthStatus
+from runhook.api.schemas import responses
 from runhook.api.strict import StrictJSONRoute
 
 router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
@@ -15,9 +17,10 @@ router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
 
 @router.get(
     "/health",
+    response_model=HealthStatus,
     summary="Liveness and table reachability",
-    responses={503: {"description": "table unreachable"}},
+    responses=responses(_503="service_unavailable (the table is unreachable; with Retry-After)"),
 )
-def health(check: Health) -> dict[str, Any]:
+def get_health(check: Health) -> dict[str, Any]:
     check.check()
     return {"status": "ok", "version": __version__}

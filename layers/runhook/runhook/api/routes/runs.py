@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Query, Response
 
 from runhook.api.deps import Caller, Runs
+from runhook.api.resources import LogPage, RunList, RunResponse, TaskRunList
 from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
 from runhook.api.strict import StrictJSONRoute
 from runhook.clock import iso
@@ -17,15 +17,29 @@ from runhook.models import RunFilter, RunStatus
 
 router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
 
+CREATE_RUN_EXAMPLES = {
+    "inputs": {
+        "summary": "Inputs and an idempotency key",
+        "value": {"inputs": {"orderId": "A-1001"}, "clientRequestId": "order-A-1001"},
+    }
+}
+
 
 @router.post(
     "/tasks/{taskId}/runs",
     status_code=202,
+    response_model=RunResponse,
     summary="Queue a run of a saved task",
+    description="202 with the new run; 200 with the existing one when a run with this "
+    "`clientRequestId` exists already (an idempotent retry).",
     responses={
-        200: {"description": "A run with this clientRequestId exists already: it is returned"},
+        200: {
+            "model": RunResponse,
+            "description": "A run with this clientRequestId exists already: it is returned",
+        },
         **merged(
-            _400="invalid_task_id, invalid_inputs (+errors), invalid_body",
+            _400="invalid_task_id, invalid_inputs (+errors), invalid_client_request_id, "
+            "invalid_body",
             _402="usage_limit_exceeded (+usage)",
             _404="task_not_found",
         ),
@@ -35,17 +49,19 @@ def create_run(
     taskId: str,
     caller: Caller,
     runs: Runs,
-    body: Annotated[CreateRunBody | None, Body()] = None,
-) -> JSONResponse:
+    response: Response,
+    body: Annotated[CreateRunBody | None, Body(openapi_examples=CREATE_RUN_EXAMPLES)] = None,
+) -> dict[str, Any]:
     body = body or CreateRunBody()
     created = runs.create_run(caller, taskId, body.inputs, body.clientRequestId)
-    return JSONResponse(
-        {"run": runs.resource(created.run)}, status_code=202 if created.created else 200
-    )
+    if not created.created:
+        response.status_code = 200
+    return {"run": runs.resource(created.run)}
 
 
 @router.get(
     "/tasks/{taskId}/runs",
+    response_model=TaskRunList,
     summary="The 50 most recent runs of a task, newest first",
     responses=merged(_400="invalid_task_id", _404="task_not_found"),
 )
@@ -59,8 +75,9 @@ def _timestamp(value: datetime | None) -> str | None:
 
 @router.get(
     "/task-runs",
+    response_model=RunList,
     summary="The organization's recent runs, newest first, with filters and cursor pagination",
-    responses=merged(_400="invalid_query, invalid_page_token, invalid_task_id"),
+    responses=merged(_400="invalid_query (+errors), invalid_page_token, invalid_task_id"),
 )
 def list_runs(
     caller: Caller,
@@ -92,6 +109,7 @@ def list_runs(
 
 @router.get(
     "/task-runs/{runId}",
+    response_model=RunResponse,
     summary="The latest status of a run",
     responses=merged(_400="invalid_run_id", _404="run_not_found"),
 )
@@ -101,10 +119,13 @@ def get_run(runId: str, caller: Caller, runs: Runs) -> dict[str, Any]:
 
 @router.get(
     "/task-runs/{runId}/logs",
+    response_model=LogPage,
     summary="A run's log entries in ascending time; `after` and `limit` for tailing",
-    responses=merged(_400="invalid_run_id, invalid_cursor", _404="run_not_found"),
+    responses=merged(
+        _400="invalid_run_id, invalid_cursor, invalid_query (+errors)", _404="run_not_found"
+    ),
 )
-def get_logs(
+def get_run_logs(
     runId: str,
     caller: Caller,
     runs: Runs,
@@ -118,8 +139,11 @@ def get_logs(
 @router.post(
     "/task-runs/{runId}/cancel",
     status_code=202,
+    response_model=RunResponse,
     summary="Cancel a pending or running run (a finished run is returned unchanged)",
-    responses=merged(_400="invalid_run_id, invalid_body", _404="run_not_found"),
+    responses=merged(
+        _400="invalid_run_id, invalid_cancel_reason, invalid_body", _404="run_not_found"
+    ),
 )
 def cancel_run(
     runId: str,
@@ -134,9 +158,12 @@ def cancel_run(
 @router.post(
     "/task-runs/{runId}/resume",
     status_code=202,
+    response_model=RunResponse,
     summary="Answer a run that waits for a human (approval step)",
     responses=merged(
-        _400="invalid_run_id, invalid_body", _404="run_not_found", _409="run_not_waiting"
+        _400="invalid_run_id, resume_data_too_large (+limit), invalid_body",
+        _404="run_not_found",
+        _409="run_not_waiting",
     ),
 )
 def resume_run(runId: str, caller: Caller, body: ResumeRunBody, runs: Runs) -> dict[str, Any]:

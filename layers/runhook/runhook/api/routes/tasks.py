@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from runhook.api.deps import Caller, Tasks
+from runhook.api.resources import TaskList, TaskResponse
 from runhook.api.schemas import merged
 from runhook.api.strict import StrictJSONRoute
 
@@ -47,8 +48,9 @@ TASK_SCHEMA = {
 @router.post(
     "/tasks",
     status_code=201,
+    response_model=TaskResponse,
     summary="Save a task (validated: every problem is listed)",
-    responses=merged(_400="invalid_task (+errors), invalid_body"),
+    responses=merged(_400="invalid_task (+errors), invalid_body", _409="task_exists"),
     openapi_extra=TASK_SCHEMA,
 )
 def create_task(caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
@@ -57,8 +59,9 @@ def create_task(caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
 
 @router.get(
     "/tasks",
+    response_model=TaskList,
     summary="The organization's tasks, newest first",
-    responses=merged(_400="invalid_page_token"),
+    responses=merged(_400="invalid_page_token, invalid_query (+errors)"),
 )
 def list_tasks(
     caller: Caller,
@@ -72,6 +75,7 @@ def list_tasks(
 
 @router.get(
     "/tasks/{taskId}",
+    response_model=TaskResponse,
     summary="A task (latest version)",
     responses=merged(_400="invalid_task_id", _404="task_not_found"),
 )
@@ -81,9 +85,10 @@ def get_task(taskId: str, caller: Caller, tasks: Tasks) -> dict[str, Any]:
 
 @router.put(
     "/tasks/{taskId}",
+    response_model=TaskResponse,
     summary="Save a new version of a task (runs keep the version they started with)",
     responses=merged(
-        _400="invalid_task_id, invalid_task (+errors)",
+        _400="invalid_task_id, invalid_task (+errors), invalid_body",
         _404="task_not_found",
         _409="task_modified_concurrently",
     ),

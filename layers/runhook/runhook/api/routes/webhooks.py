@@ -9,6 +9,15 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from runhook.api.deps import Admin, Endpoints, Replays
+from runhook.api.resources import (
+    CreatedWebhookEndpointResponse,
+    RecoverResult,
+    WebhookDeliveryList,
+    WebhookDeliveryResponse,
+    WebhookDeliverySummaryResponse,
+    WebhookEndpointList,
+    WebhookEndpointResponse,
+)
 from runhook.api.schemas import merged
 from runhook.api.strict import StrictJSONRoute
 from runhook.services.endpoints import (
@@ -81,15 +90,18 @@ def _with_secret(service: Endpoints, endpoint: Endpoint, secret: str) -> dict[st
 @router.post(
     "/webhook-endpoints",
     status_code=201,
+    response_model=CreatedWebhookEndpointResponse,
     summary="Register an endpoint (the answer is the only time its secret is shown)",
     responses=merged(
-        _400="invalid_body, invalid_url, url_must_be_https, url_not_allowed, invalid_events, "
+        _400="invalid_body, invalid_description, invalid_url, url_must_be_https, url_not_allowed, invalid_events, "
         "invalid_task_id",
         _404="task_not_found",
         _409="endpoint_limit_reached",
     ),
 )
-def create_endpoint(caller: Admin, body: CreateEndpointBody, service: Endpoints) -> dict[str, Any]:
+def create_webhook_endpoint(
+    caller: Admin, body: CreateEndpointBody, service: Endpoints
+) -> dict[str, Any]:
     endpoint, secret = service.create_endpoint(
         caller,
         url=body.url,
@@ -103,32 +115,35 @@ def create_endpoint(caller: Admin, body: CreateEndpointBody, service: Endpoints)
 
 @router.get(
     "/webhook-endpoints",
+    response_model=WebhookEndpointList,
     summary="The organization's endpoints, with their health",
     responses=merged(),
 )
-def list_endpoints(caller: Admin, service: Endpoints) -> dict[str, Any]:
+def list_webhook_endpoints(caller: Admin, service: Endpoints) -> dict[str, Any]:
     return {"endpoints": service.resources(service.list_endpoints(caller))}
 
 
 @router.get(
     "/webhook-endpoints/{endpointId}",
+    response_model=WebhookEndpointResponse,
     summary="An endpoint and its health",
     responses=merged(_400="invalid_endpoint_id", _404="endpoint_not_found"),
 )
-def get_endpoint(endpointId: str, caller: Admin, service: Endpoints) -> dict[str, Any]:
+def get_webhook_endpoint(endpointId: str, caller: Admin, service: Endpoints) -> dict[str, Any]:
     return {"endpoint": service.resource(service.visible_endpoint(caller, endpointId))}
 
 
 @router.patch(
     "/webhook-endpoints/{endpointId}",
+    response_model=WebhookEndpointResponse,
     summary="Change url, events, taskId scope, description or enabled",
     responses=merged(
-        _400="invalid_endpoint_id, invalid_body, invalid_url, url_must_be_https, "
+        _400="invalid_endpoint_id, invalid_body, invalid_description, invalid_url, url_must_be_https, "
         "url_not_allowed, invalid_events, invalid_task_id",
         _404="endpoint_not_found, task_not_found",
     ),
 )
-def patch_endpoint(
+def update_webhook_endpoint(
     endpointId: str, caller: Admin, body: PatchEndpointBody, service: Endpoints
 ) -> dict[str, Any]:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
@@ -142,20 +157,21 @@ def patch_endpoint(
     summary="Delete an endpoint (its queued deliveries are dropped)",
     responses=merged(_400="invalid_endpoint_id", _404="endpoint_not_found"),
 )
-def delete_endpoint(endpointId: str, caller: Admin, service: Endpoints) -> Response:
+def delete_webhook_endpoint(endpointId: str, caller: Admin, service: Endpoints) -> Response:
     service.delete_endpoint(caller, endpointId)
     return Response(status_code=204)
 
 
 @router.post(
     "/webhook-endpoints/{endpointId}/rotate-secret",
+    response_model=CreatedWebhookEndpointResponse,
     summary="New secret (shown now); the old one keeps signing alongside it for 24 h",
     responses=merged(
         _400="invalid_endpoint_id, invalid_body, invalid_overlap_seconds",
         _404="endpoint_not_found",
     ),
 )
-def rotate_secret(
+def rotate_webhook_endpoint_secret(
     endpointId: str,
     caller: Admin,
     service: Endpoints,
@@ -169,12 +185,13 @@ def rotate_secret(
 @router.post(
     "/webhook-endpoints/{endpointId}/test",
     status_code=202,
+    response_model=WebhookDeliveryResponse,
     summary="Queue a signed sample event for the endpoint",
     responses=merged(
         _400="invalid_endpoint_id, invalid_body, invalid_event_type", _404="endpoint_not_found"
     ),
 )
-def test_endpoint(
+def test_webhook_endpoint(
     endpointId: str,
     caller: Admin,
     service: Endpoints,
@@ -186,12 +203,14 @@ def test_endpoint(
 
 @router.get(
     "/webhook-endpoints/{endpointId}/deliveries",
+    response_model=WebhookDeliveryList,
     summary="The endpoint's deliveries with their attempts, newest first",
     responses=merged(
-        _400="invalid_endpoint_id, invalid_query, invalid_page_token", _404="endpoint_not_found"
+        _400="invalid_endpoint_id, invalid_query (+errors), invalid_page_token",
+        _404="endpoint_not_found",
     ),
 )
-def list_deliveries(
+def list_webhook_deliveries(
     endpointId: str,
     caller: Admin,
     service: Endpoints,
@@ -208,6 +227,7 @@ def list_deliveries(
 @router.post(
     "/webhook-endpoints/{endpointId}/recover",
     status_code=202,
+    response_model=RecoverResult,
     summary="Replay the endpoint's failed deliveries from the dead-letter queue",
     responses=merged(
         _400="invalid_endpoint_id, invalid_body, invalid_time_window",
@@ -215,17 +235,20 @@ def list_deliveries(
         _409="endpoint_disabled",
     ),
 )
-def recover(endpointId: str, caller: Admin, body: RecoverBody, replays: Replays) -> dict[str, Any]:
+def recover_webhook_deliveries(
+    endpointId: str, caller: Admin, body: RecoverBody, replays: Replays
+) -> dict[str, Any]:
     result = replays.recover(caller, endpointId, body.since, body.until)
     return result.to_resource()
 
 
 @router.get(
     "/webhook-deliveries/{deliveryId}",
+    response_model=WebhookDeliveryResponse,
     summary="A delivery and its attempts",
     responses=merged(_400="invalid_delivery_id", _404="delivery_not_found"),
 )
-def get_delivery(deliveryId: str, caller: Admin, service: Endpoints) -> dict[str, Any]:
+def get_webhook_delivery(deliveryId: str, caller: Admin, service: Endpoints) -> dict[str, Any]:
     delivery = service.visible_delivery(caller, deliveryId, with_attempts=True)
     return {"delivery": delivery.to_resource()}
 
@@ -233,13 +256,14 @@ def get_delivery(deliveryId: str, caller: Admin, service: Endpoints) -> dict[str
 @router.post(
     "/webhook-deliveries/{deliveryId}/replay",
     status_code=202,
+    response_model=WebhookDeliverySummaryResponse,
     summary="Send a delivery again (same webhook-id)",
     responses=merged(
         _400="invalid_delivery_id",
         _404="delivery_not_found, endpoint_not_found",
-        _409="endpoint_disabled",
+        _409="endpoint_disabled, delivery_not_found",
     ),
 )
-def replay_delivery(deliveryId: str, caller: Admin, replays: Replays) -> dict[str, Any]:
+def replay_webhook_delivery(deliveryId: str, caller: Admin, replays: Replays) -> dict[str, Any]:
     delivery = replays.replay_delivery(caller, deliveryId)
     return {"delivery": delivery.to_resource(include_attempts=False)}

@@ -1,0 +1,368 @@
+"""What the API answers: every resource and envelope, a named OpenAPI component schema.
+
+These models are the routes' `response_model`s, so FastAPI checks every answer against
+them and the document cannot drift from what is sent. They describe the dicts the domain
+already builds (`Run.to_resource`, `Endpoint.to_resource`, ...), field for field: the
+routes keep returning those dicts (one validation, one serialisation; building these
+models first would validate twice), and the JSON stays exactly the Komos shape.
+
+Conventions, so the JSON does not change under them:
+- a field the domain always sends, null included, is required and nullable (`X | None`
+  without default), so FastAPI writes the null and a client knows the key is there;
+- timestamps stay strings (ISO 8601, UTC, milliseconds, `Z`): a `datetime` would be
+  re-formatted on the way out;
+- `extra="forbid"`: a key the domain adds without adding it here fails loudly (a 500 in
+  tests) instead of vanishing from the answer or from the document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runhook.models import LogLevel, RunStatus, Scope, TriggerType
+from runhook.webhook_models import DeliveryStatus
+
+Timestamp = Annotated[
+    str,
+    Field(
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-01-31T09:30:00.123Z"],
+        description="ISO 8601 UTC with milliseconds and Z",
+    ),
+]
+Identifier = Annotated[str, Field(examples=["4f9c2d1e-8b7a-4c3d-9e2f-1a2b3c4d5e6f"])]
+
+
+class Resource(BaseModel):
+    # Built when FastAPI registers the routes, not twice (import time counts on a cold start).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+class RunTimestamps(Resource):
+    createdAt: Timestamp
+    startedAt: Timestamp | None
+    finishedAt: Timestamp | None
+
+
+class RunProgress(Resource):
+    currentStep: int = Field(ge=0, description="Steps finished so far")
+    stepsTotal: int = Field(ge=0)
+
+
+class RunError(Resource):
+    code: str = Field(examples=["http_error"])
+    message: str
+    nodeId: str | None = Field(description="The step that failed (null: the run itself)")
+
+
+class RunWaiting(Resource):
+    """What a run waiting for a human (an approval step) asks; answer it with resumeRun."""
+
+    nodeId: str
+    prompt: str
+    since: Timestamp
+    expiresAt: Timestamp | None
+
+
+_RUN_EXAMPLE: dict[str, Any] = {
+    "id": "9c77d908-7bf4-4e7f-9a20-2c5e7fdf2e94",
+    "taskId": "79c6b1aa-24d1-45b3-8c94-9a2e2a2f55bc",
+    "status": "RUNNING",
+    "triggerType": "api",
+    "timestamps": {
+        "createdAt": "2025-10-14T18:21:52.123Z",
+        "startedAt": "2025-10-14T18:22:03.481Z",
+        "finishedAt": None,
+    },
+    "progress": {"currentStep": 2, "stepsTotal": 5},
+    "inputs": {"orderId": "A-1001"},
+    "outputs": {},
+    "logsUrl": "https://api.example.com/public/v1/task-runs/9c77d908-7bf4-4e7f-9a20-2c5e7fdf2e94/logs",
+    "error": None,
+    "cancelReason": None,
+    "taskVersion": 1,
+    "clientRequestId": "order-A-1001",
+    "waiting": None,
+}
+
+
+class Run(Resource):
+    """A run of a task (the Komos shape, plus `taskVersion`, `clientRequestId`, `waiting`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RUN_EXAMPLE]})
+
+    id: Identifier
+    taskId: Identifier
+    status: RunStatus
+    triggerType: TriggerType
+    timestamps: RunTimestamps
+    progress: RunProgress | None = Field(description="null while PENDING")
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    logsUrl: str = Field(description="Where getRunLogs reads this run's log")
+    error: RunError | None = Field(description="Why the run FAILED (null otherwise)")
+    cancelReason: str | None
+    taskVersion: int = Field(ge=1, description="The task version the run executes")
+    clientRequestId: str | None = Field(description="The idempotency key it was created with")
+    waiting: RunWaiting | None = Field(description="Set while an approval step waits")
+
+
+class RunResponse(Resource):
+    run: Run
+
+
+class TaskRunList(Resource):
+    runs: list[Run] = Field(max_length=50)
+
+
+class RunList(Resource):
+    runs: list[Run] = Field(max_length=100)
+    nextPageToken: str | None = Field(description="Pass as pageToken for the next page")
+
+
+class LogEntry(Resource):
+    id: str = Field(description="Ascending; pass the last one as `after` to tail the log")
+    timestamp: Timestamp | None
+    level: LogLevel
+    message: str
+    nodeId: str | None = Field(description="The step that wrote it (null: the run)")
+
+
+class LogPage(Resource):
+    runId: Identifier
+    logEntries: list[LogEntry] = Field(max_length=1000)
+    nextCursor: str | None = Field(description="Pass as `after` to read on (null: no more)")
+
+
+# -- tasks ----------------------------------------------------------------------------------
+
+
+class Task(Resource):
+    """A saved task, latest version: its definition (defaults filled in) and metadata.
+
+    `steps` are the task definition's step kinds (the document states their schemas: see
+    runhook.api.app); here they stay plain objects so that they are sent as stored.
+    """
+
+    id: Identifier
+    version: int = Field(ge=1)
+    name: str
+    description: str | None
+    inputs: dict[str, Any] = Field(description="JSON Schema of the run inputs")
+    steps: list[dict[str, Any]]
+    outputs: dict[str, str]
+    timeoutSeconds: int
+    schedule: str | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class TaskResponse(Resource):
+    task: Task
+
+
+class TaskList(Resource):
+    tasks: list[Task] = Field(max_length=100)
+    nextPageToken: str | None
+
+
+# -- artifacts ------------------------------------------------------------------------------
+
+
+class Artifact(Resource):
+    name: str = Field(examples=["after-login.png"])
+    contentType: str
+    size: int = Field(ge=0, description="Bytes")
+    createdAt: Timestamp | None
+    url: str = Field(description="Presigned download URL, valid until expiresAt")
+    expiresAt: Timestamp
+
+
+class ArtifactList(Resource):
+    runId: Identifier
+    artifacts: list[Artifact]
+
+
+class ArtifactResponse(Resource):
+    artifact: Artifact
+
+
+# -- keys and organization ------------------------------------------------------------------
+
+
+class ApiKey(Resource):
+    id: Identifier
+    name: str
+    prefix: str = Field(description="The secret's first characters, to recognise it")
+    scopes: list[Scope]
+    createdAt: Timestamp
+    lastUsedAt: Timestamp | None
+
+
+class CreatedApiKey(ApiKey):
+    secret: str = Field(description="The key itself: shown only in this answer")
+
+
+class CreatedApiKeyResponse(Resource):
+    apiKey: CreatedApiKey
+
+
+class ApiKeyList(Resource):
+    apiKeys: list[ApiKey]
+
+
+class RateLimit(Resource):
+    perSecond: float | None = Field(description="null: the service default (20)")
+    burst: int | None = Field(description="null: the service default")
+
+
+class Usage(Resource):
+    used: int = Field(ge=0, description="Runs created this period")
+    limit: int = Field(ge=0, description="The monthly run quota")
+    period: str = Field(examples=["2026-01"], description="Calendar month (UTC)")
+
+
+class Organization(Resource):
+    id: Identifier
+    name: str | None
+    createdAt: Timestamp | None
+    ipAllowlist: list[str] = Field(description="CIDRs allowed to call the API (empty: any)")
+    rateLimit: RateLimit
+    usage: Usage
+
+
+class OrganizationResponse(Resource):
+    organization: Organization
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+
+class EndpointHealth(Resource):
+    successRate: float | None = Field(ge=0, le=1, description="Over the recent attempts")
+    recentAttempts: int = Field(ge=0)
+    consecutiveFailures: int = Field(ge=0)
+    lastSuccessAt: Timestamp | None
+    lastFailureAt: Timestamp | None
+    failingSince: Timestamp | None
+    disabledReason: str | None
+
+
+class WebhookEndpoint(Resource):
+    id: Identifier
+    url: str
+    description: str
+    events: list[str] | None = Field(description="null: every event")
+    taskId: Identifier | None = Field(description="null: runs of every task")
+    enabled: bool
+    disabledReason: str | None = Field(
+        description="disabled_by_user, endpoint_gone or failing_continuously"
+    )
+    disabledAt: Timestamp | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    secretRotatedAt: Timestamp | None
+    previousSecretExpiresAt: Timestamp | None
+    health: EndpointHealth
+
+
+class CreatedWebhookEndpoint(WebhookEndpoint):
+    secret: str = Field(description="The signing secret (whsec_…): shown only in this answer")
+
+
+class WebhookEndpointResponse(Resource):
+    endpoint: WebhookEndpoint
+
+
+class CreatedWebhookEndpointResponse(Resource):
+    endpoint: CreatedWebhookEndpoint
+
+
+class WebhookEndpointList(Resource):
+    endpoints: list[WebhookEndpoint]
+
+
+class Attempt(Resource):
+    number: int = Field(ge=1)
+    at: Timestamp
+    success: bool
+    statusCode: int | None
+    latencyMs: int | None
+    error: str | None
+    responseExcerpt: str | None
+    nextAttemptAt: Timestamp | None
+
+
+class WebhookDeliverySummary(Resource):
+    """A delivery without its attempts (what replayDelivery answers)."""
+
+    id: Identifier
+    endpointId: Identifier
+    eventType: str
+    webhookId: str = Field(description="The webhook-id header: the same on every attempt")
+    eventId: str | None
+    runId: Identifier | None
+    taskId: Identifier | None
+    sequence: int | None
+    status: DeliveryStatus
+    attemptCount: int = Field(ge=0)
+    createdAt: Timestamp
+    updatedAt: Timestamp | None
+    lastAttemptAt: Timestamp | None
+    nextAttemptAt: Timestamp | None
+    lastStatusCode: int | None
+    lastError: str | None
+    replays: int = Field(ge=0)
+    test: bool
+
+
+class WebhookDelivery(WebhookDeliverySummary):
+    attempts: list[Attempt]
+
+
+class WebhookDeliveryResponse(Resource):
+    delivery: WebhookDelivery
+
+
+class WebhookDeliverySummaryResponse(Resource):
+    delivery: WebhookDeliverySummary
+
+
+class WebhookDeliveryList(Resource):
+    deliveries: list[WebhookDelivery] = Field(max_length=100)
+    nextPageToken: str | None
+
+
+class RecoverResult(Resource):
+    recovered: int = Field(ge=0, description="Dead letters sent back to the queue")
+    discarded: int = Field(ge=0, description="Stale dead letters (delivered or replayed since)")
+    scanned: int = Field(ge=0)
+    complete: bool = Field(description="false: the time budget ran out; call again")
+
+
+# -- health and errors ----------------------------------------------------------------------
+
+
+class HealthStatus(Resource):
+    status: Literal["ok"]
+    version: str
+
+
+class ErrorItem(BaseModel):
+    path: str = Field(description="Where in the request, dotted (e.g. steps.0.url)")
+    message: str
+
+
+class Error(BaseModel):
+    """Every error answer: a snake_case `detail` code, sometimes with more (`errors` for
+    invalid input, `usage` with usage_limit_exceeded, `limit`, `callerIp`, `requestId`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str = Field(description="snake_case error code", examples=["run_not_found"])
+    errors: list[ErrorItem] | None = Field(default=None, description="Every problem found")
