@@ -23,7 +23,7 @@ from benchmarks.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".cache" / "bench"
-BENCHMARKS = ["coldstart", "api", "webhooks", "runs", "cost"]
+BENCHMARKS = ["coldstart", "api", "webhooks", "runs", "cost", "cli"]
 BROWSER_SCRIPT = ROOT / "scripts" / "bench_browser.py"
 CHILD_TIMEOUT = 900
 
