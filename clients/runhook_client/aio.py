@@ -25,7 +25,16 @@ from runhook_client._transport import (
     transport_error,
 )
 from runhook_client.errors import WaitTimeout
-from runhook_client.models import LogEntry, LogPage, Run, Task, WebhookDelivery, WebhookEndpoint
+from runhook_client.models import (
+    ApiKey,
+    LogEntry,
+    LogPage,
+    RecoverResult,
+    Run,
+    Task,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 T = TypeVar("T")
 
@@ -55,6 +64,7 @@ class AsyncRunhook:
         self.tasks = AsyncTasks(self)
         self.runs = AsyncRuns(self)
         self.webhooks = AsyncWebhooks(self)
+        self.api_keys = AsyncApiKeys(self)
 
     async def send(self, call: _ops.Call[T]) -> T:
         """Send `call`, retrying 429/503 per `self.retry`; its parsed answer or a RunhookError."""
@@ -209,14 +219,95 @@ class AsyncRuns:
             interval = min(interval * 1.5, max_poll)
 
 
-class AsyncWebhooks:
-    """Endpoints and deliveries; the less frequent calls (rotate, test) stay on `Runhook`."""
+class AsyncEndpoints:
+    """`Runhook.webhooks.endpoints`, awaited."""
 
     def __init__(self, client: AsyncRunhook) -> None:
         self._c = client
 
-    async def list_endpoints(self) -> list[WebhookEndpoint]:
+    async def create(
+        self,
+        url: str,
+        *,
+        events: list[str] | None = None,
+        task_id: str | None = None,
+        description: str | None = None,
+        enabled: bool = True,
+    ) -> WebhookEndpoint:
+        """Register an endpoint; the answer's `.secret` is the only time it is shown."""
+        body: dict[str, Any] = {"url": url, "enabled": enabled}
+        for name, value in (("events", events), ("taskId", task_id), ("description", description)):
+            if value is not None:
+                body[name] = value
+        return await self._c.send(_ops.create_endpoint(body))
+
+    async def list(self) -> list[WebhookEndpoint]:
         return await self._c.send(_ops.list_endpoints())
 
+    async def get(self, endpoint_id: str) -> WebhookEndpoint:
+        return await self._c.send(_ops.get_endpoint(endpoint_id))
+
+    async def update(self, endpoint_id: str, **changes: Any) -> WebhookEndpoint:
+        """PATCH with the API's field names (url, events, taskId, description, enabled)."""
+        return await self._c.send(_ops.update_endpoint(endpoint_id, changes))
+
+    async def delete(self, endpoint_id: str) -> None:
+        await self._c.send(_ops.delete_endpoint(endpoint_id))
+
+    async def rotate_secret(
+        self, endpoint_id: str, *, overlap_seconds: int | None = None
+    ) -> WebhookEndpoint:
+        return await self._c.send(_ops.rotate_secret(endpoint_id, overlap_seconds))
+
+    async def test(self, endpoint_id: str, *, event_type: str | None = None) -> WebhookDelivery:
+        return await self._c.send(_ops.test_endpoint(endpoint_id, event_type))
+
+
+class AsyncWebhooks:
+    """`Runhook.webhooks`, awaited: endpoints, deliveries, replay and recover."""
+
+    def __init__(self, client: AsyncRunhook) -> None:
+        self._c = client
+        self.endpoints = AsyncEndpoints(client)
+
+    async def deliveries(
+        self, endpoint_id: str, *, status: str | None = None, page_size: int | None = None
+    ) -> AsyncIterator[WebhookDelivery]:
+        """The endpoint's deliveries (with attempts), newest first, across every page."""
+        token: str | None = None
+        while True:
+            call = _ops.list_deliveries(endpoint_id, status, page_size, token)
+            items, token = await self._c.send(call)
+            for item in items:
+                yield item
+            if not token:
+                return
+
+    async def delivery(self, delivery_id: str) -> WebhookDelivery:
+        return await self._c.send(_ops.get_delivery(delivery_id))
+
     async def replay(self, delivery_id: str) -> WebhookDelivery:
+        """Send a delivery again, with the same webhook-id."""
         return await self._c.send(_ops.replay_delivery(delivery_id))
+
+    async def recover(
+        self, endpoint_id: str, *, since: datetime, until: datetime | None = None
+    ) -> RecoverResult:
+        """Replay the endpoint's failed deliveries created in [since, until) from the DLQ."""
+        return await self._c.send(_ops.recover(endpoint_id, since, until))
+
+
+class AsyncApiKeys:
+    """`Runhook.api_keys`, awaited."""
+
+    def __init__(self, client: AsyncRunhook) -> None:
+        self._c = client
+
+    async def create(self, name: str, *, scopes: list[str] | None = None) -> ApiKey:
+        return await self._c.send(_ops.create_key(name, scopes))
+
+    async def list(self) -> list[ApiKey]:
+        return await self._c.send(_ops.list_keys())
+
+    async def revoke(self, key_id: str) -> None:
+        await self._c.send(_ops.revoke_key(key_id))

@@ -251,3 +251,37 @@ def test_the_async_client_runs_the_same_flow(
 
     status, tailed, count = asyncio.run(flow())
     assert status == "COMPLETED" and "hello Bo" in tailed and "bye" in tailed and count == 1
+
+
+def test_the_async_client_manages_webhooks_and_keys(
+    organizations: Organizations, local_cloud: Any
+) -> None:
+    import asyncio
+
+    from runhook_client import AsyncRunhook
+    from tests.support.loopback import LoopbackServer
+
+    org = organizations.create("sdk-async-hooks")
+    receiver = LoopbackServer()
+
+    async def flow() -> None:
+        async with AsyncRunhook(org.key, base_url=local_cloud.api_url) as client:
+            endpoint = await client.webhooks.endpoints.create(receiver.url, description="a")
+            assert endpoint.secret and endpoint.secret.startswith("whsec_")
+            assert [e.id for e in await client.webhooks.endpoints.list()] == [endpoint.id]
+            renamed = await client.webhooks.endpoints.update(endpoint.id, description="b")
+            assert renamed.description == "b"
+            sent = await client.webhooks.endpoints.test(endpoint.id)
+            listed = [d.id async for d in client.webhooks.deliveries(endpoint.id, page_size=1)]
+            assert sent.id in listed
+            assert (await client.webhooks.delivery(sent.id)).id == sent.id
+            key = await client.api_keys.create("async key", scopes=["runs"])
+            assert key.id in [k.id for k in await client.api_keys.list()]
+            await client.api_keys.revoke(key.id)
+            await client.webhooks.endpoints.delete(endpoint.id)
+            assert await client.webhooks.endpoints.list() == []
+
+    try:
+        asyncio.run(flow())
+    finally:
+        receiver.stop()
