@@ -172,7 +172,14 @@ def test_cancel_during_an_approval(api: Api, target: Target) -> None:
     # The token was failed, so the execution ends now (moto ignores StopExecution while a
     # task token is pending; AWS would abort it).
     execution = api.wait_execution(run["id"], timeout=15)
-    assert execution["status"] in ("SUCCEEDED", "ABORTED")
+    if execution["status"] == "FAILED":
+        # moto's ASL interpreter sometimes loses its place after a SendTaskFailure (a race in
+        # its evaluation stack: MarkFailed fails with States.Runtime "'dict' object has no
+        # attribute 'region'", which no Catch may catch). Only that emulator error is let
+        # through; the run's own state, checked below, is what the cancel promises.
+        assert _moto_runtime_race(api, run["id"]), execution
+    else:
+        assert execution["status"] in ("SUCCEEDED", "ABORTED")
     done = api.run(run["id"])
     assert done["status"] == "CANCELLED"
     assert done["error"] is None
@@ -182,3 +189,17 @@ def test_cancel_during_an_approval(api: Api, target: Target) -> None:
         api.client.post(f"/task-runs/{run['id']}/resume", json={"approved": True}).status_code
         == 409
     )
+
+
+def _moto_runtime_race(api: Api, run_id: str) -> bool:
+    """Whether the execution failed on moto's own States.Runtime error (see above)."""
+    sfn = api.cloud.new_client("stepfunctions")
+    history = sfn.get_execution_history(executionArn=api.execution_arn(run_id), maxResults=1000)
+    causes = [
+        str(details.get("cause", ""))
+        for event in history["events"]
+        for key, details in event.items()
+        if key.endswith("EventDetails") and isinstance(details, dict)
+        if details.get("error") == "States.Runtime"
+    ]
+    return any("has no attribute 'region'" in cause for cause in causes)

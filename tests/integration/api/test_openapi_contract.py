@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -182,6 +183,9 @@ def test_an_independent_generator_makes_a_typed_client(
         timeout=240,
         stdin=subprocess.DEVNULL,
         cwd=tmp_path,
+        # Its post-hooks run `ruff` from PATH: the venv's, also when pytest runs without an
+        # activated venv (`make test`, CI).
+        env={**os.environ, "PATH": f"{generator.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for tag, name in (
