@@ -39,6 +39,8 @@ def test_the_publisher_reads_the_tables_stream_with_partial_failures(
     assert source["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["BisectBatchOnFunctionError"] is True
+    # Retried while the bus is down, for as long as the stream keeps records (24 h).
+    assert (source["MaximumRetryAttempts"], source["MaximumRecordAgeInSeconds"]) == (-1, 86400)
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": ["AsyncFailuresQueue", "Arn"]
     }

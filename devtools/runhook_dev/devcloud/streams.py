@@ -158,7 +158,7 @@ class StreamEventSource:
                 continue
             self._stop.wait(BUSY_INTERVAL if busy else reader.idle_interval())
 
-    def invoke(self, records: list[dict[str, Any]], stream_arn: str) -> str | bool | None:
+    def invoke(self, records: list[dict[str, Any]], stream_arn: str) -> str | bool:
         """Hand a batch to the function: True when all succeeded, False when the whole
         batch failed, else the sequence number to continue from (a reported failure)."""
         event = {"Records": [lambda_record(r, stream_arn) for r in records]}

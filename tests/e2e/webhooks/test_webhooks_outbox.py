@@ -28,12 +28,6 @@ WAIT_TASK = {
 }
 
 
-def _task(org: Org, definition: dict[str, Any]) -> str:
-    resp = org.api.post("/tasks", json=definition)
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["task"]["id"])
-
-
 def _status(org: Org, run_id: str) -> str:
     return str(org.api.get(f"/task-runs/{run_id}").json()["run"]["status"])
 
@@ -42,7 +36,7 @@ def test_events_committed_while_the_bus_is_down_arrive_once_it_is_back(
     org: Org, receivers: Any, local_cloud: Any
 ) -> None:
     receiver: Receiver = receivers()
-    task_id = _task(org, STEPS_TASK)
+    task_id = org.task(STEPS_TASK)
     _, secret = org.endpoint(receiver.url, taskId=task_id)
     with local_cloud.events_outage():
         run = org.api.post(f"/tasks/{task_id}/runs", json={}).json()["run"]
@@ -70,7 +64,7 @@ def test_events_committed_while_the_bus_is_down_arrive_once_it_is_back(
 
 def test_a_cancel_from_the_api_is_announced_from_the_stream(org: Org, receivers: Any) -> None:
     receiver: Receiver = receivers()
-    task_id = _task(org, WAIT_TASK)
+    task_id = org.task(WAIT_TASK)
     endpoint_id, secret = org.endpoint(receiver.url, events=["task-run.cancelled"])
     run = org.api.post(f"/tasks/{task_id}/runs", json={}).json()["run"]
     eventually(lambda: _status(org, run["id"]) == "RUNNING", timeout=60)

@@ -25,15 +25,9 @@ SLOW_TASK = {
 }
 
 
-def _task(org: Org, definition: dict[str, Any]) -> str:
-    resp = org.api.post("/tasks", json=definition)
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["task"]["id"])
-
-
 def test_completed_run_lifecycle(org: Org, receivers: Any) -> None:
     receiver: Receiver = receivers()
-    task_id = _task(org, TASK)
+    task_id = org.task(TASK)
     endpoint_id, secret = org.endpoint(receiver.url, taskId=task_id)
     run = org.api.post(f"/tasks/{task_id}/runs", json={"inputs": {"name": "Grace"}}).json()["run"]
     completed = receiver.wait_for(1, timeout=60, event="task-run.completed")[0]
@@ -69,7 +63,7 @@ def test_completed_run_lifecycle(org: Org, receivers: Any) -> None:
 def test_cancelled_run_and_succeeded_alias(org: Org, receivers: Any) -> None:
     receiver: Receiver = receivers()
     alias: Receiver = receivers()
-    task_id = _task(org, SLOW_TASK)
+    task_id = org.task(SLOW_TASK)
     _, secret = org.endpoint(receiver.url, events=["task-run.started", "task-run.cancelled"])
     _, alias_secret = org.endpoint(alias.url, events=["task-run.succeeded"])
     run = org.api.post(f"/tasks/{task_id}/runs", json={}).json()["run"]
@@ -81,7 +75,7 @@ def test_cancelled_run_and_succeeded_alias(org: Org, receivers: Any) -> None:
     assert {r.event for r in receiver.received()} == {"task-run.started", "task-run.cancelled"}
 
     # An endpoint subscribed as task-run.succeeded hears a completed run under that name.
-    quick = _task(org, TASK)
+    quick = org.task(TASK)
     org.api.post(f"/tasks/{quick}/runs", json={})
     got = alias.wait_for(1, timeout=60)
     assert [r.event for r in got] == ["task-run.succeeded"]

@@ -86,6 +86,12 @@ class Org:
         self.bus.publish([(detail_type, detail)])
         return detail
 
+    def task(self, definition: dict[str, Any]) -> str:
+        """Create a task; returns its id."""
+        resp = self.api.post("/tasks", json=definition)
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["task"]["id"])
+
     def endpoint(self, url: str, **fields: Any) -> tuple[str, str]:
         """Create an endpoint; returns (id, secret)."""
         resp = self.api.post("/webhook-endpoints", json={"url": url, **fields})
