@@ -176,7 +176,7 @@ class StreamEventSource:
         if any(item not in numbers for item in reported):
             log.warning("%s: invalid batchItemFailures %r: batch failed", self.name, failures)
             return False
-        return min(reported, key=numbers.index)
+        return str(min(reported, key=numbers.index))
 
 
 class _StreamReader:
