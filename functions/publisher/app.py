@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
+from runhook import observability
 from runhook.bootstrap import Container
 from runhook.dal.stream import decode_records
 
 logger = Logger()
-metrics = Metrics(namespace="runhook")
+metrics = observability.handler_metrics()
 
 
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
@@ -33,10 +33,10 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
         result = outbox.publish(decode_records(records))
-        metrics.add_metric("RunEventsPublished", MetricUnit.Count, result.published)
+        observability.add(metrics, "RunEventsPublished", result.published)
         if result.retry_from is None:
             return {"batchItemFailures": []}
-        metrics.add_metric("RunEventPublishFailures", MetricUnit.Count, 1)
+        observability.add(metrics, "RunEventPublishFailures", 1)
         return {"batchItemFailures": [{"itemIdentifier": result.retry_from}]}
 
     return handler

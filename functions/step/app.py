@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
+from runhook import observability
 from runhook.bootstrap import Container
 from runhook.engine.runner import Engine  # at init: the engine and every step kind
 
 logger = Logger()
-metrics = Metrics(namespace="runhook")
+metrics = observability.handler_metrics()
 
 _METRICS = {
     "run_started": "RunsStarted",
@@ -28,8 +28,6 @@ _METRICS = {
     "step_attempt_failed": "StepAttemptsFailed",
     "approval_parked": "ApprovalsWaiting",
 }
-
-_ACTIONS = frozenset({"advance", "await", "fail"})
 
 
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
@@ -44,13 +42,12 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
         try:
             return engine.handle(event)
         finally:
-            action = str(event.get("action", "unknown"))
-            metrics.add_dimension(name="action", value=action if action in _ACTIONS else "unknown")
-            metrics.add_metric(name="StepInvocations", unit=MetricUnit.Count, value=1)
+            # No per-action dimension: every runhook metric has the same dimensions
+            # (runhook.observability), so alarms and the dashboard find it.
+            observability.add(metrics, "StepInvocations", 1)
             for outcome, name in _METRICS.items():
                 if engine.outcomes.get(outcome):
-                    value = engine.outcomes[outcome]
-                    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+                    observability.add(metrics, name, engine.outcomes[outcome])
 
     return handler
 

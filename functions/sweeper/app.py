@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
+from runhook import observability
 from runhook.bootstrap import Container
 from runhook.services.sweeper import SweepPolicy
 
 logger = Logger()
-metrics = Metrics(namespace="runhook")
+metrics = observability.handler_metrics()
 
 # The report's counts → metric names (every one is emitted, zeros included, so an alarm on
 # SweptStuck has data points even when all is well).
@@ -50,7 +50,7 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
         policy = SweepPolicy.after_restart() if after_restart else scheduled
         report = sweeper.sweep(policy).as_dict()
         for key, name in METRICS.items():
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=report.get(key, 0))
+            observability.add(metrics, name, report.get(key, 0))
         logger.info("swept", extra={"afterRestart": after_restart, **report})
         return report
 

@@ -8,13 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from runhook import observability
 from runhook.bootstrap import Container
 from runhook.webhooks.send import Record
 
 logger = Logger()
-NAMESPACE = "runhook"
 
 # Outcome notes worth a metric each (EMF), e.g. WebhookSucceeded, WebhookRetry, WebhookFailed.
 _METRICS = {
@@ -28,12 +27,6 @@ _METRICS = {
 }
 
 
-def _count(name: str, value: int) -> None:
-    """One EMF blob per metric: no state shared between concurrent invocations."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE):
-        pass
-
-
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
     """The Lambda handler on `container` (default: this function's environment)."""
     services = container or Container.from_environment()
@@ -45,8 +38,10 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
         counts = Counter(report.outcomes)
         for note, name in _METRICS.items():
             if counts.get(note):
-                _count(name, counts[note])
-        _count("WebhookMessages", len(records))
+                observability.emit(name, counts[note])
+        observability.emit("WebhookMessages", len(records))
+        if report.disabled_endpoints:  # auto-disabled now: an operator should look (alarm)
+            observability.emit("WebhookEndpointsAutoDisabled", len(report.disabled_endpoints))
         logger.info(
             "sent",
             extra={

@@ -79,6 +79,36 @@ def test_unknown_reference_is_an_error(tmp_path: Path) -> None:
         resolver.resolve({"Ref": "Nope"})
 
 
+def test_ref_to_a_functions_alias_is_its_qualified_arn(tmp_path: Path) -> None:
+    """SAM's `!Ref Fn.Alias` (the run state machine invokes StepFunction's `live` alias)."""
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        """
+Parameters:
+  Alias: {Type: String, Default: live}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {AutoPublishAlias: !Ref Alias}
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties: {}
+"""
+    )
+    template = load_template(path)
+    resolver = Resolver(
+        template,
+        parameter_defaults(template),
+        lambda logical: logical,
+        lambda logical, attribute: f"arn:aws:lambda:us-east-1:1:function:{logical}",
+    )
+    assert resolver.resolve({"Ref": "Fn.Alias"}) == "arn:aws:lambda:us-east-1:1:function:Fn:live"
+    with pytest.raises(TemplateError, match="no AutoPublishAlias"):
+        resolver.resolve({"Ref": "Plain.Alias"})
+    with pytest.raises(TemplateError, match="unknown name"):
+        resolver.resolve({"Ref": "Nope.Alias"})
+
+
 def test_conflicting_environments_fail_loudly(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(

@@ -149,8 +149,11 @@ def test_api_route_invokes_api_function(
     template: dict[str, Any], transformed: dict[str, Any]
 ) -> None:
     """The HTTP API's integration names ApiFunction by name (see template.yaml): the name must
-    be ApiFunction's, and SAM must still grant API Gateway the right to invoke it."""
-    function_name = template["Resources"]["ApiFunction"]["Properties"]["FunctionName"]
+    be ApiFunction's, qualified by its published alias (the one CodeDeploy shifts, so a
+    canary really gets a share of the API's traffic), and SAM must still grant API Gateway
+    the right to invoke that alias."""
+    function = template["Resources"]["ApiFunction"]["Properties"]
+    function_name, alias = function["FunctionName"], function["AutoPublishAlias"]
     assert set(function_name) == {"Fn::Sub"}, function_name
     paths = template["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
     uris = [
@@ -161,11 +164,11 @@ def test_api_route_invokes_api_function(
     ]
     assert uris, "the HTTP API has no Lambda integration"
     for uri in uris:
-        assert f":function:{function_name['Fn::Sub']}/invocations" in uri, uri
+        assert f":function:{function_name['Fn::Sub']}:{alias}/invocations" in uri, uri
     permissions = [
         r["Properties"]
         for r in transformed["Resources"].values()
         if r["Type"] == "AWS::Lambda::Permission"
-        and r["Properties"].get("FunctionName") == {"Ref": "ApiFunction"}
+        and r["Properties"].get("FunctionName") == {"Ref": f"ApiFunctionAlias{alias}"}
     ]
     assert any(p["Principal"] == "apigateway.amazonaws.com" for p in permissions), permissions

@@ -145,9 +145,21 @@ class Resolver:
             return self.pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
-        if name in (self.template.get("Resources") or {}):
+        resources = self.template.get("Resources") or {}
+        if name in resources:
             return self._ref(name)
+        function, _, suffix = name.partition(".")
+        if suffix == "Alias" and function in resources:
+            return self._alias_arn(function, resources[function])
         raise TemplateError(f"!Ref to unknown name {name!r}")
+
+    def _alias_arn(self, function: str, resource: Mapping[str, Any]) -> str:
+        """SAM's `!Ref Function.Alias`: the function's ARN qualified by its AutoPublishAlias
+        (the local cloud has no versions; the registry finds a function by qualified ARN)."""
+        alias = (resource.get("Properties") or {}).get("AutoPublishAlias")
+        if alias is None:
+            raise TemplateError(f"!Ref {function}.Alias: {function} has no AutoPublishAlias")
+        return f"{self._get_att(function, 'Arn')}:{self.resolve(alias)}"
 
     def resolve(self, value: Any) -> Any:
         """Resolve every intrinsic inside `value` (recursively)."""
