@@ -22,6 +22,7 @@ from runhook_dev.devcloud.endpoint import AwsEndpoint
 from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment, local_variables
 from runhook_dev.devcloud.errors import LocalCloudError
 from runhook_dev.devcloud.event_sources import EventSources
+from runhook_dev.devcloud.invoker import make_invoker
 from runhook_dev.devcloud.options import STAGE
 from runhook_dev.devcloud.schedules import Scheduler
 from runhook_dev.devcloud.servers import ApiServer, listen
@@ -85,6 +86,8 @@ class Parts:
         self.dynamodb.spawn()  # Java boots while moto is imported and wired
         # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
         self.environment.apply({"MOTO_PORT": str(cloud.aws_port)})
+        # Where Lambda invokes run: in this process, or --lambda-endpoint (invoker.py).
+        cloud.registry.invoker = make_invoker(cloud.registry, options.lambda_endpoint)
         self.clients = AwsClients(cloud.aws_endpoint_url)
         self.endpoint = AwsEndpoint(
             aws_socket,
@@ -145,6 +148,7 @@ class Parts:
             options.env_overrides,
         )
         cloud.environment = plan.union
+        cloud.environment_plan = plan
         factory = options.container_factory
         if factory is not None:
             from runhook_dev.devcloud.containers import HandlerWiring

@@ -59,6 +59,9 @@ class CloudOptions:
     sqs_wait_seconds: int = 1  # the pollers' long poll
     reconcile_interval: float = 1.0  # Step Functions status-change polling; 0: off
     install_signal_handlers: bool = False  # SIGTERM stops the cloud, then the previous handler
+    # Where Lambda invokes run: None in this process; else a Lambda Invoke endpoint such as
+    # `sam local start-lambda`'s http://127.0.0.1:3001 (invoker.py).
+    lambda_endpoint: str | None = None
     # How handlers get their dependencies: a factory (default `containers.bootstrap_container`)
     # builds one Container per function (the API's included) and calls the module's
     # `create_handler(container)` (see containers.py); None runs each module's `handler`
