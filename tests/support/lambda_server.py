@@ -11,7 +11,11 @@ prints ``lambda endpoint: http://127.0.0.1:<port>`` once it listens, then serves
   answers 202 and runs it in a thread; DryRun answers 204; an unknown function 404
   (``ResourceNotFoundException``);
 - ``GET /invocations``: how many invokes each function got (the test's evidence that
-  every invoke came here).
+  every invoke came here);
+- ``POST /faults`` ``{"<logical id>": {"count": n, "errorType": "..."}}``: the function's
+  next n invokes answer a function error of that type without running (what a container
+  answers for an unhandled exception), to see the local cloud treat it like an in-process
+  one.
 
 The environment is built the way SAM CLI 1.x builds a container's (samcli
 `EnvironmentVariables.resolve`): only the variables the template declares for the function
@@ -93,6 +97,7 @@ class SamLikeLambda:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._env_vars: dict[str, Any] | None = None
+        self.faults: dict[str, tuple[int, str]] = {}  # logical id → (count, errorType)
         self.registry = FunctionRegistry()
         for function in self.functions.values():
             self.registry.add(function)
@@ -133,6 +138,13 @@ class SamLikeLambda:
             return None
         with self._lock:
             self.counts[name] += 1
+            count, error_type = self.faults.get(name, (0, ""))
+            if count:
+                self.faults[name] = (count - 1, error_type)
+        if count:
+            log.info("%s: injected %s", name, error_type)
+            message = {"errorMessage": "injected", "errorType": error_type, "stackTrace": []}
+            return InvokeResult(message, error=True)
         return self.registry.invoke(function, event)
 
 
@@ -156,6 +168,11 @@ def make_handler(runtime: SamLikeLambda) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            if self.path == "/faults":
+                for name, fault in json.loads(body).items():
+                    runtime.faults[name] = (int(fault["count"]), str(fault["errorType"]))
+                self._send(200, runtime.faults)
+                return
             if not (self.path.startswith(_PREFIX) and self.path.endswith(_SUFFIX)):
                 self._send(404, {"message": "not found"})
                 return

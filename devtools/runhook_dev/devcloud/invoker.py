@@ -83,29 +83,34 @@ class RemoteInvoker:
         return f"sent to {self.endpoint_url}"
 
     def invoke(self, function: LocalFunction, event: Any) -> InvokeResult:
-        if function.logical_id is None:
+        logical_id = function.logical_id
+        if logical_id is None:
             return self.local.invoke(function, event)
         started = time.monotonic()
-        path = self.prefix + INVOKE_PATH.format(name=quote(function.logical_id, safe=""))
+        path = self.prefix + INVOKE_PATH.format(name=quote(logical_id, safe=""))
+        timeout = function.timeout_seconds + COLD_START_ALLOWANCE
         try:
-            status, error_header, body = self._post(
-                path, json.dumps(event).encode(), function.timeout_seconds + COLD_START_ALLOWANCE
-            )
+            status, error_header, body = self._post(path, json.dumps(event).encode(), timeout)
         except (OSError, http.client.HTTPException) as exc:
             log.warning(
-                "%s: Lambda endpoint %s unreachable: %s", function.name, self.endpoint_url, exc
+                "remote invoke of %s: %s unreachable: %s", logical_id, self.endpoint_url, exc
             )
             return _service_error(f"Lambda endpoint {self.endpoint_url} unreachable: {exc}")
         elapsed = (time.monotonic() - started) * 1000
         if status != 200:
             text = body.decode(errors="replace")[:500]
-            log.warning("%s: Lambda endpoint answered %d: %s", function.name, status, text)
+            log.warning("remote invoke of %s: HTTP %d: %s", logical_id, status, text)
             return _service_error(f"Lambda endpoint answered HTTP {status}: {text}")
         payload = _decode(body)
         if error_header:
-            log.warning("%s failed remotely after %.0f ms: %s", function.name, elapsed, payload)
+            log.warning(
+                "remote invoke of %s: function error after %.0f ms: %s",
+                logical_id,
+                elapsed,
+                payload,
+            )
             return InvokeResult(payload, error=True)
-        log.debug("%s answered remotely in %.0f ms", function.name, elapsed)
+        log.debug("remote invoke of %s: answered in %.0f ms", logical_id, elapsed)
         return InvokeResult(payload)
 
     def _post(self, path: str, body: bytes, timeout: float) -> tuple[int, str | None, bytes]:
