@@ -23,9 +23,7 @@ import pytest
 
 from runhook_dev.devcloud.cfn import load_template
 from runhook_dev.devcloud.sam_env import (
-    DOCKER_DESKTOP_HOST,
     container_endpoint,
-    default_container_host,
     sam_env_vars,
     write_sam_env,
 )
@@ -70,11 +68,8 @@ def env_vars(local_cloud: Any, endpoint: str) -> dict[str, dict[str, str]]:
     return sam_env_vars(local_cloud.deployment, local_cloud.environment_plan, endpoint)
 
 
-def test_the_container_host_defaults_to_what_docker_offers() -> None:
-    assert default_container_host("linux") == "127.0.0.1"  # with --docker-network host
-    assert default_container_host("darwin") == DOCKER_DESKTOP_HOST
-    assert default_container_host("win32") == DOCKER_DESKTOP_HOST
-    assert container_endpoint(4566, "host.docker.internal") == "http://host.docker.internal:4566"
+def test_the_container_host_defaults_to_the_name_docker_gives_the_host() -> None:
+    assert container_endpoint(4566) == "http://host.docker.internal:4566"
     assert container_endpoint(4566, "10.0.0.2", 14566) == "http://10.0.0.2:14566"
 
 

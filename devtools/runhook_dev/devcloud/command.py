@@ -79,7 +79,8 @@ def _add_sam_arguments(dev: Any) -> None:
         default=None,
         metavar="HOST",
         help="the host name of this cloud's AWS endpoint in --sam-env, as a container sees it "
-        "(default 127.0.0.1 on Linux, for --docker-network host; host.docker.internal elsewhere)",
+        "(default host.docker.internal: Docker Desktop's name for the host; on Linux give sam "
+        "--add-host host.docker.internal:host-gateway and run with --aws-host 0.0.0.0)",
     )
     dev.add_argument(
         "--sam-env-port",
@@ -87,6 +88,13 @@ def _add_sam_arguments(dev: Any) -> None:
         default=None,
         metavar="PORT",
         help="its port in --sam-env (default: the AWS endpoint's port)",
+    )
+    dev.add_argument(
+        "--aws-host",
+        choices=("127.0.0.1", "0.0.0.0"),
+        default="127.0.0.1",
+        help="where the AWS endpoint listens (default 127.0.0.1); 0.0.0.0 lets `sam local` "
+        "containers on Linux reach it: every interface, so only on a trusted network",
     )
     dev.add_argument(
         "--lambda-endpoint",
@@ -138,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         CloudOptions(
             api_port=args.port,
             aws_port=_aws_port(args.aws_port),
+            aws_host=args.aws_host,
             state_dir=args.state_dir.resolve(),
             in_memory=args.in_memory,
             template=args.template,

@@ -119,7 +119,7 @@ class Parts:
             cloud.api_port = int(api_socket.getsockname()[1])
         else:
             cloud.api_port = options.api_port
-        aws_socket = listen(options.aws_port, "AWS endpoint", "--aws-port")
+        aws_socket = listen(options.aws_port, "AWS endpoint", "--aws-port", options.aws_host)
         self._sockets.append(aws_socket)
         cloud.aws_port = int(aws_socket.getsockname()[1])
         cloud.aws_endpoint_url = f"http://127.0.0.1:{cloud.aws_port}"

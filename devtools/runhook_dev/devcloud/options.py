@@ -46,6 +46,9 @@ class CloudOptions:
 
     api_port: int = DEFAULT_API_PORT  # 0: a free port
     aws_port: int = DEFAULT_AWS_PORT  # the dispatcher's port; 0: a free port
+    # The dispatcher's listening address: 0.0.0.0 lets `sam local` containers on Linux reach
+    # it (through host.docker.internal:host-gateway); clients still use 127.0.0.1.
+    aws_host: str = "127.0.0.1"
     state_dir: Path | str | None = None  # DynamoDB Local's data in <state_dir>/dynamodb
     in_memory: bool = False  # DynamoDB Local -inMemory: keep nothing
     template: Path | str | None = None

@@ -7,10 +7,13 @@ so it is the deployer's computation, not a second map. Two things differ, becaus
 function runs in a container, not in this process:
 
 - `AWS_ENDPOINT_URL` (and any `AWS_ENDPOINT_URL_<SERVICE>`) is the local cloud's AWS
-  endpoint as a container reaches it: ``http://127.0.0.1:<aws port>`` on Linux, where
-  `sam local ... --docker-network host` shares the host's loopback, and
-  ``http://host.docker.internal:<aws port>`` elsewhere (Docker Desktop); `host`/`port`
-  change it;
+  endpoint as a container reaches it: ``http://host.docker.internal:<aws port>``. Docker
+  Desktop (macOS, Windows) defines that name and forwards it to the host's loopback. On
+  Linux `sam local` needs ``--add-host host.docker.internal:host-gateway`` and the
+  endpoint must listen beyond the loopback (`runhook dev --aws-host 0.0.0.0`): SAM CLI
+  1.170 never puts a container in the host's network (``--docker-network host`` only
+  skips connecting it to a named network, samcli/local/docker/container.py), so
+  127.0.0.1 in a container is the container itself. `host`/`port` change the URL;
 - the credentials are dummy ones (`test`): the emulators accept any key, and no real key
   of the shell is written to a file.
 
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,19 +36,13 @@ from runhook_dev.devcloud.deployment import Deployment
 from runhook_dev.devcloud.environment import ENDPOINT_PREFIX, EnvironmentPlan
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-DOCKER_DESKTOP_HOST = "host.docker.internal"
-
-
-def default_container_host(platform: str = sys.platform) -> str:
-    """The host's name inside a `sam local` container: with `--docker-network host`
-    (Linux only) the container shares the host's loopback; Docker Desktop names the host
-    host.docker.internal."""
-    return "127.0.0.1" if platform.startswith("linux") else DOCKER_DESKTOP_HOST
+# The host's name inside a container: Docker Desktop's, `--add-host ...:host-gateway` on Linux.
+DEFAULT_CONTAINER_HOST = "host.docker.internal"
 
 
 def container_endpoint(aws_port: int, host: str | None = None, port: int | None = None) -> str:
     """The local cloud's AWS endpoint URL as a container reaches it."""
-    return f"http://{host or default_container_host()}:{port or aws_port}"
+    return f"http://{host or DEFAULT_CONTAINER_HOST}:{port or aws_port}"
 
 
 def sam_env_vars(
