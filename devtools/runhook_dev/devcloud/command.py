@@ -273,6 +273,11 @@ def summary(cloud: LocalCloud) -> str:
         f"  AWS endpoint   {cloud.aws_endpoint_url}   "
         f"(Lambda: {cloud.registry.invoker.describe()}; "
         "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
+        *(
+            [f"  listening on   every interface, port {cloud.aws_port} (--aws-host 0.0.0.0)"]
+            if options.aws_host != "127.0.0.1"
+            else []
+        ),
         f"  DynamoDB Local {cloud.dynamodb_endpoint}   {storage}",
         f"  table          {cloud.table_name}",
         f"  state machine  {cloud.state_machine_arn or '(none)'}",
