@@ -195,3 +195,5 @@ def test_an_unreachable_endpoint_is_a_service_error_and_callables_stay_local(
     assert invoker.invoke(plain, 7).payload == {"got": 7}  # no logical id: in-process
     with pytest.raises(ValueError, match="http://host:port"):
         RemoteInvoker("ftp://example", local_cloud.registry)
+    with pytest.raises(ValueError, match="bad port"):
+        RemoteInvoker("http://127.0.0.1:port", local_cloud.registry)

@@ -158,13 +158,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _valid_lambda_endpoint(url: str) -> bool:
-    from urllib.parse import urlsplit
+    from runhook_dev.devcloud.invoker import endpoint_problem
 
-    parts = urlsplit(url)
-    if parts.scheme == "http" and parts.hostname:
-        return True
-    print(f"runhook dev: --lambda-endpoint expects http://HOST:PORT, got {url!r}", file=sys.stderr)
-    return False
+    problem = endpoint_problem(url)
+    if problem:
+        print(f"runhook dev: {problem}", file=sys.stderr)
+    return problem is None
 
 
 def _write_sam_env(cloud: LocalCloud, args: argparse.Namespace) -> str | None:

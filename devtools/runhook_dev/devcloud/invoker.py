@@ -69,9 +69,10 @@ class RemoteInvoker:
     with a Python callable (tests) has no container anywhere: it runs in-process."""
 
     def __init__(self, endpoint_url: str, registry: FunctionRegistry) -> None:
+        problem = endpoint_problem(endpoint_url)
+        if problem:
+            raise ValueError(problem)
         parts = urlsplit(endpoint_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"--lambda-endpoint must be an http://host:port URL: {endpoint_url!r}")
         self.endpoint_url = endpoint_url.rstrip("/")
         self.host = parts.hostname
         self.port = parts.port or 80
@@ -137,6 +138,18 @@ class RemoteInvoker:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def endpoint_problem(endpoint_url: str) -> str | None:
+    """Why `endpoint_url` cannot be a Lambda endpoint (None: it can)."""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme != "http" or not parts.hostname:
+        return f"--lambda-endpoint must be an http://host:port URL, got {endpoint_url!r}"
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return f"--lambda-endpoint has a bad port: {endpoint_url!r}"
+    return None
 
 
 def _decode(body: bytes) -> Any:
