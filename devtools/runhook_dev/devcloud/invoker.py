@@ -74,7 +74,7 @@ class RemoteInvoker:
             raise ValueError(problem)
         parts = urlsplit(endpoint_url)
         self.endpoint_url = endpoint_url.rstrip("/")
-        self.host = parts.hostname
+        self.host = parts.hostname or ""  # never empty: endpoint_problem checked it
         self.port = parts.port or 80
         self.prefix = parts.path.rstrip("/")
         self.local = InProcessInvoker(registry)
