@@ -115,29 +115,35 @@ class RemoteInvoker:
         return InvokeResult(payload)
 
     def _post(self, path: str, body: bytes, timeout: float) -> tuple[int, str | None, bytes]:
-        """POST on this thread's keep-alive connection (one retry on a stale connection)."""
+        """POST on this thread's keep-alive connection. Only a reused connection that the
+        server closed meanwhile is tried again (on a fresh one): a timeout or a failure of
+        a fresh connection is never sent twice."""
         headers = {
             "Content-Type": "application/json",
             "X-Amz-Invocation-Type": "RequestResponse",
             "X-Amz-Log-Type": "None",
         }
-        for attempt in (1, 2):
+        while True:
             conn: http.client.HTTPConnection | None = getattr(self._connections, "conn", None)
+            reused = conn is not None
             if conn is None:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
                 self._connections.conn = conn
-            conn.timeout = timeout
+            elif conn.sock is not None:
+                conn.sock.settimeout(timeout)
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()
                 return answer.status, answer.getheader("X-Amz-Function-Error"), data
-            except (http.client.HTTPException, ConnectionError):
+            except (http.client.HTTPException, OSError) as exc:
                 conn.close()
                 self._connections.conn = None
-                if attempt == 2:
+                stale = isinstance(
+                    exc, ConnectionResetError | BrokenPipeError
+                )  # RemoteDisconnected too
+                if not (reused and stale):
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def endpoint_problem(endpoint_url: str) -> str | None:
