@@ -139,9 +139,8 @@ class RemoteInvoker:
             except (http.client.HTTPException, OSError) as exc:
                 conn.close()
                 self._connections.conn = None
-                stale = isinstance(
-                    exc, ConnectionResetError | BrokenPipeError
-                )  # RemoteDisconnected too
+                # http.client.RemoteDisconnected is a ConnectionResetError.
+                stale = isinstance(exc, ConnectionResetError | BrokenPipeError)
                 if not (reused and stale):
                     raise
 
