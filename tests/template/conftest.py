@@ -214,7 +214,9 @@ def function_specs(template: dict[str, Any] | None = None) -> list[FunctionSpec]
             continue
         props = resource.get("Properties", {})
         env_vars = {**global_env, **props.get("Environment", {}).get("Variables", {})}
-        env = {k: stand_ins.text(v) for k, v in env_vars.items()}
+        # A variable set to AWS::NoValue is absent once deployed (CloudFormation drops it).
+        no_value = {"Ref": "AWS::NoValue"}
+        env = {k: stand_ins.text(v) for k, v in env_vars.items() if v != no_value}
         code_uri = props.get("CodeUri", glob.get("CodeUri", ""))
         handler = props.get("Handler", glob.get("Handler", ""))
         if props.get("PackageType") == "Image":  # the handler sits beside its Dockerfile

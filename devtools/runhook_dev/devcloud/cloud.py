@@ -37,6 +37,7 @@ from runhook_dev.devcloud.registry import FunctionRegistry, Handler, LocalFuncti
 if TYPE_CHECKING:
     from runhook_dev.devcloud.clients import LocalSession
     from runhook_dev.devcloud.deployment import Deployment
+    from runhook_dev.devcloud.environment import EnvironmentPlan
     from runhook_dev.devcloud.event_sources import EventSourceHandle, EventSources
     from runhook_dev.devcloud.lifecycle import Parts
 
@@ -56,7 +57,8 @@ class LocalCloud:
     Attributes after `start()`: `api_url`, `aws_endpoint_url`, `table_name`,
     `state_machine_arn`, `bus_name`, `queue_urls` (logical id → URL), `admin_api_key`
     (plaintext, None when the demo org already existed), `org_id`, `demo_task_id`,
-    `registry`, `deployment`, `environment` (every handler variable with the local ones).
+    `registry`, `deployment`, `environment` (every handler variable with the local ones),
+    `environment_plan` (each function's own environment: `plan.for_function(fn)`).
     """
 
     def __init__(self, options: CloudOptions | None = None, /, **overrides: Any) -> None:
@@ -73,6 +75,7 @@ class LocalCloud:
         self.demo_task_id: str | None = None
         self.api_error: str | None = None
         self.environment: dict[str, str] = {}
+        self.environment_plan: EnvironmentPlan | None = None
         self.deployment: Deployment | None = None
         self.started = False
         self.boot_seconds = 0.0

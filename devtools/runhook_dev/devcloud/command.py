@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runhook_dev.devcloud.cloud import LocalCloud
 
 
@@ -52,12 +54,56 @@ def add_parser(subparsers: Any) -> None:
         help="extra environment for the handlers (repeatable), e.g. WEBHOOK_RETRY_SCHEDULE=1,1,1",
     )
     dev.add_argument("--log-level", default=os.environ.get("RUNHOOK_LOG_LEVEL", "INFO"))
+    _add_sam_arguments(dev)
     dev.add_argument(
         "--fetch-only",
         action="store_true",
         help="only make sure the DynamoDB Local jar is in the cache (.cache/), then exit",
     )
     dev.set_defaults(func=run)
+
+
+def _add_sam_arguments(dev: Any) -> None:
+    """The options that connect `sam local` (Docker) to the local cloud (README: "With
+    Docker: sam local")."""
+    dev.add_argument(
+        "--sam-env",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the --env-vars JSON of `sam local invoke|start-api|start-lambda` (each "
+        "function's local environment, AWS_ENDPOINT_URL as a container reaches this cloud)",
+    )
+    dev.add_argument(
+        "--sam-env-host",
+        default=None,
+        metavar="HOST",
+        help="the host name of this cloud's AWS endpoint in --sam-env, as a container sees it "
+        "(default host.docker.internal: Docker Desktop's name for the host; on Linux give sam "
+        "--add-host host.docker.internal:host-gateway and run with --aws-host 0.0.0.0)",
+    )
+    dev.add_argument(
+        "--sam-env-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="its port in --sam-env (default: the AWS endpoint's port)",
+    )
+    dev.add_argument(
+        "--aws-host",
+        choices=("127.0.0.1", "0.0.0.0"),
+        default="127.0.0.1",
+        help="where the AWS endpoint listens (default 127.0.0.1); 0.0.0.0 lets `sam local` "
+        "containers on Linux reach it: every interface, so only on a trusted network",
+    )
+    dev.add_argument(
+        "--lambda-endpoint",
+        default=None,
+        metavar="URL",
+        help="send every Lambda invoke (state machine tasks, event sources, async and "
+        "scheduled invokes) to this Lambda Invoke endpoint instead of running handlers "
+        "in-process, e.g. `sam local start-lambda`'s http://127.0.0.1:3001",
+    )
 
 
 def _port_free(port: int) -> bool:
@@ -91,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = _env_overrides(args.env)
     if overrides is None:
         return 2
+    if args.lambda_endpoint and not _valid_lambda_endpoint(args.lambda_endpoint):
+        return 2
     from runhook_dev.devcloud.cloud import LocalCloud
     from runhook_dev.devcloud.options import CloudOptions
 
@@ -98,13 +146,38 @@ def run(args: argparse.Namespace) -> int:
         CloudOptions(
             api_port=args.port,
             aws_port=_aws_port(args.aws_port),
+            aws_host=args.aws_host,
             state_dir=args.state_dir.resolve(),
             in_memory=args.in_memory,
             template=args.template,
             env_overrides=overrides,
+            lambda_endpoint=args.lambda_endpoint,
         )
     )
-    return _serve(cloud)
+    return _serve(cloud, lambda: _write_sam_env(cloud, args))
+
+
+def _valid_lambda_endpoint(url: str) -> bool:
+    from runhook_dev.devcloud.invoker import endpoint_problem
+
+    problem = endpoint_problem(url)
+    if problem:
+        print(f"runhook dev: {problem}", file=sys.stderr)
+    return problem is None
+
+
+def _write_sam_env(cloud: LocalCloud, args: argparse.Namespace) -> str | None:
+    """`--sam-env FILE`: the env-vars file of `sam local`, once the cloud is deployed (its
+    ports and names known); the banner's line about it."""
+    if args.sam_env is None:
+        return None
+    from runhook_dev.devcloud import sam_env
+
+    assert cloud.deployment is not None and cloud.environment_plan is not None
+    endpoint = sam_env.container_endpoint(cloud.aws_port, args.sam_env_host, args.sam_env_port)
+    values = sam_env.sam_env_vars(cloud.deployment, cloud.environment_plan, endpoint)
+    sam_env.write_sam_env(args.sam_env, values)
+    return f"  sam local env  {args.sam_env}   (AWS_ENDPOINT_URL={endpoint})"
 
 
 def _fetch_only() -> int:
@@ -140,8 +213,9 @@ def _aws_port(requested: int | None) -> int:
     return 0
 
 
-def _serve(cloud: LocalCloud) -> int:
-    """Start the cloud, print the banner, run until SIGINT/SIGTERM, stop: the exit code."""
+def _serve(cloud: LocalCloud, after_start: Callable[[], str | None] = lambda: None) -> int:
+    """Start the cloud, run `after_start` (a banner line), print the banner, run until
+    SIGINT/SIGTERM, stop: the exit code."""
     from runhook_dev.devcloud.errors import LocalCloudError
     from runhook_dev.devcloud.options import DEV_API_KEY_ENV
 
@@ -171,7 +245,13 @@ def _serve(cloud: LocalCloud) -> int:
         print(f"runhook dev: {exc}", file=sys.stderr, flush=True)
         return 1
 
-    print(_banner(cloud, DEV_API_KEY_ENV), flush=True)
+    try:
+        extra = after_start()
+    except OSError as exc:
+        print(f"runhook dev: {exc}", file=sys.stderr, flush=True)
+        cloud.stop()
+        return 1
+    print(_banner(cloud, DEV_API_KEY_ENV, extra), flush=True)
     try:
         while not stop.wait(1.0):
             pass
@@ -189,8 +269,14 @@ def summary(cloud: LocalCloud) -> str:
     lines = [
         f"  API            {cloud.api_url}/public/v1"
         + (f"   (unavailable: {cloud.api_error})" if cloud.api_error else ""),
-        f"  AWS endpoint   {cloud.aws_endpoint_url}   (Lambda: handlers in-process; "
+        f"  AWS endpoint   {cloud.aws_endpoint_url}   "
+        f"(Lambda: {cloud.registry.invoker.describe()}; "
         "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
+        *(
+            [f"  listening on   every interface, port {cloud.aws_port} (--aws-host 0.0.0.0)"]
+            if options.aws_host != "127.0.0.1"
+            else []
+        ),
         f"  DynamoDB Local {cloud.dynamodb_endpoint}   {storage}",
         f"  table          {cloud.table_name}",
         f"  state machine  {cloud.state_machine_arn or '(none)'}",
@@ -206,11 +292,12 @@ def summary(cloud: LocalCloud) -> str:
     return "\n".join(lines)
 
 
-def _banner(cloud: LocalCloud, key_env: str) -> str:
+def _banner(cloud: LocalCloud, key_env: str, extra: str | None = None) -> str:
     lines = [
         "",
         f"runhook local cloud is up ({cloud.boot_seconds:.1f} s):",
         cloud.summary(),
+        *([extra] if extra else []),
         "",
     ]
     key = cloud.admin_api_key

@@ -1,7 +1,8 @@
 """One loopback port for every AWS call of the local cloud.
 
-- ``POST /2015-03-31/functions/<name|arn>/invocations`` runs the function in-process
-  (Lambda's Invoke wire contract, RequestResponse, Event and DryRun);
+- ``POST /2015-03-31/functions/<name|arn>/invocations`` invokes the function through the
+  registry's invoker: in-process, or at `--lambda-endpoint` (invoker.py) (Lambda's Invoke
+  wire contract, RequestResponse, Event and DryRun);
 - requests with ``X-Amz-Target: DynamoDB_20120810.*`` (and the Streams API's
   ``DynamoDBStreams_20120810.*``) go to DynamoDB Local;
 - everything else goes to moto's WSGI application, called in-process.

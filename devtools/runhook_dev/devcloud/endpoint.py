@@ -1,9 +1,10 @@
 """The local cloud's AWS endpoint: one loopback port for every AWS call.
 
 `AwsEndpoint` serves the `Dispatcher` (dispatcher.py) with werkzeug on an already
-listening socket: Lambda's Invoke runs handlers in-process (asynchronous invokes go to
-the `AsyncInvoker`), DynamoDB requests go to DynamoDB Local (503 during an outage),
-everything else to moto's WSGI application, called in-process. On start it resets
+listening socket: Lambda's Invoke runs handlers through the registry's invoker (in-process
+unless `--lambda-endpoint`; asynchronous invokes go to the `AsyncInvoker`), DynamoDB
+requests go to DynamoDB Local (503 during an outage), everything else to moto's WSGI
+application, called in-process. On start it resets
 moto's backends and turns on Step Functions execution, which must happen before any
 state machine is created (machines created earlier never execute).
 """

@@ -22,6 +22,7 @@ from runhook_dev.devcloud.endpoint import AwsEndpoint
 from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment, local_variables
 from runhook_dev.devcloud.errors import LocalCloudError
 from runhook_dev.devcloud.event_sources import EventSources
+from runhook_dev.devcloud.invoker import make_invoker
 from runhook_dev.devcloud.options import STAGE
 from runhook_dev.devcloud.schedules import Scheduler
 from runhook_dev.devcloud.servers import ApiServer, listen
@@ -85,6 +86,8 @@ class Parts:
         self.dynamodb.spawn()  # Java boots while moto is imported and wired
         # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
         self.environment.apply({"MOTO_PORT": str(cloud.aws_port)})
+        # Where Lambda invokes run: in this process, or --lambda-endpoint (invoker.py).
+        cloud.registry.invoker = make_invoker(cloud.registry, options.lambda_endpoint)
         self.clients = AwsClients(cloud.aws_endpoint_url)
         self.endpoint = AwsEndpoint(
             aws_socket,
@@ -116,7 +119,7 @@ class Parts:
             cloud.api_port = int(api_socket.getsockname()[1])
         else:
             cloud.api_port = options.api_port
-        aws_socket = listen(options.aws_port, "AWS endpoint", "--aws-port")
+        aws_socket = listen(options.aws_port, "AWS endpoint", "--aws-port", options.aws_host)
         self._sockets.append(aws_socket)
         cloud.aws_port = int(aws_socket.getsockname()[1])
         cloud.aws_endpoint_url = f"http://127.0.0.1:{cloud.aws_port}"
@@ -145,6 +148,7 @@ class Parts:
             options.env_overrides,
         )
         cloud.environment = plan.union
+        cloud.environment_plan = plan
         factory = options.container_factory
         if factory is not None:
             from runhook_dev.devcloud.containers import HandlerWiring

@@ -46,6 +46,9 @@ class CloudOptions:
 
     api_port: int = DEFAULT_API_PORT  # 0: a free port
     aws_port: int = DEFAULT_AWS_PORT  # the dispatcher's port; 0: a free port
+    # The dispatcher's listening address: 0.0.0.0 lets `sam local` containers on Linux reach
+    # it (through host.docker.internal:host-gateway); clients still use 127.0.0.1.
+    aws_host: str = "127.0.0.1"
     state_dir: Path | str | None = None  # DynamoDB Local's data in <state_dir>/dynamodb
     in_memory: bool = False  # DynamoDB Local -inMemory: keep nothing
     template: Path | str | None = None
@@ -59,6 +62,9 @@ class CloudOptions:
     sqs_wait_seconds: int = 1  # the pollers' long poll
     reconcile_interval: float = 1.0  # Step Functions status-change polling; 0: off
     install_signal_handlers: bool = False  # SIGTERM stops the cloud, then the previous handler
+    # Where Lambda invokes run: None in this process; else a Lambda Invoke endpoint such as
+    # `sam local start-lambda`'s http://127.0.0.1:3001 (invoker.py).
+    lambda_endpoint: str | None = None
     # How handlers get their dependencies: a factory (default `containers.bootstrap_container`)
     # builds one Container per function (the API's included) and calls the module's
     # `create_handler(container)` (see containers.py); None runs each module's `handler`

@@ -22,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
+
+if TYPE_CHECKING:
+    from runhook_dev.devcloud.invoker import FunctionInvoker
 
 log = logging.getLogger("devcloud.lambda")
 
@@ -164,13 +167,18 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
 
 
 class FunctionRegistry:
-    """Functions by name, ARN or logical id; invokes them in this process."""
+    """Functions by name, ARN or logical id; every invoke of the cloud goes through
+    `invoke`, which hands it to `invoker` (in this process, or a Lambda endpoint: the
+    seam of invoker.py, chosen when the cloud is composed)."""
 
     def __init__(self) -> None:
+        from runhook_dev.devcloud.invoker import InProcessInvoker
+
         self._by_key: dict[str, LocalFunction] = {}
         self._lock = threading.Lock()
         # How an imported module becomes its handler (LocalCloud wires containers here).
         self.resolve_handler: HandlerResolver = module_attribute
+        self.invoker: FunctionInvoker = InProcessInvoker(self)
 
     def add(self, function: LocalFunction) -> LocalFunction:
         with self._lock:
@@ -215,7 +223,12 @@ class FunctionRegistry:
         return function
 
     def invoke(self, function: LocalFunction, event: Any) -> InvokeResult:
-        """Run the handler synchronously; never raises for a handler's own failure."""
+        """Invoke synchronously wherever handlers run (`invoker`); never raises for a
+        function's own failure."""
+        return self.invoker.invoke(function, event)
+
+    def run_here(self, function: LocalFunction, event: Any) -> InvokeResult:
+        """Run the handler in this process (the in-process invoker)."""
         started = time.monotonic()
         try:
             handler = function.load(self.resolve_handler)
