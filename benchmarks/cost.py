@@ -281,7 +281,7 @@ def run(quick: bool = False) -> list[Table]:
     scenarios = measure(repeats)
     tables = [_calls_table(scenarios)] + [_cost_table(s) for s in scenarios]
     tables[-1].notes.append(
-        "Not modelled: free tiers, X-Ray traces (Tracing: Active; sampled), CloudWatch "
+        "Not modelled: free tiers, X-Ray traces of the state machine (sampled; the functions do not trace), CloudWatch "
         "metrics, DynamoDB storage/PITR/streams, data transfer, idle SQS polling by the "
         "event source mapping (a fixed cost per queue, not per run), clients polling GET run."
     )
