@@ -1,0 +1,28 @@
+"""Helpers of the console tests: signing in, and the docs' screenshots.
+
+Set RUNHOOK_CONSOLE_SCREENSHOTS=1 to (re)write docs/console/*.png while the tests run
+(`make console-screenshots`): the screenshots in the docs are what these tests saw.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "console"
+VIEWPORT = {"width": 1000, "height": 720}
+
+
+def sign_in(page: Any, console_url: str, key: str) -> None:
+    page.goto(console_url)
+    page.fill("#api-key", key)
+    page.click("button[type=submit]")
+    page.wait_for_selector("nav.top")
+
+
+def shoot(page: Any, name: str) -> None:
+    """Save the page as docs/console/<name>.png when RUNHOOK_CONSOLE_SCREENSHOTS is set."""
+    if os.environ.get("RUNHOOK_CONSOLE_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=False)
