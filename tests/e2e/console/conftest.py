@@ -15,7 +15,6 @@ from tests.support.orgs import Organization, Organizations
 pytestmark = pytest.mark.localcloud
 
 
-
 @pytest.fixture(scope="module")
 def console_org(organizations: Organizations) -> Organization:
     return organizations.create("console")

@@ -82,8 +82,10 @@ def test_the_console_is_served_with_strict_security_headers(console_url: str) ->
             assert resp.headers["x-content-type-options"] == "nosniff"
         page = client.get(console_url)
         assert page.headers["content-type"].startswith("text/html")
-        assert client.get(console_url + "js/main.js").headers["content-type"].startswith(
-            "text/javascript"
+        assert (
+            client.get(console_url + "js/main.js")
+            .headers["content-type"]
+            .startswith("text/javascript")
         )
         spec = client.get(console_url.replace("/console/", "/public/v1/openapi.json")).json()
         assert not [p for p in spec["paths"] if "console" in p], "the console is not API"
@@ -111,9 +113,7 @@ def test_sign_in_refuses_a_bad_key_and_sign_out_clears_the_key(
     assert page.locator("nav.top").count() == 0
 
 
-def test_start_a_run_from_the_form_and_watch_it_complete(
-    signed_in: Any, api: httpx.Client
-) -> None:
+def test_start_a_run_from_the_form_and_watch_it_complete(signed_in: Any, api: httpx.Client) -> None:
     page = signed_in
     task_id = _task(api, ORDER_TASK)
     page.goto(page.url.split("#")[0] + "#/tasks")
@@ -140,9 +140,7 @@ def test_start_a_run_from_the_form_and_watch_it_complete(
     page.click("#start-run button[type=submit]")
     page.wait_for_url(re.compile(r"#/runs/[0-9a-f-]{36}$"))
     run_id = page.url.rsplit("/", 1)[1]
-    page.locator(".summary [data-testid=status]").get_by_text("COMPLETED").wait_for(
-        timeout=TIMEOUT
-    )
+    page.locator(".summary [data-testid=status]").get_by_text("COMPLETED").wait_for(timeout=TIMEOUT)
     page.locator("ul.log").get_by_text("checking order A-48219").wait_for()
     page.locator("ul.log").get_by_text("order in EUR").wait_for()
     states = page.locator("li.step").evaluate_all("els => els.map(e => e.dataset.state)")
@@ -174,18 +172,14 @@ def test_approve_a_waiting_run(signed_in: Any, api: httpx.Client) -> None:
     )
     run_id = _start(api, task_id)
     page.goto(page.url.split("#")[0] + f"#/runs/{run_id}")
-    page.locator("[data-testid=prompt]").get_by_text("Refund 12.50 EUR?").wait_for(
-        timeout=TIMEOUT
-    )
+    page.locator("[data-testid=prompt]").get_by_text("Refund 12.50 EUR?").wait_for(timeout=TIMEOUT)
     assert page.locator("li.step[data-step=approve]").get_attribute("data-state") == "waiting"
     page.fill("#approval-data", '{"note": "customer called"}')
     page.fill("#approval-comment", "ok by support")
     shoot(page, "run-approval")
     page.get_by_role("button", name="Approve").click()
     page.locator("[data-testid=answer]").get_by_text("HTTP 202").wait_for()
-    page.locator(".summary [data-testid=status]").get_by_text("COMPLETED").wait_for(
-        timeout=TIMEOUT
-    )
+    page.locator(".summary [data-testid=status]").get_by_text("COMPLETED").wait_for(timeout=TIMEOUT)
     page.locator("ul.log").get_by_text("approved: ok by support").wait_for()
     assert _run(api, run_id)["outputs"] == {"note": "customer called"}
 

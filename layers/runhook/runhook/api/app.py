@@ -12,8 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
-from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
-from runhook.api.routes import console
+from runhook.api.routes import admin, artifacts, console, health, runs, tasks, webhooks
 from runhook.api.schemas import DETAIL_CODES
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-// Building the page without innerHTML: every value is set as text or a property, so nothing
+// Building the page without parsing markup: every value is set as text or a property, so nothing
 // the API returns is ever parsed as markup, and events are attached with addEventListener
 // (the CSP forbids inline handlers).
 
