@@ -1,7 +1,7 @@
 """Helpers of the console tests: signing in, and the docs' screenshots.
 
-Set RUNHOOK_CONSOLE_SCREENSHOTS=1 to (re)write docs/console/*.png while the tests run
-(`make console-screenshots`): the screenshots in the docs are what these tests saw.
+`RUNHOOK_CONSOLE_SCREENSHOTS=1 pytest -n 0 tests/e2e/console` (re)writes docs/console/*.png
+while the tests run: the screenshots in the docs are what these tests saw.
 """
 
 from __future__ import annotations

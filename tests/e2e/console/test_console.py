@@ -224,6 +224,7 @@ def test_replay_a_failed_delivery_once_the_receiver_is_back(
         failed_attempts = delivery.locator("tr.failed").count()
         assert failed_attempts >= 2
         assert delivery.locator("tr.ok").count() == 0
+        delivery.scroll_into_view_if_needed()
         shoot(page, "webhook-deliveries")
 
         receiver.behave = lambda _r, _q: Answer(status=200, body=b"thanks")

@@ -12,7 +12,7 @@ const ATTEMPT_FAILED = /^attempt \d+\/\d+ failed/;
 const IMAGE = /^image\//;
 
 export function render(main, { id }) {
-  const state = { run: null, task: null, logs: [], after: null, artifacts: null, drained: false };
+  const state = { run: null, task: null, logs: [], seen: new Set(), after: null, artifacts: null, drained: false };
   const header = h("div");
   const actions = h("div");
   const timeline = h("div");
@@ -26,11 +26,15 @@ export function render(main, { id }) {
       const res = await call("GET", `/task-runs/${id}/logs`, { query: { after: state.after, limit: 500 } });
       if (!res.ok) break;
       const entries = res.body.logEntries;
-      if (entries.length) {
-        state.logs.push(...entries);
-        state.after = entries[entries.length - 1].id;
+      // A tick of a restarted poller may overlap the previous one: each entry once.
+      const fresh = entries.filter((e) => !state.seen.has(e.id));
+      for (const e of fresh) state.seen.add(e.id);
+      if (fresh.length) {
+        state.logs.push(...fresh);
+        state.logs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         changed = true;
       }
+      if (entries.length) state.after = entries[entries.length - 1].id;
       if (!res.body.nextCursor) break;
       state.after = res.body.nextCursor;
     }
