@@ -5,7 +5,9 @@ test checks the outcome through the API as well as on the page."""
 from __future__ import annotations
 
 import re
+import struct
 import uuid
+import zlib
 from typing import Any
 
 import httpx
@@ -157,7 +159,41 @@ def test_start_a_run_from_the_form_and_watch_it_complete(signed_in: Any, api: ht
     shoot(page, "runs")
 
 
-def test_approve_a_waiting_run(signed_in: Any, api: httpx.Client) -> None:
+def _png(width: int = 4, height: int = 3) -> bytes:
+    """A small valid PNG (grey pixels): what a browser step's screenshot is to the console."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def test_runs_are_paged_with_the_api_tokens(signed_in: Any, api: httpx.Client) -> None:
+    page = signed_in
+    task_id = _task(
+        api, {"name": "Quick", "steps": [{"id": "say", "type": "log", "message": "hi"}]}
+    )
+    run_ids = [_start(api, task_id) for _ in range(3)]
+    for run_id in run_ids:
+        eventually(lambda r=run_id: _run(api, r)["status"], lambda s: s == "COMPLETED", timeout=60)
+    page.goto(page.url.split("#")[0] + f"#/runs?taskId={task_id}&pageSize=2")
+    rows = page.locator("table.list tbody tr")
+    page.locator(f"tr[data-run-id='{run_ids[2]}']").wait_for()
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.runId)") == run_ids[:0:-1]
+    assert page.get_by_role("button", name="← Newer").is_disabled()
+    page.get_by_role("button", name="Older →").click()
+    page.locator(f"tr[data-run-id='{run_ids[0]}']").wait_for()
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.runId)") == run_ids[:1]
+    page.get_by_role("button", name="← Newer").click()
+    page.locator(f"tr[data-run-id='{run_ids[2]}']").wait_for()
+    assert rows.count() == 2
+
+
+def test_approve_a_waiting_run(signed_in: Any, api: httpx.Client, container: Any) -> None:
     page = signed_in
     task_id = _task(
         api,
@@ -171,6 +207,9 @@ def test_approve_a_waiting_run(signed_in: Any, api: httpx.Client) -> None:
         },
     )
     run_id = _start(api, task_id)
+    # A screenshot, stored where a browser step stores it: shown inline from its presigned
+    # URL (the CSP's img-src allows the artifact store; a violation fails the test).
+    container.artifacts.put(run_id, "page.png", _png(), "image/png")
     page.goto(page.url.split("#")[0] + f"#/runs/{run_id}")
     page.locator("[data-testid=prompt]").get_by_text("Refund 12.50 EUR?").wait_for(timeout=TIMEOUT)
     assert page.locator("li.step[data-step=approve]").get_attribute("data-state") == "waiting"
@@ -182,6 +221,15 @@ def test_approve_a_waiting_run(signed_in: Any, api: httpx.Client) -> None:
     page.locator(".summary [data-testid=status]").get_by_text("COMPLETED").wait_for(timeout=TIMEOUT)
     page.locator("ul.log").get_by_text("approved: ok by support").wait_for()
     assert _run(api, run_id)["outputs"] == {"note": "customer called"}
+    image = page.locator(".artifacts img[alt='page.png']")
+    image.wait_for()
+    image.scroll_into_view_if_needed()
+    eventually(
+        lambda: image.evaluate("img => img.complete && img.naturalWidth"),
+        lambda width: width == 4,
+        timeout=20,
+        message=lambda width: f"the screenshot did not load (naturalWidth {width})",
+    )
 
 
 def test_cancel_a_run(signed_in: Any, api: httpx.Client) -> None:
@@ -252,6 +300,12 @@ def test_create_and_revoke_a_key(
     secret = page.locator("[data-testid=secret] code").inner_text()
     assert secret.startswith(("sk_test_", "sk_live_"))
     shoot(page, "settings")
+    # The lock-out guard: an allowlist without the caller's address is refused, and said why.
+    page.fill("#ip-allowlist", "203.0.113.0/24")
+    page.click("#organization button[type=submit]")
+    page.locator("[data-testid=lockout]").get_by_text("127.0.0.1").wait_for()
+    assert "allowlist_excludes_caller" in page.locator("[data-testid=org-answer]").inner_text()
+    assert api.get("/organization").json()["organization"]["ipAllowlist"] == []
     with organizations.client(secret) as client:
         assert client.get("/task-runs").status_code == 200
         assert client.get("/api-keys").json()["detail"] == "forbidden"  # runs scope only

@@ -38,6 +38,7 @@ export function render(main, { params }) {
     createdAfter: params.get("createdAfter") || "",
     createdBefore: params.get("createdBefore") || "",
     tag: params.getAll("tag"),
+    pageSize: params.get("pageSize") || "25",
   };
   const tokens = [null]; // page tokens: tokens[i] fetches page i
   let page = 0;
@@ -53,7 +54,7 @@ export function render(main, { params }) {
           event.preventDefault();
           const data = new FormData(form);
           const q = new URLSearchParams();
-          for (const name of ["status", "taskId", "triggerType"]) if (data.get(name)) q.set(name, data.get(name));
+          for (const name of ["status", "taskId", "triggerType", "pageSize"]) if (data.get(name)) q.set(name, data.get(name));
           if (toIso(after.value)) q.set("createdAfter", toIso(after.value));
           if (toIso(before.value)) q.set("createdBefore", toIso(before.value));
           for (const t of tags.value.split(",").map((s) => s.trim()).filter(Boolean)) q.append("tag", t);
@@ -67,6 +68,7 @@ export function render(main, { params }) {
     h("label", "Created after ", after),
     h("label", "before ", before),
     h("label", "Tags ", tags),
+    h("label", "Per page ", select("pageSize", ["10", "25", "50", "100", filters.pageSize].filter((v, i, all) => all.indexOf(v) === i), filters.pageSize)),
     h("button", { type: "submit" }, "Filter"),
   );
   const notice = h("div");
@@ -85,7 +87,7 @@ export function render(main, { params }) {
 
   let last = "";
   async function load() {
-    const query = { pageSize: 25, pageToken: tokens[page] };
+    const query = { pageSize: filters.pageSize, pageToken: tokens[page] };
     for (const k of ["status", "taskId", "triggerType", "createdAfter", "createdBefore"]) query[k] = filters[k];
     if (filters.tag.length) query.tag = filters.tag;
     const res = await call("GET", "/task-runs", { query });
