@@ -21,8 +21,11 @@ def sign_in(page: Any, console_url: str, key: str) -> None:
     page.wait_for_selector("nav.top")
 
 
-def shoot(page: Any, name: str) -> None:
-    """Save the page as docs/console/<name>.png when RUNHOOK_CONSOLE_SCREENSHOTS is set."""
+def shoot(page: Any, name: str, mask: list[Any] | None = None) -> None:
+    """Save the page as docs/console/<name>.png when RUNHOOK_CONSOLE_SCREENSHOTS is set
+    (`mask`: locators painted over, e.g. a secret that is shown once)."""
     if os.environ.get("RUNHOOK_CONSOLE_SCREENSHOTS"):
         DOCS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=False)
+        page.screenshot(
+            path=str(DOCS / f"{name}.png"), full_page=False, mask=mask or [], mask_color="#c9ced8"
+        )

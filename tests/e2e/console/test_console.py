@@ -299,7 +299,7 @@ def test_create_and_revoke_a_key(
     page.click("#create-key button[type=submit]")
     secret = page.locator("[data-testid=secret] code").inner_text()
     assert secret.startswith(("sk_test_", "sk_live_"))
-    shoot(page, "settings")
+    shoot(page, "settings", mask=[page.locator("[data-testid=secret] code")])
     # The lock-out guard: an allowlist without the caller's address is refused, and said why.
     page.fill("#ip-allowlist", "203.0.113.0/24")
     page.click("#organization button[type=submit]")
