@@ -1,6 +1,9 @@
 // Run detail: the timeline. The API has no per-step resource, so each step's state, time
 // and attempts are read from what it does publish: the task's steps, the run's progress,
 // waiting and error, and the log lines each step wrote (their nodeId).
+//
+// Each page is one `render` closure (long on purpose): the page's state, its drawing
+// functions and its poller live and die together, and leaving the page stops the poller.
 import { h, clear, badge, progressBar, fmtTime, fmtDuration, pre } from "../dom.js";
 import { call } from "../api.js";
 import { poll } from "../live.js";
