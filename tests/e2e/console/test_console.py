@@ -156,7 +156,6 @@ def test_start_a_run_from_the_form_and_watch_it_complete(signed_in: Any, api: ht
     page.locator(f"tr[data-run-id='{run_id}']").wait_for()
     statuses = page.locator("table.list [data-testid=status]").all_inner_texts()
     assert statuses and set(statuses) == {"COMPLETED"}
-    shoot(page, "runs")
 
 
 def _png(width: int = 4, height: int = 3) -> bytes:
@@ -236,6 +235,10 @@ def test_cancel_a_run(signed_in: Any, api: httpx.Client) -> None:
     page = signed_in
     task_id = _task(api, {"name": "Slow", "steps": [{"id": "nap", "type": "wait", "seconds": 600}]})
     run_id = _start(api, task_id)
+    # The list shows the active run with its progress bar (and every run of the tests).
+    page.goto(page.url.split("#")[0] + "#/runs")
+    page.locator(f"tr[data-run-id='{run_id}'] progress").wait_for(timeout=TIMEOUT)
+    shoot(page, "runs")
     page.goto(page.url.split("#")[0] + f"#/runs/{run_id}")
     page.locator("li.step[data-step=nap][data-state=running]").wait_for(timeout=TIMEOUT)
     page.fill("#cancel-reason", "not needed")

@@ -63,8 +63,9 @@ export function badge(status) {
 
 /** A progress bar for a run's {currentStep, stepsTotal} (null while PENDING). */
 export function progressBar(progress) {
-  const done = progress ? progress.currentStep : 0;
-  const total = progress ? progress.stepsTotal : 0;
+  if (!progress) return h("small.muted", "queued");
+  const done = progress.currentStep;
+  const total = progress.stepsTotal;
   return h(
     "span.progress",
     { title: `${done} of ${total} steps` },

@@ -77,7 +77,8 @@ export function render(main, { params }) {
   clear(main, h("h1", "Runs"), form, notice, table, pager);
 
   const taskNames = new Map();
-  call("GET", "/tasks", { query: { pageSize: 100 } }).then((res) => {
+  // The runs name their task: the first table waits for the names.
+  const namesLoaded = call("GET", "/tasks", { query: { pageSize: 100 } }).then((res) => {
     if (!res.ok) return;
     for (const t of res.body.tasks) {
       taskNames.set(t.id, t.name);
@@ -87,6 +88,7 @@ export function render(main, { params }) {
 
   let last = "";
   async function load() {
+    await namesLoaded;
     const query = { pageSize: filters.pageSize, pageToken: tokens[page] };
     for (const k of ["status", "taskId", "triggerType", "createdAfter", "createdBefore"]) query[k] = filters[k];
     if (filters.tag.length) query.tag = filters.tag;
@@ -102,6 +104,14 @@ export function render(main, { params }) {
     last = text;
     tokens[page + 1] = res.body.nextPageToken;
     const runs = res.body.runs;
+    // A task saved after the list was read (or beyond its first 100): named on demand.
+    const unknown = [...new Set(runs.map((r) => r.taskId))].filter((t) => !taskNames.has(t));
+    await Promise.all(
+      unknown.map(async (taskId) => {
+        const task = await call("GET", `/tasks/${taskId}`);
+        taskNames.set(taskId, task.ok ? task.body.task.name : `${taskId.slice(0, 8)} (deleted)`);
+      }),
+    );
     clear(notice);
     if (filters.tag.length && runs.some((r) => !("tags" in r))) {
       notice.append(h("div.notice", { data: { testid: "tags-unsupported" } }, "This API does not support run tags yet: the tag filter was not applied."));
