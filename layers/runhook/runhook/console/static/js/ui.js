@@ -30,7 +30,13 @@ export function loadError(result, what) {
       "Sign in with a key that has the admin scope to use it.",
     );
   }
-  return h("div.notice.error", { data: { testid: "load-error" } }, `Could not load ${what}: ${result.message}`);
+  const problems = (result.body && Array.isArray(result.body.errors) && result.body.errors) || [];
+  return h(
+    "div.notice.error",
+    { data: { testid: "load-error" } },
+    `Could not load ${what}: ${result.message}`,
+    problems.length ? h("ul", problems.map((p) => h("li", p.path ? `${p.path}: ${p.message}` : p.message))) : null,
+  );
 }
 
 export function section(title, ...children) {
