@@ -128,10 +128,13 @@ def test_start_a_run_from_the_form_and_watch_it_complete(signed_in: Any, api: ht
     assert page.input_value("#input-priority") == "3"
     assert '"checking order {{ inputs.orderId }}"' in page.locator("pre.json").inner_text()
 
-    page.fill("#input-orderId", "48219")
     page.click("#start-run button[type=submit]")
     error = page.locator("[data-testid=error-orderId]")
+    error.get_by_text("'orderId' is a required property").wait_for()
+    page.fill("#input-orderId", "48219")
+    page.click("#start-run button[type=submit]")
     error.get_by_text("does not match").wait_for()
+    assert "required" not in error.inner_text()
     assert "HTTP 400" in page.locator("#start-run [data-testid=answer]").inner_text()
     assert "inputs do not match" in page.locator("#start-run [data-testid=answer]").inner_text()
     shoot(page, "task-start-run")

@@ -34,9 +34,11 @@ export function schemaForm(schema) {
         continue;
       }
       const raw = input.value;
-      if (raw === "" && !required.has(name)) continue;
+      // An empty field is left out: the task's default applies, or the API names the
+      // missing required field (and the error lands next to it).
+      if (raw === "") continue;
       if (type === "integer" || type === "number") {
-        out[name] = raw === "" ? raw : Number(raw);
+        out[name] = Number(raw);
       } else if (type === "object" || type === "array") {
         try {
           out[name] = JSON.parse(raw);
