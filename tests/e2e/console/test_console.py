@@ -294,6 +294,38 @@ def test_replay_a_failed_delivery_once_the_receiver_is_back(
         receiver.stop()
 
 
+def test_rotate_disable_enable_and_recover_an_endpoint(signed_in: Any, api: httpx.Client) -> None:
+    page = signed_in
+    receiver = Receiver()
+    try:
+        made = api.post("/webhook-endpoints", json={"url": receiver.url})
+        assert made.status_code == 201, made.text
+        endpoint = made.json()["endpoint"]
+        page.goto(page.url.split("#")[0] + f"#/webhooks/{endpoint['id']}")
+        page.click("#rotate-secret")
+        page.locator("[data-testid=answer]").get_by_text("secret rotated").wait_for()
+        secret = page.locator("[data-testid=secret] code").inner_text()
+        assert secret.startswith("whsec_") and secret != endpoint["secret"]
+        rotated = api.get(f"/webhook-endpoints/{endpoint['id']}").json()["endpoint"]
+        assert rotated["secretRotatedAt"] and "secret" not in rotated
+
+        page.click("#toggle-enabled")  # Disable
+        page.locator("[data-testid=endpoint-state]").get_by_text("disabled").wait_for()
+        assert (
+            api.get(f"/webhook-endpoints/{endpoint['id']}").json()["endpoint"]["enabled"] is False
+        )
+        page.fill("#recover-since", "2026-01-01T00:00")
+        page.click("#recover")
+        page.locator("[data-testid=answer]").get_by_text("endpoint is disabled").wait_for()
+        page.get_by_role("button", name="Enable").click()
+        page.locator("[data-testid=endpoint-state]").get_by_text("enabled").wait_for()
+        page.click("#recover")
+        page.locator("[data-testid=answer]").get_by_text("0 recovered").wait_for()
+        assert api.get(f"/webhook-endpoints/{endpoint['id']}").json()["endpoint"]["enabled"] is True
+    finally:
+        receiver.stop()
+
+
 def test_create_and_revoke_a_key(
     signed_in: Any, api: httpx.Client, console_url: str, organizations: Any
 ) -> None:

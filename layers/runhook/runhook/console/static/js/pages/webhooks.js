@@ -138,9 +138,11 @@ function renderEndpoint(main, id) {
     );
   }
 
+  // Kept across redraws of the actions (enabling an endpoint redraws them).
+  const since = h("input", { type: "datetime-local", id: "recover-since" });
+  const overlap = h("input", { type: "number", id: "rotate-overlap", min: 0, max: 86400, value: 3600 });
+
   function drawTools() {
-    const since = h("input", { type: "datetime-local", id: "recover-since" });
-    const overlap = h("input", { type: "number", id: "rotate-overlap", min: 0, max: 86400, value: 3600 });
     clear(
       tools,
       section(
