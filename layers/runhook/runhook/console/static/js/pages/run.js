@@ -315,8 +315,9 @@ function lastTime(lines, run) {
 function runDuration(run) {
   const start = run.timestamps.startedAt && Date.parse(run.timestamps.startedAt);
   if (!start) return "—";
-  const end = run.timestamps.finishedAt ? Date.parse(run.timestamps.finishedAt) : Date.now();
-  return fmtDuration(end - start);
+  // (while it runs, a number would go stale between polls that change nothing)
+  if (!run.timestamps.finishedAt) return "still running";
+  return fmtDuration(Date.parse(run.timestamps.finishedAt) - start);
 }
 
 function logList(lines) {
