@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
-from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
+from runhook.api.routes import admin, artifacts, console, health, runs, tasks, webhooks
 from runhook.api.schemas import DETAIL_CODES
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, runs, tasks, admin, webhooks, artifacts):
         app.include_router(module.router, prefix=PREFIX)
+    # The web console (docs/console.md): static files at /console, not in the document.
+    app.include_router(console.router)
     app.add_middleware(BodyLimit)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
