@@ -269,6 +269,7 @@ def summary(cloud: LocalCloud) -> str:
     lines = [
         f"  API            {cloud.api_url}/public/v1"
         + (f"   (unavailable: {cloud.api_error})" if cloud.api_error else ""),
+        f"  console        {cloud.api_url}/console/   (sign in with an API key)",
         f"  AWS endpoint   {cloud.aws_endpoint_url}   "
         f"(Lambda: {cloud.registry.invoker.describe()}; "
         "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
