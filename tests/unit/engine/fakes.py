@@ -90,7 +90,7 @@ class MemoryRunStore:
             event="task-run.started",
             status=RunStatus.RUNNING,
             started_at=started_at,
-            current_step=0,
+            current_step=self.runs[run_id].reused_steps if run_id in self.runs else 0,
         )
 
     def load_plan(self, run: Run) -> TaskPlan | None:

@@ -110,6 +110,18 @@ class Run(Resource):
     taskVersion: int = Field(ge=1, description="The task version the run executes")
     clientRequestId: str | None = Field(description="The idempotency key it was created with")
     waiting: RunWaiting | None = Field(description="Set while an approval step waits")
+    # Run management (issue 14).
+    tags: list[str] = Field(
+        default_factory=list, description="Labels: the run's own merged with the task's"
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="The caller's JSON object, stored as given"
+    )
+    retryOf: Identifier | None = Field(default=None, description="The run this one retries")
+    retriedBy: Identifier | None = Field(default=None, description="The run that retried it")
+    reusedSteps: int = Field(
+        default=0, ge=0, description="Leading steps whose results were carried over"
+    )
 
 
 class RunResponse(Resource):
@@ -366,3 +378,45 @@ class Error(BaseModel):
 
     detail: str = Field(description="snake_case error code", examples=["run_not_found"])
     errors: list[ErrorItem] | None = Field(default=None, description="Every problem found")
+
+
+# -- run management (issue 14): bulk cancel ---------------------------------------------------
+
+
+class BulkCancelFilter(Resource):
+    taskId: Identifier | None
+    status: RunStatus | None = Field(description="null: PENDING and RUNNING")
+    createdBefore: Timestamp
+
+
+class BulkCancelJob(Resource):
+    """A filter-based cancel working in the background; poll getBulkCancel for progress."""
+
+    id: Identifier
+    status: Literal["RUNNING", "COMPLETED"]
+    filter: BulkCancelFilter
+    reason: str | None
+    limit: int = Field(ge=1, le=1000, description="At most this many runs are handled")
+    cancelled: int = Field(ge=0, description="Runs cancelled so far")
+    skipped: int = Field(ge=0, description="Matching runs that were over when their turn came")
+    stoppedByLimit: bool = Field(description="More runs matched than `limit`")
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    finishedAt: Timestamp | None
+
+
+class BulkCancelSkip(Resource):
+    runId: str
+    reason: Literal["already_terminal", "not_found"]
+
+
+class BulkCancelResult(Resource):
+    """By ids: what was cancelled and skipped (`job` null); by filter: the job started."""
+
+    cancelled: list[Identifier] = Field(max_length=100)
+    skipped: list[BulkCancelSkip] = Field(max_length=100)
+    job: BulkCancelJob | None
+
+
+class BulkCancelJobResponse(Resource):
+    job: BulkCancelJob
