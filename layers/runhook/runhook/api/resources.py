@@ -165,6 +165,9 @@ class Task(Resource):
     version: int = Field(ge=1)
     name: str
     description: str | None
+    tags: list[str] = Field(  # issue 14
+        default_factory=list, description="Default tags of its runs (merged with theirs)"
+    )
     inputs: dict[str, Any] = Field(description="JSON Schema of the run inputs")
     steps: list[dict[str, Any]]
     outputs: dict[str, str]

@@ -139,11 +139,15 @@ class RunService:
         merged, problems = task.definition.prepare_inputs(inputs)
         if problems:
             raise InvalidRequest("invalid_inputs", errors=problems)
-        labels = {
-            "tags": merged_tags(tags, task.definition.tags),
-            "metadata": checked_metadata(metadata),
-        }
-        run = _new_run(principal, task, merged, client_request_id, trigger_type, **labels)
+        run = _new_run(
+            principal,
+            task,
+            merged,
+            client_request_id,
+            trigger_type,
+            tags=merged_tags(tags, task.definition.tags),
+            metadata=checked_metadata(metadata),
+        )
         return self._insert(principal, run)
 
     def _insert(
