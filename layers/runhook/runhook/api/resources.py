@@ -88,6 +88,11 @@ _RUN_EXAMPLE: dict[str, Any] = {
     "taskVersion": 1,
     "clientRequestId": "order-A-1001",
     "waiting": None,
+    "tags": ["billing"],
+    "metadata": {"customer": "C-42"},
+    "retryOf": None,
+    "retriedBy": None,
+    "reusedSteps": 0,
 }
 
 
@@ -111,17 +116,11 @@ class Run(Resource):
     clientRequestId: str | None = Field(description="The idempotency key it was created with")
     waiting: RunWaiting | None = Field(description="Set while an approval step waits")
     # Run management (issue 14).
-    tags: list[str] = Field(
-        default_factory=list, description="Labels: the run's own merged with the task's"
-    )
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="The caller's JSON object, stored as given"
-    )
-    retryOf: Identifier | None = Field(default=None, description="The run this one retries")
-    retriedBy: Identifier | None = Field(default=None, description="The run that retried it")
-    reusedSteps: int = Field(
-        default=0, ge=0, description="Leading steps whose results were carried over"
-    )
+    tags: list[str] = Field(description="Labels: the task's default tags, then the run's own")
+    metadata: dict[str, Any] = Field(description="The caller's JSON object, stored as given")
+    retryOf: Identifier | None = Field(description="The run this one retries")
+    retriedBy: Identifier | None = Field(description="The run that retried this one")
+    reusedSteps: int = Field(ge=0, description="Leading steps whose results were carried over")
 
 
 class RunResponse(Resource):
@@ -165,9 +164,7 @@ class Task(Resource):
     version: int = Field(ge=1)
     name: str
     description: str | None
-    tags: list[str] = Field(  # issue 14
-        default_factory=list, description="Default tags of its runs (merged with theirs)"
-    )
+    tags: list[str] = Field(description="Default tags of its runs (merged with theirs)")
     inputs: dict[str, Any] = Field(description="JSON Schema of the run inputs")
     steps: list[dict[str, Any]]
     outputs: dict[str, str]
