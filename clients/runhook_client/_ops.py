@@ -8,7 +8,7 @@ the API's operationId; tests/sdk/test_contract.py holds it against `GET /openapi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -135,7 +135,7 @@ def create_run(
     task_id: str,
     inputs: Mapping[str, Any] | None,
     client_request_id: str | None,
-    tags: list[str] | None = None,
+    tags: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Call[Run]:
     body: dict[str, Any] = {"inputs": dict(inputs or {})}

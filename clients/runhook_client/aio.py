@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -131,7 +131,7 @@ class AsyncRuns:
         inputs: Mapping[str, Any] | None = None,
         *,
         client_request_id: str | None = None,
-        tags: list[str] | None = None,
+        tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Run:
         call = _ops.create_run(task_id, inputs, client_request_id, tags, metadata)
@@ -186,7 +186,7 @@ class AsyncRuns:
 
     async def cancel_many(
         self,
-        run_ids: list[str] | None = None,
+        run_ids: Sequence[str] | None = None,
         *,
         task_id: str | None = None,
         status: str | None = None,
@@ -197,7 +197,7 @@ class AsyncRuns:
         """Cancel up to 100 runs by id (answered at once), or every match of a filter
         (`.job` proceeds in the background: poll it with `bulk_cancel_job`)."""
         body = {
-            "runIds": run_ids,
+            "runIds": list(run_ids) if run_ids is not None else None,
             "taskId": task_id,
             "status": status,
             "createdBefore": created_before,

@@ -7,7 +7,7 @@ Each method builds its request in `_ops` (shared with the async client) and send
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -136,7 +136,7 @@ class Runs:
         inputs: Mapping[str, Any] | None = None,
         *,
         client_request_id: str | None = None,
-        tags: list[str] | None = None,
+        tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Run:
         """Queue a run. The same `client_request_id` for the same task returns the run it
@@ -194,7 +194,7 @@ class Runs:
 
     def cancel_many(
         self,
-        run_ids: list[str] | None = None,
+        run_ids: Sequence[str] | None = None,
         *,
         task_id: str | None = None,
         status: str | None = None,
@@ -205,7 +205,7 @@ class Runs:
         """Cancel up to 100 runs by id (answered at once), or every match of a filter
         (`.job` proceeds in the background: poll it with `bulk_cancel_job`)."""
         body = {
-            "runIds": run_ids,
+            "runIds": list(run_ids) if run_ids is not None else None,
             "taskId": task_id,
             "status": status,
             "createdBefore": created_before,
