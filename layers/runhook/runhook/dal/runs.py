@@ -143,6 +143,9 @@ def retry_link(original_id: str, retry_id: str) -> UpdateItem:
 
 
 class RunRepository:
+    """Every access pattern of the run item, its claim, tags and logs (docs/data-model.md);
+    longer than ~250 lines because the list queries (org, task, tag, active) live here too."""
+
     def __init__(self, table: Table) -> None:
         self.table = table
 

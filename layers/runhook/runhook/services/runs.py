@@ -91,6 +91,9 @@ def _new_run(
 
 
 class RunService:
+    """The API's run operations. Longer than ~250 lines because create and retry share one
+    create transaction, replay and start path, and bulk cancel reuses `cancel_active`."""
+
     def __init__(
         self,
         runs: RunRepository,
@@ -190,7 +193,8 @@ class RunService:
     ) -> CreatedRun:
         """A new run of a FAILED or CANCELLED run's task version, linked both ways, that
         carries over the leading steps that succeeded (none with `from_start` or new
-        `inputs`) and so starts at the step that failed (docs/engine.md, "Retries of runs")."""
+        `inputs`) and so starts at the step that failed (docs/engine.md, "Retrying a run from
+        the step that failed"). Its trigger is the API call that asked for it (`api`)."""
         _check_client_request_id(client_request_id)
         original = self.visible_run(principal, run_id)
         if client_request_id and (
@@ -216,7 +220,7 @@ class RunService:
             task,
             merged,
             client_request_id,
-            original.trigger_type,
+            "api",
             tags=original.tags,
             metadata=original.metadata,
         ).model_copy(update={"retry_of": original.id, "reused_steps": reused})
