@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from runhook import clock
-from runhook.errors import InvalidRequest
+from runhook.errors import InvalidRequest, ServiceUnavailable
 from runhook.models import BulkCancelJob, Principal, Run, RunStatus
 from runhook.services.bulk_cancel import BulkCancelService, CancelFilter
 from runhook.services.run_labels import checked_metadata, merged_tags, tag_problems
@@ -109,6 +109,9 @@ class FakeJobs:
     def get(self, job_id: str) -> BulkCancelJob | None:
         return self.jobs.get(job_id)
 
+    def delete(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
     def record_page(self, job: BulkCancelJob, **page: Any) -> BulkCancelJob | None:
         current = self.jobs[job.id]
         if self.steal_next or current.cursor != job.cursor or current.status != "RUNNING":
@@ -129,8 +132,11 @@ class FakeJobs:
 @dataclass
 class FakeInvoker:
     events: list[dict[str, Any]] = field(default_factory=list)
+    down: bool = False
 
     def invoke(self, event: dict[str, Any]) -> None:
+        if self.down:
+            raise ServiceUnavailable(message="lambda: down")
         self.events.append(event)
 
 
@@ -213,3 +219,12 @@ def test_created_before_is_never_later_than_the_job() -> None:
     bulk = service(FakeRuns([]), jobs, FakeInvoker())
     job = bulk.start(ME, CancelFilter(None, None, "2999-01-01T00:00:00Z", None), None).job
     assert job is not None and job.created_before == job.created_at
+
+
+def test_a_job_no_worker_can_take_is_not_left_behind() -> None:
+    jobs, invoker = FakeJobs(), FakeInvoker(down=True)
+    with pytest.raises(ServiceUnavailable):
+        service(FakeRuns([a_run()]), jobs, invoker).start(
+            ME, CancelFilter(None, None, None, None), None
+        )
+    assert jobs.jobs == {}

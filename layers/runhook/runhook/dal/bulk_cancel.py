@@ -34,6 +34,9 @@ class BulkCancelJobs:
         }
         self.table.put(item, condition="attribute_not_exists(pk)")
 
+    def delete(self, job_id: str) -> None:
+        self.table.delete(key(keys.bulk_cancel_pk(job_id), keys.BULK_CANCEL_SK))
+
     def get(self, job_id: str) -> BulkCancelJob | None:
         item = self.table.get(
             key(keys.bulk_cancel_pk(job_id), keys.BULK_CANCEL_SK), consistent=True

@@ -26,7 +26,7 @@ from runhook import clock
 from runhook.adapters.functions import AsyncInvoker
 from runhook.dal.bulk_cancel import BulkCancelJobs
 from runhook.dal.runs import RunRepository
-from runhook.errors import InvalidRequest, NotFound
+from runhook.errors import InvalidRequest, NotFound, ServiceUnavailable
 from runhook.models import ACTIVE_STATUSES, BulkCancelJob, Principal, RunStatus
 from runhook.services.runs import MAX_CANCEL_REASON, RunService
 
@@ -106,7 +106,11 @@ class BulkCancelService:
         _check_reason(reason)
         job = self._new_job(principal, wanted, reason)
         self.jobs.create(job, clock.epoch() + JOB_TTL_DAYS * 86400)
-        self.invoker.invoke({"bulkCancelJob": job.id})
+        try:
+            self.invoker.invoke({"bulkCancelJob": job.id})
+        except ServiceUnavailable:
+            self.jobs.delete(job.id)  # no worker will ever take it: a 503 that left nothing
+            raise
         return BulkCancelResult(job=job)
 
     def _new_job(
