@@ -39,6 +39,8 @@ from runhook_client.errors import (
 )
 from runhook_client.models import (
     ApiKey,
+    BulkCancelJob,
+    BulkCancelResult,
     DeliveryAttempt,
     EndpointHealth,
     LogEntry,
@@ -73,6 +75,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ApiKey",
     "AsyncRunhook",
+    "BulkCancelJob",
+    "BulkCancelResult",
     "Conflict",
     "DeliveryAttempt",
     "EndpointHealth",

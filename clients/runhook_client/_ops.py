@@ -8,7 +8,7 @@ the API's operationId; tests/sdk/test_contract.py holds it against `GET /openapi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from runhook_client.models import (
     ApiKey,
+    BulkCancelJob,
+    BulkCancelResult,
     LogPage,
     RecoverResult,
     Run,
@@ -53,6 +55,10 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "createApiKey": ("POST", "/api-keys"),
     "listApiKeys": ("GET", "/api-keys"),
     "revokeApiKey": ("DELETE", "/api-keys/{keyId}"),
+    # issue 14: run management
+    "retryRun": ("POST", "/task-runs/{runId}/retry"),
+    "cancelRuns": ("POST", "/task-runs/cancel"),
+    "getBulkCancel": ("GET", "/task-runs/cancel/{jobId}"),
 }
 
 
@@ -126,11 +132,19 @@ def delete_task(task_id: str) -> Call[None]:
 
 # -- runs --------------------------------------------------------------------------------------
 def create_run(
-    task_id: str, inputs: Mapping[str, Any] | None, client_request_id: str | None
+    task_id: str,
+    inputs: Mapping[str, Any] | None,
+    client_request_id: str | None,
+    tags: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Call[Run]:
     body: dict[str, Any] = {"inputs": dict(inputs or {})}
     if client_request_id is not None:
         body["clientRequestId"] = client_request_id
+    if tags is not None:
+        body["tags"] = list(tags)
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
     return call("createRun", _one(Run, "run"), json=body, taskId=task_id)
 
 
@@ -165,6 +179,30 @@ def resume_run(
     if comment is not None:
         body["comment"] = comment
     return call("resumeRun", _one(Run, "run"), json=body, runId=run_id)
+
+
+def retry_run(
+    run_id: str,
+    from_start: bool,
+    inputs: Mapping[str, Any] | None,
+    client_request_id: str | None,
+) -> Call[Run]:
+    body: dict[str, Any] = {"fromStart": True} if from_start else {}
+    if inputs is not None:
+        body["inputs"] = dict(inputs)
+    if client_request_id is not None:
+        body["clientRequestId"] = client_request_id
+    return call("retryRun", _one(Run, "run"), json=body, runId=run_id)
+
+
+def cancel_runs(body: Mapping[str, Any]) -> Call[BulkCancelResult]:
+    """`body`: {"runIds": [...]} or filter fields (None values left out), plus `reason`."""
+    sent = {k: _query_value(v) for k, v in body.items() if v is not None}
+    return call("cancelRuns", BulkCancelResult.model_validate, json=sent)
+
+
+def get_bulk_cancel(job_id: str) -> Call[BulkCancelJob]:
+    return call("getBulkCancel", _one(BulkCancelJob, "job"), jobId=job_id)
 
 
 # -- webhooks ----------------------------------------------------------------------------------

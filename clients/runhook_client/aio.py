@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,6 +27,8 @@ from runhook_client._transport import (
 from runhook_client.errors import WaitTimeout
 from runhook_client.models import (
     ApiKey,
+    BulkCancelJob,
+    BulkCancelResult,
     LogEntry,
     LogPage,
     RecoverResult,
@@ -129,8 +131,11 @@ class AsyncRuns:
         inputs: Mapping[str, Any] | None = None,
         *,
         client_request_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Run:
-        return await self._c.send(_ops.create_run(task_id, inputs, client_request_id))
+        call = _ops.create_run(task_id, inputs, client_request_id, tags, metadata)
+        return await self._c.send(call)
 
     async def get(self, run_id: str) -> Run:
         return await self._c.send(_ops.get_run(run_id))
@@ -144,6 +149,7 @@ class AsyncRuns:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         page_size: int | None = None,
+        tag: str | None = None,
     ) -> AsyncIterator[Run]:
         filters = {
             "status": status,
@@ -152,6 +158,7 @@ class AsyncRuns:
             "createdAfter": created_after,
             "createdBefore": created_before,
             "pageSize": page_size,
+            "tag": tag,
         }
         token: str | None = None
         while True:
@@ -163,6 +170,44 @@ class AsyncRuns:
 
     async def cancel(self, run_id: str, *, reason: str | None = None) -> Run:
         return await self._c.send(_ops.cancel_run(run_id, reason))
+
+    async def retry(
+        self,
+        run_id: str,
+        *,
+        from_start: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+        client_request_id: str | None = None,
+    ) -> Run:
+        """A new run of a FAILED or CANCELLED run that skips the steps that succeeded
+        (their results carried over); `from_start` or new `inputs` rerun every step."""
+        call = _ops.retry_run(run_id, from_start, inputs, client_request_id)
+        return await self._c.send(call)
+
+    async def cancel_many(
+        self,
+        run_ids: Sequence[str] | None = None,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+        reason: str | None = None,
+    ) -> BulkCancelResult:
+        """Cancel up to 100 runs by id (answered at once), or every match of a filter
+        (`.job` proceeds in the background: poll it with `bulk_cancel_job`)."""
+        body = {
+            "runIds": list(run_ids) if run_ids is not None else None,
+            "taskId": task_id,
+            "status": status,
+            "createdBefore": created_before,
+            "limit": limit,
+            "reason": reason,
+        }
+        return await self._c.send(_ops.cancel_runs(body))
+
+    async def bulk_cancel_job(self, job_id: str) -> BulkCancelJob:
+        return await self._c.send(_ops.get_bulk_cancel(job_id))
 
     async def resume(
         self,

@@ -7,7 +7,7 @@ Each method builds its request in `_ops` (shared with the async client) and send
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,6 +26,8 @@ from runhook_client._transport import (
 from runhook_client.errors import WaitTimeout
 from runhook_client.models import (
     ApiKey,
+    BulkCancelJob,
+    BulkCancelResult,
     LogEntry,
     LogPage,
     RecoverResult,
@@ -134,10 +136,14 @@ class Runs:
         inputs: Mapping[str, Any] | None = None,
         *,
         client_request_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Run:
         """Queue a run. The same `client_request_id` for the same task returns the run it
-        started the first time (safe to retry after a lost answer)."""
-        return self._c.send(_ops.create_run(task_id, inputs, client_request_id))
+        started the first time (safe to retry after a lost answer). `tags` (at most 10)
+        are merged with the task's default tags; `metadata` is a JSON object (≤ 4 KB)."""
+        call = _ops.create_run(task_id, inputs, client_request_id, tags, metadata)
+        return self._c.send(call)
 
     def get(self, run_id: str) -> Run:
         return self._c.send(_ops.get_run(run_id))
@@ -151,6 +157,7 @@ class Runs:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         page_size: int | None = None,
+        tag: str | None = None,
     ) -> Iterator[Run]:
         """The organization's runs, newest first, across every page (nextPageToken)."""
         filters = {
@@ -160,6 +167,7 @@ class Runs:
             "createdAfter": created_after,
             "createdBefore": created_before,
             "pageSize": page_size,
+            "tag": tag,
         }
         token: str | None = None
         while True:
@@ -170,6 +178,44 @@ class Runs:
 
     def cancel(self, run_id: str, *, reason: str | None = None) -> Run:
         return self._c.send(_ops.cancel_run(run_id, reason))
+
+    def retry(
+        self,
+        run_id: str,
+        *,
+        from_start: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+        client_request_id: str | None = None,
+    ) -> Run:
+        """A new run of a FAILED or CANCELLED run that skips the steps that succeeded
+        (their results carried over); `from_start` or new `inputs` rerun every step."""
+        call = _ops.retry_run(run_id, from_start, inputs, client_request_id)
+        return self._c.send(call)
+
+    def cancel_many(
+        self,
+        run_ids: Sequence[str] | None = None,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+        reason: str | None = None,
+    ) -> BulkCancelResult:
+        """Cancel up to 100 runs by id (answered at once), or every match of a filter
+        (`.job` proceeds in the background: poll it with `bulk_cancel_job`)."""
+        body = {
+            "runIds": list(run_ids) if run_ids is not None else None,
+            "taskId": task_id,
+            "status": status,
+            "createdBefore": created_before,
+            "limit": limit,
+            "reason": reason,
+        }
+        return self._c.send(_ops.cancel_runs(body))
+
+    def bulk_cancel_job(self, job_id: str) -> BulkCancelJob:
+        return self._c.send(_ops.get_bulk_cancel(job_id))
 
     def resume(
         self,

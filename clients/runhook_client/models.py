@@ -66,6 +66,12 @@ class Run(Resource):
     task_version: int | None = None
     client_request_id: str | None = None
     waiting: Waiting | None = None
+    # Run management (issue 14).
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    retry_of: str | None = None  # the run this one retries
+    retried_by: str | None = None  # the run that retried this one
+    reused_steps: int = 0  # leading steps whose results were carried over
 
     @property
     def is_terminal(self) -> bool:
@@ -94,6 +100,7 @@ class Task(Resource):
     version: int
     name: str
     description: str | None = None
+    tags: list[str] = Field(default_factory=list)  # default tags of its runs (issue 14)
     inputs: dict[str, Any] = Field(default_factory=dict)
     steps: list[dict[str, Any]] = Field(default_factory=list)
     outputs: dict[str, Any] | None = None
@@ -178,3 +185,43 @@ class ApiKey(Resource):
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     secret: str | None = None  # only in the answer to create
+
+
+# -- bulk cancel (issue 14) ---------------------------------------------------------------------
+class BulkCancelFilter(Resource):
+    task_id: str | None = None
+    status: str | None = None  # None: PENDING and RUNNING
+    created_before: datetime | None = None
+
+
+class BulkCancelJob(Resource):
+    """A filter-based cancel working in the background (`runs.bulk_cancel_job` polls it)."""
+
+    id: str
+    status: str  # RUNNING, COMPLETED
+    filter: BulkCancelFilter | None = None
+    reason: str | None = None
+    limit: int | None = None
+    cancelled: int = 0
+    skipped: int = 0
+    stopped_by_limit: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == "COMPLETED"
+
+
+class BulkCancelSkip(Resource):
+    run_id: str
+    reason: str  # already_terminal, not_found
+
+
+class BulkCancelResult(Resource):
+    """By ids: what was cancelled and skipped; by filter: `job`, the job started."""
+
+    cancelled: list[str] = Field(default_factory=list)
+    skipped: list[BulkCancelSkip] = Field(default_factory=list)
+    job: BulkCancelJob | None = None

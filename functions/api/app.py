@@ -1,4 +1,9 @@
-"""ApiFunction: the public REST API behind API Gateway (HTTP API, payload v2)."""
+"""ApiFunction: the public REST API behind API Gateway (HTTP API, payload v2).
+
+It also works through filter-based bulk cancels in the background: the API queues
+`{"bulkCancelJob": <id>}` to this same function asynchronously (issue 14,
+runhook.services.bulk_cancel), so no other function or queue is needed.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +21,25 @@ logger = Logger()
 
 def create_handler(container: Container | None = None) -> Callable[[dict[str, Any], Any], Any]:
     """The Lambda handler on `container` (default: this function's environment)."""
-    mangum = Mangum(create_app(container or Container.from_environment()), lifespan="off")
+    container = container or Container.from_environment()
+    mangum = Mangum(create_app(container), lifespan="off")
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "bulkCancelJob" in event:  # our own async invocation, not an HTTP request
+            return work_bulk_cancel(container, str(event["bulkCancelJob"]), context)
         return mangum(event, context)  # type: ignore[arg-type]
 
     return handler
+
+
+def work_bulk_cancel(container: Container, job_id: str, context: Any) -> dict[str, Any]:
+    """Carry a bulk-cancel job on for as long as this invocation's time allows."""
+    job = container.bulk_cancel_service.work(
+        job_id, lambda: context.get_remaining_time_in_millis() / 1000.0
+    )
+    logger.info("bulk cancel worked", extra={"jobId": job_id, "job": job and job.to_resource()})
+    return {"jobId": job_id, "status": job.status if job else None}
 
 
 handler = create_handler()

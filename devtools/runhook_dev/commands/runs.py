@@ -1,4 +1,4 @@
-"""`runhook runs start|list|get|cancel|resume|logs`.
+"""`runhook runs start|list|get|cancel|resume|logs|retry|cancel-many`.
 
 Exit codes of `runs start --wait` (and of `runs get --wait`): 0 COMPLETED, 1 FAILED (or any
 error), 2 bad usage, 3 CANCELLED, 4 still running when --timeout ran out.
@@ -70,6 +70,8 @@ def _inputs(pairs: tuple[str, ...], json_pairs: tuple[str, ...], path: str | Non
 @click.option("--input-json", "json_pairs", multiple=True, metavar="KEY=JSON", help="Typed.")
 @click.option("--inputs-file", type=str, help="A JSON or YAML object of inputs.")
 @click.option("--client-request-id", help="Idempotency: the same id returns the same run.")
+@click.option("--tag", "tags", multiple=True, help="A tag of the run (repeat for more; ≤ 10).")
+@click.option("--metadata", help="A JSON object kept with the run (≤ 4 KB).")
 @click.option("--wait", is_flag=True, help="Follow the run to its end; exit code by status.")
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="For --wait (s).")
 @api_options
@@ -81,12 +83,20 @@ def start(
     json_pairs: tuple[str, ...],
     inputs_file: str | None,
     client_request_id: str | None,
+    tags: tuple[str, ...],
+    metadata: str | None,
     wait: bool,
     timeout: float,
 ) -> int:
     """Start a run of TASK_ID; with --wait, show its progress and print its outputs."""
     inputs = _inputs(pairs, json_pairs, inputs_file)
-    run = client.runs.create(task_id, inputs, client_request_id=client_request_id)
+    run = client.runs.create(
+        task_id,
+        inputs,
+        client_request_id=client_request_id,
+        tags=list(tags) or None,
+        metadata=_json_object(metadata, "--metadata"),
+    )
     if not wait:
         show(output, run, COLUMNS)
         return 0
@@ -174,6 +184,7 @@ def _read_all(client: Runhook, run_id: str, after: str | None) -> list[LogEntry]
 @click.option("--task", "task_id", help="Only this task's runs.")
 @click.option("--since", help="Created since: an ISO time or 30m, 2h, 7d.")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--tag", help="Only runs carrying this tag (not with --status).")
 @api_options
 def list_runs(
     client: Runhook,
@@ -182,6 +193,7 @@ def list_runs(
     task_id: str | None,
     since: str | None,
     limit: int,
+    tag: str | None,
 ) -> None:
     """The organization's runs, newest first."""
     runs = client.runs.list(
@@ -189,6 +201,7 @@ def list_runs(
         task_id=task_id,
         created_after=parse_since(since) if since else None,
         page_size=min(limit, 100),
+        tag=tag,
     )
     show(output, list(itertools.islice(runs, limit)), COLUMNS)
 
@@ -265,3 +278,91 @@ def logs(client: Runhook, output: str, run_id: str, follow: bool, after: str | N
             node = f"[{entry.node_id}] " if entry.node_id else ""
             click.echo(f"{stamp} {entry.level.upper():<7} {node}{entry.message}")
         sys.stdout.flush()
+
+
+# -- run management (issue 14) ------------------------------------------------------------------
+def _json_object(value: str | None, option: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{option}: not JSON") from exc
+    if not isinstance(parsed, dict):
+        raise click.BadParameter(f"{option}: a JSON object")
+    return parsed
+
+
+@group.command("retry")
+@click.argument("run_id")
+@click.option("--from-start", is_flag=True, help="Rerun every step (default: from the failed one).")
+@click.option("--inputs-file", type=str, help="New inputs (a JSON or YAML object): from the start.")
+@click.option("--client-request-id", help="Idempotency: the same id returns the same retry.")
+@click.option("--wait", is_flag=True, help="Follow the new run to its end; exit code by status.")
+@click.option("--timeout", type=float, default=3600.0, show_default=True, help="For --wait (s).")
+@api_options
+def retry(
+    client: Runhook,
+    output: str,
+    run_id: str,
+    from_start: bool,
+    inputs_file: str | None,
+    client_request_id: str | None,
+    wait: bool,
+    timeout: float,
+) -> int:
+    """Retry a FAILED or CANCELLED run: a new run that skips the steps that succeeded."""
+    inputs = _inputs((), (), inputs_file) if inputs_file else None
+    run = client.runs.retry(
+        run_id, from_start=from_start, inputs=inputs, client_request_id=client_request_id
+    )
+    if output == "table" and not wait:
+        click.echo(f"retry of {run.retry_of}: {run.reused_steps} step(s) carried over")
+    if not wait:
+        show(output, run, COLUMNS)
+        return 0
+    return _finish(client, run, output, timeout)
+
+
+@group.command("cancel-many")
+@click.argument("run_ids", nargs=-1)
+@click.option("--task", "task_id", help="Filter: this task's runs.")
+@click.option("--status", type=click.Choice(("PENDING", "RUNNING"), case_sensitive=False))
+@click.option("--before", help="Filter: created before an ISO time or 30m, 2h, 7d ago.")
+@click.option("--limit", type=click.IntRange(1, 1000), help="Filter: at most this many runs.")
+@click.option("--reason", help="Kept as each run's cancelReason.")
+@click.option("--wait", is_flag=True, help="Filter: wait for the background job to finish.")
+@api_options
+def cancel_many(
+    client: Runhook,
+    output: str,
+    run_ids: tuple[str, ...],
+    task_id: str | None,
+    status: str | None,
+    before: str | None,
+    limit: int | None,
+    reason: str | None,
+    wait: bool,
+) -> None:
+    """Cancel up to 100 runs by id (RUN_IDS), or every match of a filter in the background."""
+    result = client.runs.cancel_many(
+        list(run_ids) or None,
+        task_id=task_id,
+        status=status.upper() if status else None,
+        created_before=parse_since(before) if before else None,
+        limit=limit,
+        reason=reason,
+    )
+    job = result.job
+    while wait and job is not None and not job.is_done:
+        time.sleep(0.5)
+        job = client.runs.bulk_cancel_job(job.id)
+    if output == "json":
+        show(output, result.model_copy(update={"job": job}), ())
+    elif job is not None:
+        click.echo(f"job {job.id}: {job.status}, {job.cancelled} cancelled, {job.skipped} skipped")
+    else:
+        for run_id in result.cancelled:
+            click.echo(f"cancelled {run_id}")
+        for skip in result.skipped:
+            click.echo(f"skipped {skip.run_id}: {skip.reason}")

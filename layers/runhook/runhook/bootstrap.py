@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from runhook.outbox import Outbox
     from runhook.services.artifacts import ArtifactService
     from runhook.services.authentication import Authenticator
+    from runhook.services.bulk_cancel import BulkCancelService
     from runhook.services.endpoints import EndpointService
     from runhook.services.health import HealthCheck
     from runhook.services.organization import OrganizationService
@@ -260,7 +261,21 @@ class Container:
             self.quota,
             self.sfn,
             public_base_url=self.settings.public_base_url,
+            steps=self.run_store,  # issue 14: a retry carries succeeded steps over
         )
+
+    @once
+    def bulk_cancel_service(self) -> BulkCancelService:
+        """Issue 14: cancels by id, and filter-based jobs worked by the API function itself
+        (invoked asynchronously: settings.bulk_cancel_function)."""
+        from runhook.adapters.functions import AsyncInvoker
+        from runhook.dal.bulk_cancel import BulkCancelJobs
+        from runhook.services.bulk_cancel import BulkCancelService
+
+        invoker = AsyncInvoker(
+            self.settings.bulk_cancel_function, client_factory=partial(self.client, "lambda")
+        )
+        return BulkCancelService(self.run_service, self.runs, BulkCancelJobs(self.table), invoker)
 
     @once
     def task_service(self) -> TaskService:

@@ -153,3 +153,24 @@ def active_runs_gsi3(shard: int) -> str:
 def due_deliveries_gsi3(shard: int) -> str:
     """Pending deliveries, by when their next attempt is due (the key goes when they end)."""
     return f"DELIVERIES#DUE#{shard}"
+
+
+# -- run tags (issue 14): one item per (run, tag), indexed in gsi2 under the org and tag --
+def run_tag_sk(tag: str) -> str:
+    return f"TAG#{tag}"
+
+
+RUN_TAG_PREFIX = "TAG#"
+
+
+def org_tag_runs_gsi2(org_id: str, tag: str) -> str:
+    """The organization's runs carrying `tag`, newest first by `<createdAt>#<run>`."""
+    return f"ORG#{org_id}#TAG#{tag}"
+
+
+# -- bulk cancel jobs (issue 14) ------------------------------------------------------------
+def bulk_cancel_pk(job_id: str) -> str:
+    return f"BULKCANCEL#{job_id}"
+
+
+BULK_CANCEL_SK = "JOB"

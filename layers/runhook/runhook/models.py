@@ -41,6 +41,15 @@ TriggerType = Literal["manual", "schedule", "api"]
 LogLevel = Literal["info", "warning", "error"]
 
 
+# Run labels (issue 14): what a caller may attach to a run (and a task declare as defaults).
+MAX_TAGS = 10  # per run (its own) and per task (the defaults)
+MAX_MERGED_TAGS = 2 * MAX_TAGS  # a run's own tags with its task's defaults
+MAX_TAG_LENGTH = 64
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/=+@-]{0,63}$"  # no spaces, no '#', no commas
+MAX_METADATA_BYTES = 4096  # the compact JSON encoding, UTF-8
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH, pattern=TAG_PATTERN)]
+
+
 class RunError(BaseModel):
     code: str
     message: str
@@ -78,6 +87,12 @@ class Run(BaseModel):
     client_request_id: str | None = None
     sequence: int = 0
     deadline: str | None = None
+    # Run management (issue 14): labels, a retry's links and the steps it carried over.
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    retry_of: str | None = None
+    retried_by: str | None = None
+    reused_steps: int = 0
 
     @property
     def active(self) -> bool:
@@ -108,6 +123,11 @@ class Run(BaseModel):
             "taskVersion": self.task_version,
             "clientRequestId": self.client_request_id,
             "waiting": self.waiting.model_dump() if self.waiting else None,
+            "tags": list(self.tags),
+            "metadata": self.metadata,
+            "retryOf": self.retry_of,
+            "retriedBy": self.retried_by,
+            "reusedSteps": self.reused_steps,
         }
 
 
@@ -122,6 +142,7 @@ class RunFilter(BaseModel):
     trigger_type: str | None = None
     created_after: str | None = None
     created_before: str | None = None
+    tag: str | None = None
 
 
 class LogEntry(BaseModel):
@@ -322,3 +343,52 @@ class Principal(BaseModel):
 
     def can(self, scope: Scope) -> bool:
         return "admin" in self.scopes or scope in self.scopes
+
+
+# -- bulk cancel (issue 14) ------------------------------------------------------------------
+BulkCancelStatus = Literal["RUNNING", "COMPLETED"]
+
+
+class BulkCancelJob(BaseModel):
+    """A filter-based cancel working in the background: what it matches and how far it got.
+
+    `cursor` is the page token of the listing it walks (private: never shown);
+    `cancelled` and `skipped` count runs (skipped: over by the time their turn came).
+    """
+
+    model_config = ConfigDict(frozen=True, **STORED_AS_CAMEL)
+
+    id: str
+    org_id: str
+    status: BulkCancelStatus = "RUNNING"
+    task_id: str | None = None
+    run_status: RunStatus | None = None  # None: PENDING and RUNNING
+    created_before: str
+    reason: str | None = None
+    limit: int
+    cancelled: int = 0
+    skipped: int = 0
+    cursor: str | None = None
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None
+    stopped_by_limit: bool = False
+
+    def to_resource(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "filter": {
+                "taskId": self.task_id,
+                "status": self.run_status.value if self.run_status else None,
+                "createdBefore": self.created_before,
+            },
+            "reason": self.reason,
+            "limit": self.limit,
+            "cancelled": self.cancelled,
+            "skipped": self.skipped,
+            "stoppedByLimit": self.stopped_by_limit,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "finishedAt": self.finished_at,
+        }

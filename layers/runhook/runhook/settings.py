@@ -52,6 +52,10 @@ class Settings(BaseModel):
         default=600.0, ge=0, alias="SWEEP_DELIVERY_GRACE_SECONDS"
     )
 
+    # Issue 14: the function that works through filter-based bulk cancels (the API function
+    # itself, invoked asynchronously; template.yaml names it).
+    bulk_cancel_function: str = Field(default="", alias="BULK_CANCEL_FUNCTION")
+
     model_config = {"populate_by_name": True, "frozen": True}
 
     @property

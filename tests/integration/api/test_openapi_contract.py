@@ -58,6 +58,10 @@ OPERATION_IDS = {
     ("post", "/webhook-endpoints/{endpointId}/recover"): "recoverWebhookDeliveries",
     ("get", "/webhook-deliveries/{deliveryId}"): "getWebhookDelivery",
     ("post", "/webhook-deliveries/{deliveryId}/replay"): "replayWebhookDelivery",
+    # issue 14: run management
+    ("post", "/task-runs/{runId}/retry"): "retryRun",
+    ("post", "/task-runs/cancel"): "cancelRuns",
+    ("get", "/task-runs/cancel/{jobId}"): "getBulkCancel",
 }
 PREFIX = "/public/v1"
 CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)*$")

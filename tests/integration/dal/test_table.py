@@ -268,3 +268,41 @@ def test_a_lease_is_stored_in_milliseconds_and_read_in_seconds(container: Any) -
     assert deliveries.claim(delivery_id, 0, now=started + 30, lease_seconds=60) is None
     again = deliveries.claim(delivery_id, 0, now=started + 61, lease_seconds=60)
     assert again is not None and again.attempts == 2
+
+
+# -- batch_get (issue 14: runs by tag, bulk cancel by ids) ------------------------------------
+def test_batch_get_reads_more_than_100_keys_and_skips_missing_ones(table: Table, pk: str) -> None:
+    items = [{**key(f"{pk}#{i}", "S"), "i": i} for i in range(130)]
+    table.batch_put(items)
+    keys = [key(f"{pk}#{i}", "S") for i in range(130)] + [key(f"{pk}#missing", "S")]
+    found = table.batch_get(keys, consistent=True)
+    assert sorted(found, key=lambda i: int(i["i"])) == items
+
+
+def test_unprocessed_keys_are_retried_with_backoff() -> None:
+    def unprocessed_first(kwargs: dict[str, Any]) -> dict[str, Any]:
+        (request,) = kwargs["RequestItems"].values()
+        rest = {"t": {**request, "Keys": request["Keys"][1:]}}
+        return {"Responses": {"t": [request["Keys"][0]]}, "UnprocessedKeys": rest}
+
+    def all_of_them(kwargs: dict[str, Any]) -> dict[str, Any]:
+        (request,) = kwargs["RequestItems"].values()
+        return {"Responses": {"t": request["Keys"]}, "UnprocessedKeys": {}}
+
+    client = FakeClient(unprocessed_first, all_of_them)
+    slept: list[float] = []
+    got = Table("t", boto3_client=client, sleep=slept.append).batch_get(
+        [key(f"P#{i}", "S") for i in range(3)], consistent=True
+    )
+    assert sorted(i["pk"] for i in got) == ["P#0", "P#1", "P#2"]
+    sent = [len(next(iter(kw["RequestItems"].values()))["Keys"]) for _, kw in client.calls]
+    assert sent == [3, 2] and len(slept) == 1
+    assert all(next(iter(kw["RequestItems"].values()))["ConsistentRead"] for _, kw in client.calls)
+
+    def none_of_them(kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"Responses": {"t": []}, "UnprocessedKeys": kwargs["RequestItems"]}
+
+    stuck = FakeClient(*[none_of_them] * 8)
+    with pytest.raises(ServiceUnavailable):
+        Table("t", boto3_client=stuck, sleep=slept.append).batch_get([key("P", "S")])
+    assert len(stuck.calls) == 8

@@ -70,6 +70,29 @@ class MemoryRunStore:
         self.runs[run.id] = run
         return run
 
+    def add_retry(self, original: Run, reused_steps: int) -> Run:
+        """A PENDING retry of `original` (same task version and inputs) carrying over its
+        first `reused_steps` step records, as RunService.retry_run and
+        DynamoRunStore.carry_over leave it (issue 14)."""
+        retry = original.model_copy(
+            update={
+                "id": clock.new_id(),
+                "status": RunStatus.PENDING,
+                "current_step": 0,
+                "started_at": None,
+                "finished_at": None,
+                "error": None,
+                "outputs": {},
+                "sequence": 0,
+                "retry_of": original.id,
+                "reused_steps": reused_steps,
+            }
+        )
+        records = self.records.get(original.id, {})
+        self.records[retry.id] = {i: r for i, r in records.items() if i < reused_steps}
+        self.runs[retry.id] = retry
+        return retry
+
     def cancel(self, run_id: str) -> Run | None:
         """What the cancel endpoint does to the run."""
         return self._change(
@@ -90,7 +113,7 @@ class MemoryRunStore:
             event="task-run.started",
             status=RunStatus.RUNNING,
             started_at=started_at,
-            current_step=0,
+            current_step=self.runs[run_id].reused_steps if run_id in self.runs else 0,
         )
 
     def load_plan(self, run: Run) -> TaskPlan | None:

@@ -20,6 +20,7 @@ from runhook.bootstrap import Container
 from runhook.errors import Forbidden
 from runhook.models import Principal, Scope
 from runhook.services.artifacts import ArtifactService
+from runhook.services.bulk_cancel import BulkCancelService
 from runhook.services.endpoints import EndpointService
 from runhook.services.health import HealthCheck
 from runhook.services.organization import OrganizationService
@@ -130,6 +131,10 @@ def _health(request: Request) -> HealthCheck:
     return container_of(request).health_check
 
 
+def _bulk_cancels(request: Request) -> BulkCancelService:  # issue 14
+    return container_of(request).bulk_cancel_service
+
+
 Runs = Annotated[RunService, Depends(_runs)]
 Tasks = Annotated[TaskService, Depends(_tasks)]
 Organizations = Annotated[OrganizationService, Depends(_organization)]
@@ -137,3 +142,4 @@ Endpoints = Annotated[EndpointService, Depends(_endpoints)]
 Replays = Annotated[ReplayService, Depends(_replays)]
 Artifacts = Annotated[ArtifactService, Depends(_artifacts)]
 Health = Annotated[HealthCheck, Depends(_health)]
+BulkCancels = Annotated[BulkCancelService, Depends(_bulk_cancels)]

@@ -88,6 +88,11 @@ _RUN_EXAMPLE: dict[str, Any] = {
     "taskVersion": 1,
     "clientRequestId": "order-A-1001",
     "waiting": None,
+    "tags": ["billing"],
+    "metadata": {"customer": "C-42"},
+    "retryOf": None,
+    "retriedBy": None,
+    "reusedSteps": 0,
 }
 
 
@@ -110,6 +115,12 @@ class Run(Resource):
     taskVersion: int = Field(ge=1, description="The task version the run executes")
     clientRequestId: str | None = Field(description="The idempotency key it was created with")
     waiting: RunWaiting | None = Field(description="Set while an approval step waits")
+    # Run management (issue 14).
+    tags: list[str] = Field(description="Labels: the task's default tags, then the run's own")
+    metadata: dict[str, Any] = Field(description="The caller's JSON object, stored as given")
+    retryOf: Identifier | None = Field(description="The run this one retries")
+    retriedBy: Identifier | None = Field(description="The run that retried this one")
+    reusedSteps: int = Field(ge=0, description="Leading steps whose results were carried over")
 
 
 class RunResponse(Resource):
@@ -153,6 +164,7 @@ class Task(Resource):
     version: int = Field(ge=1)
     name: str
     description: str | None
+    tags: list[str] = Field(description="Default tags of its runs (merged with theirs)")
     inputs: dict[str, Any] = Field(description="JSON Schema of the run inputs")
     steps: list[dict[str, Any]]
     outputs: dict[str, str]
@@ -366,3 +378,45 @@ class Error(BaseModel):
 
     detail: str = Field(description="snake_case error code", examples=["run_not_found"])
     errors: list[ErrorItem] | None = Field(default=None, description="Every problem found")
+
+
+# -- run management (issue 14): bulk cancel ---------------------------------------------------
+
+
+class BulkCancelFilter(Resource):
+    taskId: Identifier | None
+    status: RunStatus | None = Field(description="null: PENDING and RUNNING")
+    createdBefore: Timestamp
+
+
+class BulkCancelJob(Resource):
+    """A filter-based cancel working in the background; poll getBulkCancel for progress."""
+
+    id: Identifier
+    status: Literal["RUNNING", "COMPLETED"]
+    filter: BulkCancelFilter
+    reason: str | None
+    limit: int = Field(ge=1, le=1000, description="At most this many runs are handled")
+    cancelled: int = Field(ge=0, description="Runs cancelled so far")
+    skipped: int = Field(ge=0, description="Matching runs that were over when their turn came")
+    stoppedByLimit: bool = Field(description="More runs matched than `limit`")
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    finishedAt: Timestamp | None
+
+
+class BulkCancelSkip(Resource):
+    runId: str
+    reason: Literal["already_terminal", "not_found"]
+
+
+class BulkCancelResult(Resource):
+    """By ids: what was cancelled and skipped (`job` null); by filter: the job started."""
+
+    cancelled: list[Identifier] = Field(max_length=100)
+    skipped: list[BulkCancelSkip] = Field(max_length=100)
+    job: BulkCancelJob | None
+
+
+class BulkCancelJobResponse(Resource):
+    job: BulkCancelJob

@@ -71,6 +71,14 @@ class CreateRunBody(BaseModel):
     clientRequestId: str | None = Field(
         default=None, min_length=1, max_length=255, description="Idempotency key"
     )
+    tags: list[str] | None = Field(  # issue 14
+        default=None,
+        description="At most 10 tags, each 1-64 characters of letters, digits and _ . : / = + @ -"
+        " (merged with the task's default tags)",
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="A JSON object of at most 4 KB, stored with the run"
+    )
 
 
 class CancelRunBody(BaseModel):
@@ -99,4 +107,44 @@ class PatchOrganizationBody(OrganizationSettings):
 
     force: bool = Field(
         default=False, description="Save an allowlist even if it excludes the caller"
+    )
+
+
+# -- run management (issue 14): retry, bulk cancel, tags and metadata ----------------------
+
+
+class RetryRunBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fromStart: bool = Field(
+        default=False,
+        strict=True,
+        description="Rerun every step (default: carry over the steps that succeeded)",
+    )
+    inputs: dict[str, Any] | None = Field(
+        default=None, description="New inputs (merged over the task's defaults); implies fromStart"
+    )
+    clientRequestId: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Idempotency key"
+    )
+
+
+class BulkCancelBody(BaseModel):
+    """Either `runIds` or a filter (at least one of `taskId`, `status`, `createdBefore`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runIds: list[str] | None = Field(
+        default=None, description="At most 100 run ids (others' runs count as not found)"
+    )
+    taskId: str | None = Field(default=None, max_length=36, description="Filter: the task's runs")
+    status: str | None = Field(
+        default=None, description="Filter: PENDING or RUNNING (default: both)"
+    )
+    createdBefore: str | None = Field(
+        default=None, max_length=64, description="Filter: created before (ISO 8601, exclusive)"
+    )
+    reason: str | None = Field(default=None, max_length=1024)
+    limit: int | None = Field(
+        default=None, description="Filter: cancel at most this many runs (1-1000, default 1000)"
     )

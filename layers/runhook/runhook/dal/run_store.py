@@ -55,7 +55,9 @@ class DynamoRunStore:
             run_id,
             event="task-run.started",
             allowed_from={RunStatus.PENDING},
-            changes={"status": RunStatus.RUNNING, "started_at": started_at, "current_step": 0},
+            changes={"status": RunStatus.RUNNING, "started_at": started_at},
+            # A retry starts after the steps it carried over (0 for any other run).
+            copies={"current_step": "reused_steps"},
         )
 
     def advance(self, run_id: str, *, from_step: int) -> Run | None:
@@ -121,6 +123,36 @@ class DynamoRunStore:
             condition="currentStep = :k",
             condition_values={":k": at_step},
         )
+
+    # -- a retry's carried-over steps (issue 14) ------------------------------------------------
+    def reusable_steps(self, run_id: str) -> int:
+        """How many leading steps of the run succeeded (0, 1, … up to the first step that
+        failed or never finished): what a retry can carry over."""
+        records = self.load_step_records(run_id)
+        count = 0
+        while count in records and records[count].status == "succeeded":
+            count += 1
+        return count
+
+    def carry_over(self, source_id: str, target: Run, count: int) -> None:
+        """Copy the first `count` step records of run `source_id` (with their result parts)
+        into `target`'s partition, expiring with `target`. Written before `target` itself,
+        so the engine finds them when it claims the retry; if `target` is never written,
+        they only wait for their TTL."""
+        if count <= 0:
+            return
+        items = self.table.query_all(
+            prefix_query(keys.run_pk(source_id), keys.STEP_PREFIX, consistent=True)
+        )
+        expires = expiry(target.deadline, self.log_retention_days)
+        copies = [
+            {**item, "pk": keys.run_pk(target.id), "expiresAt": expires}
+            for item in items
+            if int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0]) < count
+        ]
+        # Parts sort before their step item: the step item (which marks a result whole) last.
+        copies.sort(key=lambda item: item.get("type") == "step")
+        self.table.batch_put(copies)
 
     # -- task versions ---------------------------------------------------------------------
     def load_plan(self, run: Run) -> TaskPlan | None:

@@ -23,14 +23,22 @@ from runhook.dal.expressions import (
     Put,
     TransactAction,
     Update,
+    UpdateItem,
     index_query,
     key,
     prefix_query,
 )
 from runhook.dal.table import Table, TransactionCancelled
-from runhook.models import TERMINAL_STATUSES, LogEntry, Run, RunFilter, RunStatus
+from runhook.models import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    LogEntry,
+    Run,
+    RunFilter,
+    RunStatus,
+)
 
-RUN_JSON_FIELDS = frozenset({"inputs", "outputs", "error", "waiting"})
+RUN_JSON_FIELDS = frozenset({"inputs", "outputs", "error", "waiting", "tags", "metadata"})
 # Attributes of the run item that only the engine reads (not part of the Run model).
 TASK_TOKEN = "taskToken"  # noqa: S105 - an attribute name
 EVENT_TYPE = "eventType"  # the event the last transition announces (read from the stream)
@@ -95,14 +103,57 @@ def run_item(run: Run) -> Item:
     return item
 
 
+def tag_items(run: Run) -> list[Item]:
+    """One item per tag, in the run's partition and in gsi2 under (organization, tag).
+
+    They carry the run's immutable facts (task, trigger) so a listing by tag can filter on
+    them in the Query; status changes, so it is never copied here (docs/data-model.md).
+    """
+    created = keys.created_sort(run.created_at, run.id)
+    return [
+        {
+            **key(keys.run_pk(run.id), keys.run_tag_sk(tag)),
+            "type": "run_tag",
+            "gsi2pk": keys.org_tag_runs_gsi2(run.org_id, tag),
+            "gsi2sk": created,
+            "runId": run.id,
+            "orgId": run.org_id,
+            "taskId": run.task_id,
+            "triggerType": run.trigger_type,
+        }
+        for tag in run.tags
+    ]
+
+
+def retry_link(original_id: str, retry_id: str) -> UpdateItem:
+    """The transaction action that names `retry_id` on the original run as `retriedBy`.
+
+    Only once, and only on a FAILED or CANCELLED run. Not a transition: the run's status,
+    progress and sequence stay as they are, so the stream publisher announces nothing
+    (docs/outbox.md: it publishes only a change that bumped `sequence`).
+    """
+    update = Update().set(attribute(Run, "retried_by"), retry_id)
+    finished = [update.value("failed", RunStatus.FAILED.value)]
+    finished.append(update.value("cancelled", RunStatus.CANCELLED.value))
+    condition = (
+        f"attribute_not_exists({update.name('retriedBy')}) "
+        f"AND {update.name('status')} IN ({', '.join(finished)})"
+    )
+    return UpdateItem(key(keys.run_pk(original_id), keys.RUN_SK), update, condition)
+
+
 class RunRepository:
+    """Every access pattern of the run item, its claim, tags and logs (docs/data-model.md);
+    longer than ~250 lines because the list queries (org, task, tag, active) live here too."""
+
     def __init__(self, table: Table) -> None:
         self.table = table
 
     def create(self, run: Run, extra: Sequence[TransactAction] = ()) -> None:
         """Write the run and its idempotency claim in one transaction.
 
-        `extra` are further actions of the transaction (the usage counter). Raises
+        `extra` are further actions of the transaction (the usage counter, a retry's
+        link), after the run, its claim and its tag items (`tag_items`). Raises
         IdempotencyConflict when the claim exists already, TransactionRefused when
         another condition failed (or the transaction conflicted).
         """
@@ -114,6 +165,7 @@ class RunRepository:
                 "createdAt": run.created_at,
             }
             actions.append(Put(claim, "attribute_not_exists(pk)"))
+        actions.extend(Put(t) for t in tag_items(run))
         actions.extend(extra)
         try:
             self.table.transact_write(actions)
@@ -142,6 +194,11 @@ class RunRepository:
         """The raw item, with the engine's private attributes (task token, step state)."""
         return self.table.get(key(keys.run_pk(run_id), keys.RUN_SK), consistent=True)
 
+    def get_many(self, run_ids: Sequence[str]) -> list[Run]:
+        """The runs of `run_ids` that exist (BatchGetItem, consistent), in no order."""
+        keys_ = [key(keys.run_pk(r), keys.RUN_SK) for r in run_ids]
+        return [run_from_item(i) for i in self.table.batch_get(keys_, consistent=True)]
+
     def task_token(self, run_id: str) -> str | None:
         """The token of the approval the run is parked on, if any."""
         token = (self.get_item(run_id) or {}).get(TASK_TOKEN)
@@ -158,6 +215,7 @@ class RunRepository:
         raw: Mapping[str, Any] | None = None,
         condition: str | None = None,
         condition_values: Mapping[str, Any] | None = None,
+        copies: Mapping[str, str] | None = None,
     ) -> Run | None:
         """Apply `changes` (Run field names) if the run's status is in `allowed_from`.
 
@@ -166,7 +224,8 @@ class RunRepository:
         `event=None` announces nothing (a claim that may still be undone).
         Returns the new run, or None when the condition did not hold. `raw` sets private
         attributes by their item names; `remove` drops fields (or private attributes).
-        `condition` may add to the status condition.
+        `condition` may add to the status condition. `copies` sets a numeric field to
+        another stored field's value (0 when that is absent), in the same update.
         """
         update = Update()
         if event is None:  # a change nobody is told about: the stream publisher skips it
@@ -179,6 +238,9 @@ class RunRepository:
             update.set(attribute(Run, field), stored_value(value, as_json=field in RUN_JSON_FIELDS))
         for attr, value in (raw or {}).items():
             update.set(attr, value)
+        for field, source in (copies or {}).items():
+            zero, source_name = update.value("zero", 0), update.name(attribute(Run, source))
+            update.set_expression(attribute(Run, field), f"if_not_exists({source_name}, {zero})")
         for field in remove:
             update.remove(attribute(Run, field) if field in Run.model_fields else field)
         if changes.get("status") in TERMINAL_STATUSES:
@@ -228,6 +290,10 @@ class RunRepository:
         self, org_id: str, runs: RunFilter, *, page_size: int, page_token: str | None
     ) -> tuple[list[Run], str | None]:
         """The organization's runs, newest first, filtered (docs/data-model.md, pattern 9)."""
+        if runs.tag is not None:
+            return self.list_for_tag(
+                org_id, runs.tag, runs, page_size=page_size, page_token=page_token
+            )
         if runs.task_id:
             index, pk = "gsi1", keys.task_runs_gsi1(runs.task_id)
         else:
@@ -246,6 +312,63 @@ class RunRepository:
             index, pk, after=runs.created_after, before=runs.created_before, newest_first=True
         ).with_filter(" AND ".join(filters), values, names)
         page = self.table.page(query, page_size=page_size, token=page_token)
+        return [run_from_item(i) for i in page.items], page.next_token
+
+    def list_for_tag(
+        self, org_id: str, tag: str, runs: RunFilter, *, page_size: int, page_token: str | None
+    ) -> tuple[list[Run], str | None]:
+        """The organization's runs carrying `runs.tag`, newest first: one Query of its tag
+        partition in gsi2 (created bounds as key conditions, task and trigger as filters on
+        the tag items), then one BatchGetItem for the runs themselves."""
+        filters: list[str] = []
+        values: dict[str, Any] = {}
+        if runs.task_id:
+            filters.append("taskId = :task")
+            values[":task"] = runs.task_id
+        if runs.trigger_type:
+            filters.append("triggerType = :trigger")
+            values[":trigger"] = runs.trigger_type
+        query = index_query(
+            "gsi2",
+            keys.org_tag_runs_gsi2(org_id, tag),
+            after=runs.created_after,
+            before=runs.created_before,
+            newest_first=True,
+        )
+        if filters:
+            query = query.with_filter(" AND ".join(filters), values)
+        page = self.table.page(query, page_size=page_size, token=page_token)
+        ids = [str(i["runId"]) for i in page.items]
+        found = self.table.batch_get([key(keys.run_pk(i), keys.RUN_SK) for i in ids])
+        by_id = {str(item["id"]): run_from_item(item) for item in found}
+        listed = [by_id[i] for i in ids if i in by_id and by_id[i].org_id == org_id]
+        return listed, page.next_token
+
+    def active_page(
+        self,
+        org_id: str,
+        *,
+        task_id: str | None,
+        status: RunStatus | None,
+        created_before: str,
+        page_size: int,
+        token: str | None,
+    ) -> tuple[list[Run], str | None]:
+        """One page of the organization's PENDING/RUNNING runs (or only `status`) created
+        before `created_before`, newest first: what a bulk cancel walks (a Query of gsi2,
+        or gsi1 for one task; never a Scan)."""
+        if task_id:
+            index, pk = "gsi1", keys.task_runs_gsi1(task_id)
+        else:
+            index, pk = "gsi2", keys.org_runs_gsi2(org_id)
+        wanted = [status] if status else sorted(ACTIVE_STATUSES)
+        values: dict[str, Any] = {":org": org_id}
+        values.update({f":s{i}": s.value for i, s in enumerate(wanted)})
+        statuses = ", ".join(f":s{i}" for i in range(len(wanted)))
+        query = index_query(index, pk, before=created_before, newest_first=True).with_filter(
+            f"orgId = :org AND #status IN ({statuses})", values, {"#status": "status"}
+        )
+        page = self.table.page(query, page_size=page_size, token=token)
         return [run_from_item(i) for i in page.items], page.next_token
 
     # -- logs ----------------------------------------------------------------------------

@@ -95,7 +95,8 @@ class RunStore(Protocol):
         ...
 
     def claim(self, run_id: str, *, started_at: str) -> Run | None:
-        """PENDING → RUNNING at step 0; None unless the run was PENDING."""
+        """PENDING → RUNNING at step `reused_steps` (0 unless the run is a retry that
+        carried steps over); None unless the run was PENDING."""
         ...
 
     def load_plan(self, run: Run) -> TaskPlan | None:

@@ -107,11 +107,17 @@ class Engine:
     # -- advance ------------------------------------------------------------------------
     def advance(self, state: MachineState) -> dict[str, Any]:
         run_id, nxt = state.runId, state.next
-        run = self._claim(run_id) if nxt is None else self._run_in(run_id, {RunStatus.RUNNING})
+        claimed = False
+        if nxt is None:
+            run, claimed = self._claim(run_id)
+        else:
+            run = self._run_in(run_id, {RunStatus.RUNNING})
         ctx = self._open(run) if run is not None else None
         if ctx is None:
             return output(run_id, END)
         try:
+            if claimed and ctx.run.reused_steps:
+                self._note_reused(ctx)
             stop = self._continue(ctx, nxt, state.answer)
         finally:
             ctx.journal.flush()
@@ -256,23 +262,32 @@ class Engine:
         return output(state.runId, END)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _claim(self, run_id: str) -> Run | None:
-        """PENDING → RUNNING. None when the run is gone or over (cancelled before it began)."""
+    def _claim(self, run_id: str) -> tuple[Run | None, bool]:
+        """PENDING → RUNNING (at its first step not carried over), and whether this call
+        claimed it. None when the run is gone or over (cancelled before it began)."""
         run = self._store.claim(run_id, started_at=clock.now_iso())
         if run is not None:
             self.outcomes["run_started"] += 1
-            return run
+            return run, True
         current = self._store.get_run(run_id)
         if current is None:
             log.warning("run %s does not exist", run_id)
-            return None
+            return None, False
         if current.status is RunStatus.RUNNING:
             # A retried first invocation, or a new execution of a run whose execution was
             # lost (runhook.services.sweeper restarts those): carry on from currentStep.
             self.outcomes["run_continued"] += 1
             log.info("run %s continues at step %d", run_id, current.current_step)
-            return current
-        return None
+            return current, False
+        return None, False
+
+    def _note_reused(self, ctx: RunContext) -> None:
+        """A retry's log says, per step carried over, that it did not run again (its result,
+        copied from the original run's records, is already in the template context)."""
+        for index in range(min(ctx.run.reused_steps, ctx.total)):
+            node = ctx.node_id(index)
+            ctx.journal.write("info", f"{node}: reused from run {ctx.run.retry_of}", node)
+        self.outcomes["steps_reused"] += ctx.run.reused_steps
 
     def _run_in(self, run_id: str, statuses: Collection[RunStatus]) -> Run | None:
         """The run if its status is one of `statuses`, else None (an earlier invocation

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from runhook.models import MAX_TAGS, Tag
+
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
@@ -319,6 +321,9 @@ class _DefinitionFields(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4096)
+    tags: list[Tag] = Field(  # issue 14: merged into each run's own tags
+        default_factory=list, max_length=MAX_TAGS, description="Default tags of its runs"
+    )
     inputs: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_INPUTS))
     outputs: dict[str, str] = Field(default_factory=dict)
     timeoutSeconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=31_536_000)

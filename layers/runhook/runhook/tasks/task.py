@@ -42,6 +42,7 @@ class Task(BaseModel):
             "version": self.version,
             "name": d["name"],
             "description": d.get("description"),
+            "tags": d.get("tags", []),  # issue 14: its runs' default tags
             "inputs": d["inputs"],
             "steps": d["steps"],
             "outputs": d["outputs"],

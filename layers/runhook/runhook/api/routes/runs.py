@@ -7,13 +7,28 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
-from runhook.api.deps import Caller, Runs
-from runhook.api.resources import LogPage, RunList, RunResponse, TaskRunList
-from runhook.api.schemas import CancelRunBody, CreateRunBody, ResumeRunBody, merged
+from runhook.api.deps import BulkCancels, Caller, Runs
+from runhook.api.resources import (
+    BulkCancelJobResponse,
+    BulkCancelResult,
+    LogPage,
+    RunList,
+    RunResponse,
+    TaskRunList,
+)
+from runhook.api.schemas import (
+    BulkCancelBody,
+    CancelRunBody,
+    CreateRunBody,
+    ResumeRunBody,
+    RetryRunBody,
+    merged,
+)
 from runhook.api.strict import StrictJSONRoute
 from runhook.clock import iso
 from runhook.errors import InvalidRequest
 from runhook.models import RunFilter, RunStatus
+from runhook.services.bulk_cancel import CancelFilter
 
 router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
 
@@ -39,7 +54,7 @@ CREATE_RUN_EXAMPLES = {
         },
         **merged(
             _400="invalid_task_id, invalid_inputs (+errors), invalid_client_request_id, "
-            "invalid_body",
+            "invalid_tags (+errors), invalid_metadata (+errors), invalid_body",
             _402="usage_limit_exceeded (+usage)",
             _404="task_not_found",
         ),
@@ -53,7 +68,14 @@ def create_run(
     body: Annotated[CreateRunBody | None, Body(openapi_examples=CREATE_RUN_EXAMPLES)] = None,
 ) -> dict[str, Any]:
     body = body or CreateRunBody()
-    created = runs.create_run(caller, taskId, body.inputs, body.clientRequestId)
+    created = runs.create_run(
+        caller,
+        taskId,
+        body.inputs,
+        body.clientRequestId,
+        tags=body.tags,
+        metadata=body.metadata,
+    )
     if not created.created:
         response.status_code = 200
     return {"run": runs.resource(created.run)}
@@ -78,6 +100,9 @@ def _timestamp(value: datetime | None) -> str | None:
     response_model=RunList,
     summary="The organization's recent runs, newest first, with filters and cursor pagination",
     responses=merged(_400="invalid_query (+errors), invalid_page_token, invalid_task_id"),
+    description="`tag` lists the runs carrying that tag (one Query of the tag's index "
+    "partition); it combines with `taskId`, `triggerType` and the created bounds, not with "
+    "`status`.",
 )
 def list_runs(
     caller: Caller,
@@ -89,7 +114,13 @@ def list_runs(
     triggerType: Literal["manual", "schedule", "api"] | None = None,
     createdAfter: datetime | None = None,
     createdBefore: datetime | None = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> dict[str, Any]:
+    if tag is not None and status is not None:
+        raise InvalidRequest(
+            "invalid_query",
+            errors=[{"path": "status", "message": "cannot be combined with tag"}],
+        )
     if createdAfter and createdBefore and iso(createdAfter) >= iso(createdBefore):
         # DynamoDB refuses an empty BETWEEN range (it was a 500).
         raise InvalidRequest(
@@ -102,6 +133,7 @@ def list_runs(
         trigger_type=triggerType,
         created_after=_timestamp(createdAfter),
         created_before=_timestamp(createdBefore),
+        tag=tag,
     )
     page, token = runs.list_runs(caller, filters, page_size=pageSize, page_token=pageToken)
     return {"runs": [runs.resource(r) for r in page], "nextPageToken": token}
@@ -169,3 +201,84 @@ def cancel_run(
 def resume_run(runId: str, caller: Caller, body: ResumeRunBody, runs: Runs) -> dict[str, Any]:
     run = runs.resume_run(caller, runId, body.approved, body.data, body.comment)
     return {"run": runs.resource(run)}
+
+
+# -- run management (issue 14): retry, bulk cancel ---------------------------------------------
+
+
+@router.post(
+    "/task-runs/{runId}/retry",
+    status_code=202,
+    response_model=RunResponse,
+    summary="Retry a FAILED or CANCELLED run from the step that failed",
+    description="202 with the new run: the same task version and inputs, `retryOf` set (and "
+    "`retriedBy` on this run); the leading steps that succeeded are not run again, their "
+    "results are carried over (`reusedSteps`). `fromStart` reruns every step; `inputs` "
+    "replaces the inputs (and reruns every step). 200 with the existing retry when one with "
+    "this `clientRequestId` exists already.",
+    responses={
+        200: {"model": RunResponse, "description": "The retry with this clientRequestId"},
+        **merged(
+            _400="invalid_run_id, invalid_inputs (+errors), invalid_client_request_id, "
+            "invalid_body",
+            _402="usage_limit_exceeded (+usage)",
+            _404="run_not_found",
+            _409="run_not_retryable (+runStatus), run_already_retried (+retriedBy), "
+            "task_version_not_found, client_request_id_in_use (+runId)",
+        ),
+    },
+)
+def retry_run(
+    runId: str,
+    caller: Caller,
+    runs: Runs,
+    response: Response,
+    body: Annotated[RetryRunBody | None, Body()] = None,
+) -> dict[str, Any]:
+    body = body or RetryRunBody()
+    created = runs.retry_run(
+        caller,
+        runId,
+        from_start=body.fromStart,
+        inputs=body.inputs,
+        client_request_id=body.clientRequestId,
+    )
+    if not created.created:
+        response.status_code = 200
+    return {"run": runs.resource(created.run)}
+
+
+@router.post(
+    "/task-runs/cancel",
+    status_code=202,
+    response_model=BulkCancelResult,
+    summary="Cancel many runs: up to 100 by id, or every match of a filter in the background",
+    description="`runIds`: each run is cancelled as by cancelRun and the answer lists what "
+    "was cancelled and what was skipped (`already_terminal`, `not_found`). A filter "
+    "(`taskId`, `status` PENDING or RUNNING, `createdBefore`; `limit` runs at most, default "
+    "1000) starts a job that proceeds in the background: `job` is its resource, "
+    "getBulkCancel its progress.",
+    responses=merged(
+        _400="invalid_bulk_cancel (+errors), invalid_run_ids (+errors), invalid_filter "
+        "(+errors), invalid_cancel_reason, invalid_body"
+    ),
+)
+def cancel_runs(caller: Caller, body: BulkCancelBody, bulk: BulkCancels) -> dict[str, Any]:
+    filtered = any(v is not None for v in (body.taskId, body.status, body.createdBefore))
+    if (body.runIds is None) == (not filtered) or (body.runIds is not None and body.limit):
+        message = "either runIds or a filter (taskId, status, createdBefore, limit)"
+        raise InvalidRequest("invalid_bulk_cancel", errors=[{"path": "", "message": message}])
+    if body.runIds is not None:
+        return bulk.cancel_ids(caller, body.runIds, body.reason).to_resource()
+    wanted = CancelFilter(body.taskId, body.status, body.createdBefore, body.limit)
+    return bulk.start(caller, wanted, body.reason).to_resource()
+
+
+@router.get(
+    "/task-runs/cancel/{jobId}",
+    response_model=BulkCancelJobResponse,
+    summary="The progress of a filter-based bulk cancel",
+    responses=merged(_400="invalid_job_id", _404="job_not_found"),
+)
+def get_bulk_cancel(jobId: str, caller: Caller, bulk: BulkCancels) -> dict[str, Any]:
+    return {"job": bulk.get_job(caller, jobId).to_resource()}
