@@ -249,10 +249,55 @@ def test_cancel_a_run(signed_in: Any, api: httpx.Client) -> None:
     page.locator("[data-testid=answer]").get_by_text("HTTP 202").wait_for()
     page.locator(".summary [data-testid=status]").get_by_text("CANCELLED").wait_for()
     page.get_by_text("not needed").first.wait_for()
-    # A cancelled run offers a retry: until the API has it, the answer says so.
+    # A cancelled run offers a retry.
     page.get_by_role("button", name="Retry").wait_for()
     run = _run(api, run_id)
     assert run["status"] == "CANCELLED" and run["cancelReason"] == "not needed"
+
+
+def test_retry_a_cancelled_run_and_filter_runs_by_tag(signed_in: Any, api: httpx.Client) -> None:
+    """The Retry button starts the retry (its page links back, the finished first step is
+    reused), and the Tag filter lists only the runs carrying that tag."""
+    page = signed_in
+    tag = f"batch-{uuid.uuid4().hex[:6]}"
+    task_id = _task(
+        api,
+        {
+            "name": "Greet then nap",
+            "steps": [
+                {"id": "greet", "type": "log", "message": "hello from the first step"},
+                {"id": "nap", "type": "wait", "seconds": 600},
+            ],
+        },
+    )
+    created = api.post(f"/tasks/{task_id}/runs", json={"inputs": {}, "tags": [tag]})
+    assert created.status_code == 202, created.text
+    run_id = created.json()["run"]["id"]
+    untagged = _start(api, task_id)
+    for active in (run_id, untagged):
+        eventually(
+            lambda r=active: (_run(api, r)["progress"] or {}).get("currentStep", 0),
+            lambda steps: steps >= 1,
+            timeout=60,
+        )
+        assert api.post(f"/task-runs/{active}/cancel", json={}).status_code == 202
+
+    page.goto(page.url.split("#")[0] + f"#/runs/{run_id}")
+    page.locator(".summary [data-testid=status]").get_by_text("CANCELLED").wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_url(lambda url: re.search(r"#/runs/[0-9a-f-]{36}$", url) and run_id not in url)
+    retry_id = page.url.rsplit("/", 1)[1]
+    page.locator(".summary").get_by_text("retry of").wait_for()
+    page.locator("ul.log").get_by_text(f"reused from run {run_id}").wait_for(timeout=TIMEOUT)
+    retry = _run(api, retry_id)
+    assert retry["retryOf"] == run_id and tag in retry["tags"]
+    assert _run(api, run_id)["retriedBy"] == retry_id
+    assert api.post(f"/task-runs/{retry_id}/cancel", json={}).status_code == 202
+
+    page.goto(page.url.split("#")[0] + f"#/runs?tag={tag}")
+    page.locator(f"tr[data-run-id='{retry_id}']").wait_for(timeout=TIMEOUT)
+    listed = page.locator("table.list tbody tr").evaluate_all("rs => rs.map(r => r.dataset.runId)")
+    assert sorted(listed) == sorted([run_id, retry_id]) and untagged not in listed
 
 
 def test_replay_a_failed_delivery_once_the_receiver_is_back(

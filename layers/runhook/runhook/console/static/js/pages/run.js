@@ -86,6 +86,7 @@ export function render(main, { id }) {
         h("span", " Task: ", h("a", { href: `#/tasks/${run.taskId}` }, state.task ? state.task.name : run.taskId), ` (version ${run.taskVersion})`),
         h("span", ` · trigger ${run.triggerType}`),
         run.retryOf ? h("span", " · retry of ", h("a", { href: `#/runs/${run.retryOf}` }, run.retryOf.slice(0, 8))) : null,
+        run.retriedBy ? h("span", " · retried by ", h("a", { href: `#/runs/${run.retriedBy}` }, run.retriedBy.slice(0, 8))) : null,
         (run.tags || []).map((t) => h("span.tag", t)),
       ),
       h(
@@ -106,10 +107,10 @@ export function render(main, { id }) {
     const parts = [];
     if (run.waiting) parts.push(approvalForm(run));
     if (ACTIVE.has(run.status)) parts.push(cancelForm());
-    if (RETRYABLE.has(run.status)) parts.push(retryForm());
+    if (RETRYABLE.has(run.status) && !run.retriedBy) parts.push(retryForm());
     // Redrawn when the offered actions change, not on every poll (that would wipe what
     // the person is typing into the approval form).
-    const kinds = `${Boolean(run.waiting)} ${ACTIVE.has(run.status)} ${RETRYABLE.has(run.status)}`;
+    const kinds = `${Boolean(run.waiting)} ${ACTIVE.has(run.status)} ${RETRYABLE.has(run.status) && !run.retriedBy}`;
     if (kinds !== actions.dataset.kinds) {
       actions.dataset.kinds = kinds;
       clear(actions, parts);
@@ -186,8 +187,6 @@ export function render(main, { id }) {
               if (res.ok && res.body && res.body.run) {
                 answer.show(res, `retry started as run ${res.body.run.id}`);
                 location.hash = `#/runs/${res.body.run.id}`;
-              } else if (res.status === 404 && res.body && res.body.detail === "not_found" || res.status === 405) {
-                answer.say(`HTTP ${res.status} · Retrying runs is not available on this API yet.`, false);
               } else {
                 answer.show(res, "retry started");
               }
