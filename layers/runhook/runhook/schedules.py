@@ -43,6 +43,8 @@ _UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 _DOW_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _DOW_NUMBER = re.compile(r"\d+")
 _UNSUPPORTED = re.compile(r"[LW#?]")
+_ANY_NUMBER = re.compile(r"[0-9]+")
+MAX_CRON_LENGTH = 200
 
 
 class ScheduleError(ValueError):
@@ -80,15 +82,19 @@ def rate_seconds(text: str) -> int:
 
 def _check_cron(expression: str) -> list[str]:
     fields = expression.split()
+    if len(expression) > MAX_CRON_LENGTH:  # EventBridge's expression limit, with cron(… ? *)
+        raise ScheduleError("cron", f"a cron expression is at most {MAX_CRON_LENGTH} characters")
     if len(fields) != 5:
         raise ScheduleError("cron", "a cron expression has 5 fields: minute hour day month weekday")
     if _UNSUPPORTED.search(expression.upper()):
         raise ScheduleError("cron", "L, W, # and ? are not supported: use plain cron fields")
     if fields[2] != "*" and fields[4] != "*":
         raise ScheduleError("cron", "restrict either the day of month or the day of week, not both")
+    if any(int(number) > 59 for number in _ANY_NUMBER.findall(expression)):
+        raise ScheduleError("cron", "numbers in a cron expression are at most 59")
     try:
         CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
-    except CronSimError as exc:
+    except (CronSimError, ValueError, OverflowError) as exc:
         raise ScheduleError("cron", f"invalid cron expression: {exc}") from exc
     return fields
 
@@ -178,7 +184,7 @@ class Recurrence:
                     count = self.period // seconds
                     return f"rate({count} {unit}{'s' if count != 1 else ''})"
         assert self.cron is not None
-        minute, hour, dom, month, dow = self.cron.split()
+        minute, hour, dom, month, dow = self.cron.upper().split()
         if dow == "*":
             dom_aws, dow_aws = dom, "?"
         else:

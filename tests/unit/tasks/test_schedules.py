@@ -75,6 +75,8 @@ def test_cron_weekdays_translate_to_eventbridge() -> None:
     assert Recurrence.parse(cron="*/5 * * * *", rate=None).aws_expression() == (
         "cron(*/5 * * * ? *)"
     )
+    lower = Recurrence.parse(cron="0 8 * jan-mar mon-fri", rate=None)
+    assert lower.aws_expression() == "cron(0 8 ? JAN-MAR MON-FRI *)"
     # 2026-11-30 is a Monday: the next weekday 08:30 in New York is today, 13:30 UTC.
     assert weekdays.next_after(T0) == at("2026-11-30T13:30:00+00:00")
 
@@ -89,6 +91,10 @@ def test_cron_weekdays_translate_to_eventbridge() -> None:
         ("0 0 * * 5#2", "cron"),
         ("0 0 1 * MON", "cron"),
         ("bogus", "cron"),
+        ("0-59/99999999999999999 * * * *", "cron"),
+        ("0 0 31 2 *", "cron"),
+        ("² * * * *", "cron"),
+        ("0 " * 99 + "0", "cron"),
     ],
 )
 def test_bad_cron_expressions_are_refused(cron: str, field: str) -> None:
