@@ -124,6 +124,7 @@ class ScheduleFirer:
         self.clock = clock
         self.tracked: dict[str, Tracked] = {}  # "group/name" → what is remembered
         self.fired: list[Fired] = []  # every fire of this process, oldest first
+        self._saved = ""  # the state file's text as last written
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -223,10 +224,14 @@ class ScheduleFirer:
         if self.path is None:
             return
         data = {"schedules": {k: t.as_dict() for k, t in self.tracked.items()}}
+        text = json.dumps(data, indent=1, default=str)
+        if text == self._saved:  # a round that changed nothing writes nothing
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=1, default=str))
-        temporary.replace(self.path)
+        temporary.write_text(text)
+        temporary.replace(self.path)  # atomic: a crash leaves the old file or the new one
+        self._saved = text
 
     def _restore(self) -> None:
         """Put the schedules of the last run back into moto, with their fire state."""

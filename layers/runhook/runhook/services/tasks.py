@@ -106,10 +106,10 @@ class TaskService:
             if schedule.enabled == enabled:
                 return None
             changed = schedule.model_copy(update={"enabled": enabled})
+            definition = current.definition.model_copy(update={"schedule": changed})
             if enabled and self.schedules is not None:  # a legacy schedule may not parse
-                definition = current.definition.model_copy(update={"schedule": changed})
                 self.schedules.check(definition)
-            return current.definition.model_copy(update={"schedule": changed})
+            return definition
 
         return self._new_version(principal, task_id, toggled)
 
