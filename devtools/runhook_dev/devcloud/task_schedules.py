@@ -203,10 +203,9 @@ class ScheduleFirer:
         except ScheduleError as exc:
             log.warning("schedule %s: %s", key, exc.message)
             return None
-        due = recurrence.fires_between(_parse(tracked.since), now, limit=1)
-        if not due:
+        slot = recurrence.latest_until(now)
+        if slot <= _parse(tracked.since):  # fired already, or from before the schedule
             return None
-        slot = due[-1]
         tracked.since = _iso(slot)  # before the invoke: at most once per slot
         target = definition["Target"]
         function = self.registry.get(str(target.get("Arn", "")))

@@ -139,17 +139,18 @@ class Recurrence:
                 return fire.astimezone(UTC)
         raise ScheduleError("cron", "the cron expression never fires")  # pragma: no cover
 
-    def fires_between(self, after: datetime, until: datetime, limit: int = 100) -> list[datetime]:
-        """Fire times in (after, until], oldest first, at most `limit` (the newest kept)."""
-        out: list[datetime] = []
-        moment = after
-        while True:
-            moment = self.next_after(moment)
-            if moment > until:
-                return out
-            out.append(moment)
-            if len(out) > limit:
-                out.pop(0)
+    def latest_until(self, moment: datetime) -> datetime:
+        """The newest fire time at or before `moment` (aware), in UTC: what is due now.
+        One step whatever the gap since the last fire (a week asleep is not 10,080 steps)."""
+        if self.period is not None:
+            epoch = int(moment.timestamp())
+            return datetime.fromtimestamp(epoch // self.period * self.period, UTC)
+        assert self.cron is not None
+        # cronsim's reverse iteration starts strictly before its start: one second after.
+        local = moment.astimezone(zone(self.timezone)).replace(microsecond=0)
+        for fire in CronSim(self.cron, local + timedelta(seconds=1), reverse=True):
+            return fire.astimezone(UTC)
+        raise ScheduleError("cron", "the cron expression never fired")  # pragma: no cover
 
     def min_gap_seconds(self, start: datetime) -> float:
         """The shortest time between two fire times (over about a day's slots from `start`)."""

@@ -129,15 +129,18 @@ def test_minimum_interval() -> None:
         Recurrence.parse(cron=None, rate="every 1 minute").check_interval(120, T0)
 
 
-def test_fires_between_keeps_the_newest_slots() -> None:
+def test_the_latest_slot_at_or_before_a_moment() -> None:
     every_minute = Recurrence.parse(cron="* * * * *", rate=None)
-    fires = every_minute.fires_between(T0, at("2026-11-30T10:10:00+00:00"))
-    assert fires == [at(f"2026-11-30T10:{m:02d}:00+00:00") for m in (8, 9, 10)]
-    assert every_minute.fires_between(T0, at("2026-11-30T12:00:00+00:00"), limit=2) == [
-        at("2026-11-30T11:59:00+00:00"),
-        at("2026-11-30T12:00:00+00:00"),
-    ]
-    assert every_minute.fires_between(T0, T0) == []
+    assert every_minute.latest_until(T0) == at("2026-11-30T10:07:00+00:00")
+    on_slot = at("2026-11-30T10:08:00+00:00")
+    assert every_minute.latest_until(on_slot) == on_slot  # at: included
+    nine = Recurrence.parse(cron="0 9 * * *", rate=None, timezone="Europe/Paris")
+    assert nine.latest_until(T0) == at("2026-11-30T08:00:00+00:00")
+    assert nine.latest_until(at("2026-11-30T07:59:59+00:00")) == at("2026-11-29T08:00:00+00:00")
+    every_15 = Recurrence.parse(cron=None, rate="every 15 minutes")
+    assert every_15.latest_until(T0) == at("2026-11-30T10:00:00+00:00")
+    a_year_later = at("2027-11-30T10:07:30+00:00")
+    assert every_minute.latest_until(a_year_later) == at("2027-11-30T10:07:00+00:00")
 
 
 def test_idempotency_key_per_task_and_fire_time() -> None:
