@@ -34,6 +34,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "getTask": ("GET", "/tasks/{taskId}"),
     "updateTask": ("PUT", "/tasks/{taskId}"),
     "deleteTask": ("DELETE", "/tasks/{taskId}"),
+    "pauseTaskSchedule": ("POST", "/tasks/{taskId}/schedule/pause"),
+    "resumeTaskSchedule": ("POST", "/tasks/{taskId}/schedule/resume"),
     "createRun": ("POST", "/tasks/{taskId}/runs"),
     "listTaskRuns": ("GET", "/tasks/{taskId}/runs"),
     "listRuns": ("GET", "/task-runs"),
@@ -128,6 +130,14 @@ def update_task(task_id: str, definition: Mapping[str, Any]) -> Call[Task]:
 
 def delete_task(task_id: str) -> Call[None]:
     return call("deleteTask", _nothing, taskId=task_id)
+
+
+def pause_task_schedule(task_id: str) -> Call[Task]:
+    return call("pauseTaskSchedule", _one(Task, "task"), taskId=task_id)
+
+
+def resume_task_schedule(task_id: str) -> Call[Task]:
+    return call("resumeTaskSchedule", _one(Task, "task"), taskId=task_id)
 
 
 # -- runs --------------------------------------------------------------------------------------

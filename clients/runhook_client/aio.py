@@ -120,6 +120,12 @@ class AsyncTasks:
     async def delete(self, task_id: str) -> None:
         await self._c.send(_ops.delete_task(task_id))
 
+    async def pause_schedule(self, task_id: str) -> Task:
+        return await self._c.send(_ops.pause_task_schedule(task_id))
+
+    async def resume_schedule(self, task_id: str) -> Task:
+        return await self._c.send(_ops.resume_task_schedule(task_id))
+
 
 class AsyncRuns:
     def __init__(self, client: AsyncRunhook) -> None:

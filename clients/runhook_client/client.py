@@ -125,6 +125,14 @@ class Tasks:
     def delete(self, task_id: str) -> None:
         self._c.send(_ops.delete_task(task_id))
 
+    def pause_schedule(self, task_id: str) -> Task:
+        """Pause the task's schedule (a new version; already paused: unchanged)."""
+        return self._c.send(_ops.pause_task_schedule(task_id))
+
+    def resume_schedule(self, task_id: str) -> Task:
+        """Resume the task's schedule (a new version; already running: unchanged)."""
+        return self._c.send(_ops.resume_task_schedule(task_id))
+
 
 class Runs:
     def __init__(self, client: Runhook) -> None:

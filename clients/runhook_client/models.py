@@ -93,6 +93,18 @@ class LogPage(Resource):
     next_cursor: str | None = None  # set when more entries are waiting right now
 
 
+class TaskSchedule(Resource):
+    """When a task runs by itself (docs/schedules.md): cron + timezone, or a rate."""
+
+    cron: str | None = None
+    rate: str | None = None
+    timezone: str = "UTC"
+    inputs: dict[str, Any] | None = None
+    enabled: bool = True
+    overlap: str = "skip"
+    next_run_at: datetime | None = None
+
+
 class Task(Resource):
     """A saved task, latest version (a PUT makes a new one; runs keep theirs)."""
 
@@ -105,7 +117,7 @@ class Task(Resource):
     steps: list[dict[str, Any]] = Field(default_factory=list)
     outputs: dict[str, Any] | None = None
     timeout_seconds: int | None = None
-    schedule: Any = None
+    schedule: TaskSchedule | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -1,4 +1,4 @@
-"""`runhook tasks apply|list|get|delete`."""
+"""`runhook tasks apply|list|get|delete|schedule pause|schedule resume`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def apply(client: Runhook, output: str, path: str) -> None:
         raise click.BadParameter(f"{path}: a task definition is a mapping (name, steps, …)")
     task_id = document.get("id") or _task_named(client, document.get("name"))
     definition = {k: v for k, v in document.items() if k not in READ_ONLY}
+    if isinstance(definition.get("schedule"), dict):  # `nextRunAt` is shown, not saved
+        definition["schedule"] = {
+            k: v for k, v in definition["schedule"].items() if k != "nextRunAt"
+        }
     if task_id:
         task = client.tasks.update(str(task_id), definition)
         verb = "updated"
@@ -88,3 +92,42 @@ def delete(client: Runhook, output: str, task_id: str) -> None:
     client.tasks.delete(task_id)
     if output == "table":
         click.echo(f"task {task_id} deleted")
+
+
+# -- schedule (docs/schedules.md) -----------------------------------------------------------
+@group.group("schedule")
+def schedule() -> None:
+    """A task's schedule: pause or resume it (the schedule itself is part of the task file)."""
+
+
+def _schedule_line(task: Task) -> str:
+    sched = task.schedule
+    if sched is None:
+        return f"task {task.id}: no schedule"
+    what = (sched.cron and f"cron {sched.cron!r} ({sched.timezone})") or f"{sched.rate}"
+    state = f"next run {when(sched.next_run_at)}" if sched.enabled else "paused"
+    return f"task {task.id} (version {task.version}): {what}, {state}"
+
+
+@schedule.command("pause")
+@click.argument("task_id")
+@api_options
+def pause(client: Runhook, output: str, task_id: str) -> None:
+    """Pause the task's schedule (nothing fires until it is resumed)."""
+    task = client.tasks.pause_schedule(task_id)
+    if output == "json":
+        show(output, task, COLUMNS)
+    else:
+        click.echo(_schedule_line(task))
+
+
+@schedule.command("resume")
+@click.argument("task_id")
+@api_options
+def resume(client: Runhook, output: str, task_id: str) -> None:
+    """Resume the task's schedule (it fires from its next slot on; missed ones do not)."""
+    task = client.tasks.resume_schedule(task_id)
+    if output == "json":
+        show(output, task, COLUMNS)
+    else:
+        click.echo(_schedule_line(task))

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from runhook_dev.devcloud.environment import EnvironmentPlan
     from runhook_dev.devcloud.event_sources import EventSourceHandle, EventSources
     from runhook_dev.devcloud.lifecycle import Parts
+    from runhook_dev.devcloud.task_schedules import ScheduleFirer
 
 __all__ = ["DEV_API_KEY_ENV", "CloudOptions", "LocalCloud", "LocalCloudError"]
 
@@ -233,6 +234,12 @@ class LocalCloud:
         if answer.get("FunctionError"):
             raise RuntimeError(f"{function} failed: {payload}")
         return payload
+
+    # -- task schedules (EventBridge Scheduler, fired locally: task_schedules.py) ----------
+    @property
+    def schedule_firer(self) -> ScheduleFirer:
+        """The firer of the task schedules; tests set its `clock` or call `fire_due(now)`."""
+        return _required(self._parts.task_schedules if self._parts else None)
 
     # -- for people and tests ------------------------------------------------------------
     def summary(self) -> str:

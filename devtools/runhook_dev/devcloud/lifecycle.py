@@ -28,6 +28,7 @@ from runhook_dev.devcloud.schedules import Scheduler
 from runhook_dev.devcloud.servers import ApiServer, listen
 from runhook_dev.devcloud.status_events import ExecutionStatusEmitter
 from runhook_dev.devcloud.supervisor import DynamoDBSupervisor
+from runhook_dev.devcloud.task_schedules import ScheduleFirer
 
 if TYPE_CHECKING:
     import socket
@@ -66,6 +67,7 @@ class Parts:
         self.sources: EventSources | None = None
         self.status: ExecutionStatusEmitter | None = None
         self.schedules: Scheduler | None = None
+        self.task_schedules: ScheduleFirer | None = None  # EventBridge Scheduler, fired locally
         self.api_server: ApiServer | None = None
         self.api_container: Any | None = None  # the API function's runhook Container
         self._sockets: list[socket.socket] = []
@@ -193,6 +195,13 @@ class Parts:
             cloud.registry, self.endpoint.invoker, deployment.schedules, deployment.startup_calls
         )
         self.schedules.start()
+        self.task_schedules = ScheduleFirer(
+            cloud.registry,
+            self.endpoint.invoker,
+            lambda: self.aws.client("scheduler"),
+            None if options.in_memory else options.state_path / "schedules",
+        )
+        self.task_schedules.start()
 
     def _seed(self) -> None:
         from runhook_dev.devcloud.seed import seed_demo
@@ -213,6 +222,8 @@ class Parts:
 
     def stop(self) -> None:
         """Stop everything, in reverse (idempotent)."""
+        if self.task_schedules is not None:
+            self.task_schedules.stop()
         if self.schedules is not None:
             self.schedules.stop()
         if self.sources is not None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from runhook.adapters.artifacts import S3Artifacts
     from runhook.adapters.deliveries import DeliveryQueue
     from runhook.adapters.events import EventBus
+    from runhook.adapters.scheduler import EventBridgeSchedules
     from runhook.adapters.stepfunctions import StepFunctions
     from runhook.dal.auth import AuthRepository
     from runhook.dal.limits import LimitsRepository
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from runhook.services.quota import Quota
     from runhook.services.replay import ReplayService
     from runhook.services.runs import RunService
+    from runhook.services.schedules import ScheduledRuns, TaskSchedules
     from runhook.services.sweeper import Sweeper, SweepPolicy
     from runhook.services.tasks import TaskService
     from runhook.webhooks.dispatch import Dispatcher
@@ -281,7 +283,7 @@ class Container:
     def task_service(self) -> TaskService:
         from runhook.services.tasks import TaskService
 
-        return TaskService(self.tasks)
+        return TaskService(self.tasks, self.task_schedules)
 
     @once
     def organization_service(self) -> OrganizationService:
@@ -354,4 +356,38 @@ class Container:
             pending_after_seconds=self.settings.sweep_pending_after_seconds,
             deadline_grace_seconds=self.settings.sweep_deadline_grace_seconds,
             delivery_grace_seconds=self.settings.sweep_delivery_grace_seconds,
+        )
+
+    # -- task schedules (docs/schedules.md) --------------------------------------------------
+    @once
+    def schedule_store(self) -> EventBridgeSchedules | None:
+        """EventBridge Scheduler's group of task schedules (None: not configured)."""
+        from runhook.adapters.scheduler import EventBridgeSchedules
+
+        settings = self.settings
+        if not settings.schedule_group_name:
+            return None
+        return EventBridgeSchedules(
+            settings.schedule_group_name,
+            settings.scheduled_run_function_arn,
+            settings.scheduler_role_arn,
+            client_factory=partial(self.client, "scheduler"),
+        )
+
+    @once
+    def task_schedules(self) -> TaskSchedules:
+        from runhook.services.schedules import TaskSchedules
+
+        return TaskSchedules(
+            self.schedule_store, min_interval_seconds=self.settings.schedule_min_interval_seconds
+        )
+
+    @once
+    def scheduled_runs(self) -> ScheduledRuns:
+        """One fire of a task's schedule → a run (the scheduled-run function)."""
+        from runhook.dal.schedules import ScheduleStateRepository
+        from runhook.services.schedules import ScheduledRuns
+
+        return ScheduledRuns(
+            self.tasks, self.runs, self.run_service, ScheduleStateRepository(self.table)
         )

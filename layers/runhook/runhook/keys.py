@@ -47,6 +47,10 @@ def task_pk(task_id: str) -> str:
 TASK_SK = "TASK"
 
 
+# A scheduled task's firing state (runhook.dal.schedules): its last scheduled run.
+TASK_SCHEDULE_SK = "SCHEDULE"
+
+
 def task_version_sk(version: int) -> str:
     return f"V#{version:06d}"
 

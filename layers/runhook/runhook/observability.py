@@ -71,6 +71,14 @@ CATALOGUE: dict[str, MetricSpec] = {
             ("RunEventPublishFailures", "batches the bus refused (retried by Lambda)"),
         ),
         *_specs(
+            "scheduled_run",
+            ("ScheduledRunsCreated", "runs a task's schedule started"),
+            ("ScheduledRunsReplayed", "fires retried by the scheduler (the run existed already)"),
+            ("ScheduledRunsSkipped", "fires skipped: the previous scheduled run was still active"),
+            ("ScheduledRunsNotScheduled", "fires for a task deleted or paused since"),
+            ("ScheduledRunsRefused", "fires refused (quota or inputs): worth a look"),
+        ),
+        *_specs(
             "webhook_send",
             ("WebhookMessages", "delivery messages received from the queue"),
             ("WebhookSucceeded", "deliveries answered 2xx"),

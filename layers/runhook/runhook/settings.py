@@ -56,6 +56,16 @@ class Settings(BaseModel):
     # itself, invoked asynchronously; template.yaml names it).
     bulk_cancel_function: str = Field(default="", alias="BULK_CANCEL_FUNCTION")
 
+    # Task schedules (docs/schedules.md): EventBridge Scheduler's group, the target it
+    # invokes and the role it invokes it with. No group: schedules are checked, not fired.
+    schedule_group_name: str = Field(default="", alias="SCHEDULE_GROUP_NAME")
+    scheduled_run_function_arn: str = Field(default="", alias="SCHEDULED_RUN_FUNCTION_ARN")
+    scheduler_role_arn: str = Field(default="", alias="SCHEDULER_ROLE_ARN")
+    # The shortest time allowed between two fire times of one schedule.
+    schedule_min_interval_seconds: float = Field(
+        default=60.0, ge=60, alias="SCHEDULE_MIN_INTERVAL_SECONDS"
+    )
+
     model_config = {"populate_by_name": True, "frozen": True}
 
     @property

@@ -42,6 +42,8 @@ OPERATION_IDS = {
     ("get", "/tasks/{taskId}"): "getTask",
     ("put", "/tasks/{taskId}"): "updateTask",
     ("delete", "/tasks/{taskId}"): "deleteTask",
+    ("post", "/tasks/{taskId}/schedule/pause"): "pauseTaskSchedule",
+    ("post", "/tasks/{taskId}/schedule/resume"): "resumeTaskSchedule",
     ("post", "/api-keys"): "createApiKey",
     ("get", "/api-keys"): "listApiKeys",
     ("delete", "/api-keys/{keyId}"): "revokeApiKey",

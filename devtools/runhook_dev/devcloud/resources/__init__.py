@@ -11,7 +11,15 @@ and add one line.
 from __future__ import annotations
 
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
-from runhook_dev.devcloud.resources import dynamodb, events, functions, sqs, stepfunctions, storage
+from runhook_dev.devcloud.resources import (
+    dynamodb,
+    events,
+    functions,
+    scheduler,
+    sqs,
+    stepfunctions,
+    storage,
+)
 from runhook_dev.devcloud.resources.kind import ResourceKind, arn_attributes, named
 
 _FUNCTION_REF = named("FunctionName")
@@ -78,6 +86,14 @@ RESOURCE_KINDS: dict[str, ResourceKind] = {
     ),
     "AWS::Serverless::HttpApi": _API,
     "AWS::Serverless::Api": _API,
+    # Task schedules (docs/schedules.md): the group in moto; fired by task_schedules.py.
+    "AWS::Scheduler::ScheduleGroup": ResourceKind(
+        order=1,
+        create=scheduler.create_schedule_group,
+        ref=scheduler.group_name,
+        attributes=scheduler.group_attributes,
+    ),
+    "AWS::IAM::Role": ResourceKind(ref=scheduler.role_name, attributes=scheduler.role_attributes),
 }
 
 UNKNOWN = ResourceKind()

@@ -153,6 +153,18 @@ class LogPage(Resource):
 # -- tasks ----------------------------------------------------------------------------------
 
 
+class TaskSchedule(Resource):
+    """A task's schedule as saved (docs/schedules.md), with when it fires next."""
+
+    cron: str | None = None
+    rate: str | None = None
+    timezone: str
+    inputs: dict[str, Any] | None = None
+    enabled: bool
+    overlap: Literal["skip", "allow"]
+    nextRunAt: Timestamp | None = Field(description="Next fire time (null: paused)")
+
+
 class Task(Resource):
     """A saved task, latest version: its definition (defaults filled in) and metadata.
 
@@ -169,7 +181,7 @@ class Task(Resource):
     steps: list[dict[str, Any]]
     outputs: dict[str, str]
     timeoutSeconds: int
-    schedule: str | None
+    schedule: TaskSchedule | None
     createdAt: Timestamp
     updatedAt: Timestamp
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -26,7 +27,11 @@ from pydantic import (
 from runhook.models import MAX_TAGS, Tag
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from jsonschema.protocols import Validator
+
+    from runhook.schedules import Recurrence
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_STEPS = 100
@@ -314,6 +319,60 @@ STEP_MODELS: dict[str, type[StepConfig]] = {
 }
 
 
+# -- schedule (runhook.schedules; docs/schedules.md) ------------------------------------------
+class ScheduleDefinition(BaseModel):
+    """When the task runs by itself: a cron expression in a time zone, or a rate.
+
+    Only the shape is checked here; whether the expression, the time zone, the interval
+    and the inputs are usable is `schedule_problems` (a 400 `invalid_schedule`), so a
+    stored schedule always loads.
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    cron: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Five cron fields (minute hour day-of-month month day-of-week)",
+        examples=["0 9 * * MON-FRI"],
+    )
+    rate: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description='"every N minutes|hours|days" or "rate(N minutes)"',
+        examples=["every 15 minutes"],
+    )
+    timezone: str = Field(
+        default="UTC", min_length=1, max_length=64, description="IANA time zone of `cron`"
+    )
+    inputs: dict[str, Any] | None = Field(
+        default=None, description="Inputs of the scheduled runs (checked like a run's)"
+    )
+    enabled: bool = Field(default=True, description="False: paused (nothing fires)")
+    overlap: Literal["skip", "allow"] = Field(
+        default="skip",
+        description="skip: no new run while the previous scheduled run is still active",
+    )
+
+    def recurrence(self) -> Recurrence:
+        """The parsed expression (raises runhook.schedules.ScheduleError)."""
+        from runhook.schedules import Recurrence
+
+        return Recurrence.parse(cron=self.cron, rate=self.rate, timezone=self.timezone)
+
+
+def _legacy_schedule(value: Any, info: ValidationInfo) -> Any:
+    """The schedule as a plain string (how tasks stored it before schedules fired): a rate
+    if it reads like one, else cron in UTC. A stored one loads paused (it never fired);
+    one sent now means "run on this schedule"."""
+    if not isinstance(value, str):
+        return value
+    form = "rate" if value.strip().lower().startswith(("rate(", "every ")) else "cron"
+    return {form: value, "enabled": bool((info.context or {}).get("write"))}
+
+
 class _DefinitionFields(BaseModel):
     """Everything of a definition but its steps."""
 
@@ -327,7 +386,7 @@ class _DefinitionFields(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_INPUTS))
     outputs: dict[str, str] = Field(default_factory=dict)
     timeoutSeconds: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=31_536_000)
-    schedule: str | None = Field(default=None, max_length=256)
+    schedule: Annotated[ScheduleDefinition | None, BeforeValidator(_legacy_schedule)] = None
 
 
 class TaskDefinition(_DefinitionFields):
@@ -439,4 +498,25 @@ def validate_inputs(schema: dict[str, Any], inputs: dict[str, Any]) -> list[dict
     return [
         {"path": "/".join(str(p) for p in err.absolute_path), "message": err.message}
         for err in sorted(validator.iter_errors(inputs), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def schedule_problems(
+    definition: TaskDefinition, *, min_interval_seconds: float, now: datetime
+) -> list[dict[str, str]]:
+    """What makes a definition's schedule unusable: the expression, the time zone, fire
+    times closer than `min_interval_seconds`, inputs the task would refuse."""
+    from runhook.schedules import ScheduleError
+
+    schedule = definition.schedule
+    if schedule is None:
+        return []
+    try:
+        schedule.recurrence().check_interval(min_interval_seconds, now)
+    except ScheduleError as exc:
+        return [{"path": f"schedule.{exc.field}", "message": exc.message}]
+    _, problems = definition.prepare_inputs(schedule.inputs)
+    return [
+        {"path": ".".join(filter(None, ("schedule.inputs", p["path"]))), "message": p["message"]}
+        for p in problems
     ]

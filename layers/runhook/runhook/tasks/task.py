@@ -6,10 +6,12 @@ the webhook workers) do not import the step models.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from runhook import clock
 from runhook.models import STORED_AS_CAMEL
 from runhook.tasks.definition import StepConfig, TaskDefinition
 
@@ -35,7 +37,31 @@ class Task(BaseModel):
     def steps(self) -> list[StepConfig]:
         return list(self.definition.steps)
 
-    def to_resource(self) -> dict[str, Any]:
+    def next_run_at(self, now: datetime | None = None) -> datetime | None:
+        """When the schedule fires next (None: no schedule, paused, or one that never
+        parsed: a schedule stored as a plain string before schedules fired)."""
+        from runhook.schedules import ScheduleError
+
+        schedule = self.definition.schedule
+        if schedule is None or not schedule.enabled:
+            return None
+        try:
+            return schedule.recurrence().next_after(now or clock.now())
+        except ScheduleError:
+            return None
+
+    def schedule_resource(self, now: datetime | None = None) -> dict[str, Any] | None:
+        """The schedule as the API shows it: as saved, plus `nextRunAt`."""
+        schedule = self.definition.schedule
+        if schedule is None:
+            return None
+        following = self.next_run_at(now)
+        return {
+            **schedule.model_dump(exclude_none=True),
+            "nextRunAt": clock.iso(following) if following else None,
+        }
+
+    def to_resource(self, now: datetime | None = None) -> dict[str, Any]:
         d = self.definition.document()
         return {
             "id": self.id,
@@ -47,7 +73,7 @@ class Task(BaseModel):
             "steps": d["steps"],
             "outputs": d["outputs"],
             "timeoutSeconds": d["timeoutSeconds"],
-            "schedule": d.get("schedule"),
+            "schedule": self.schedule_resource(now),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         }

@@ -50,7 +50,10 @@ TASK_SCHEMA = {
     status_code=201,
     response_model=TaskResponse,
     summary="Save a task (validated: every problem is listed)",
-    responses=merged(_400="invalid_task (+errors), invalid_body", _409="task_exists"),
+    responses=merged(
+        _400="invalid_task (+errors), invalid_schedule (+errors), invalid_body",
+        _409="task_exists",
+    ),
     openapi_extra=TASK_SCHEMA,
 )
 def create_task(caller: Caller, body: TaskBody, tasks: Tasks) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def get_task(taskId: str, caller: Caller, tasks: Tasks) -> dict[str, Any]:
     response_model=TaskResponse,
     summary="Save a new version of a task (runs keep the version they started with)",
     responses=merged(
-        _400="invalid_task_id, invalid_task (+errors), invalid_body",
+        _400="invalid_task_id, invalid_task (+errors), invalid_schedule (+errors), invalid_body",
         _404="task_not_found",
         _409="task_modified_concurrently",
     ),
@@ -107,3 +110,31 @@ def update_task(taskId: str, caller: Caller, body: TaskBody, tasks: Tasks) -> di
 def delete_task(taskId: str, caller: Caller, tasks: Tasks) -> Response:
     tasks.delete_task(caller, taskId)
     return Response(status_code=204)
+
+
+# -- schedule (docs/schedules.md) -----------------------------------------------------------
+SCHEDULE_RESPONSES = merged(
+    _400="invalid_task_id, invalid_schedule (+errors)",
+    _404="task_not_found",
+    _409="task_not_scheduled, task_modified_concurrently",
+)
+
+
+@router.post(
+    "/tasks/{taskId}/schedule/pause",
+    response_model=TaskResponse,
+    summary="Pause the task's schedule (a new version with schedule.enabled false)",
+    responses=SCHEDULE_RESPONSES,
+)
+def pause_task_schedule(taskId: str, caller: Caller, tasks: Tasks) -> dict[str, Any]:
+    return {"task": tasks.set_schedule_enabled(caller, taskId, enabled=False).to_resource()}
+
+
+@router.post(
+    "/tasks/{taskId}/schedule/resume",
+    response_model=TaskResponse,
+    summary="Resume the task's schedule (a new version with schedule.enabled true)",
+    responses=SCHEDULE_RESPONSES,
+)
+def resume_task_schedule(taskId: str, caller: Caller, tasks: Tasks) -> dict[str, Any]:
+    return {"task": tasks.set_schedule_enabled(caller, taskId, enabled=True).to_resource()}
