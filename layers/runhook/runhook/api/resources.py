@@ -58,6 +58,11 @@ class RunError(Resource):
     code: str = Field(examples=["http_error"])
     message: str
     nodeId: str | None = Field(description="The step that failed (null: the run itself)")
+    artifacts: list[str] | None = Field(
+        default=None,
+        description="Artifacts that explain the failure (a failed browser step's screenshot, "
+        "HTML and console log): names for getArtifact. Absent when there are none",
+    )
 
 
 class RunWaiting(Resource):

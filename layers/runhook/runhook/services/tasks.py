@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhook import clock
 from runhook.dal.tasks import TaskRepository
@@ -10,6 +10,9 @@ from runhook.errors import Conflict, InvalidRequest, NotFound
 from runhook.models import Principal
 from runhook.tasks.definition import TaskDefinition, validate_definition
 from runhook.tasks.task import Task
+
+if TYPE_CHECKING:
+    from runhook.dal.secrets import SecretRepository
 
 UPDATE_ATTEMPTS = 3
 
@@ -22,8 +25,19 @@ def _definition(raw: Any) -> TaskDefinition:
 
 
 class TaskService:
-    def __init__(self, tasks: TaskRepository) -> None:
+    def __init__(self, tasks: TaskRepository, secrets: SecretRepository | None = None) -> None:
+        """`secrets`: the organization secrets a definition's `{{ secrets.NAME }}` must name
+        (None: no check, for tests of other rules)."""
         self.tasks = tasks
+        self.secrets = secrets
+
+    def _checked(self, principal: Principal, raw: Any) -> TaskDefinition:
+        definition = _definition(raw)
+        if self.secrets is not None:
+            from runhook.services.secrets import check_task_secrets
+
+            check_task_secrets(self.secrets, principal.org_id, definition)
+        return definition
 
     def visible_task(self, principal: Principal, task_id: str) -> Task:
         """The caller's task (404 for another organization's: never revealed)."""
@@ -42,7 +56,7 @@ class TaskService:
             version=1,
             created_at=now,
             updated_at=now,
-            definition=_definition(raw),
+            definition=self._checked(principal, raw),
         )
         if not self.tasks.put_version(task, expected_version=None):
             raise Conflict("task_exists")
@@ -51,7 +65,7 @@ class TaskService:
     def update_task(self, principal: Principal, task_id: str, raw: Any) -> Task:
         """A new version; runs keep the version they started with."""
         self.visible_task(principal, task_id)  # 404 before 400: never reveal another org's task
-        definition = _definition(raw)
+        definition = self._checked(principal, raw)
         for _ in range(UPDATE_ATTEMPTS):
             current = self.visible_task(principal, task_id)
             task = current.model_copy(
