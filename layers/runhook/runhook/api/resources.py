@@ -197,6 +197,29 @@ class ArtifactResponse(Resource):
     artifact: Artifact
 
 
+# -- organization secrets (docs/secrets.md) ---------------------------------------------------
+
+
+class Secret(Resource):
+    """A secret's metadata: its value is write-only and never in any answer."""
+
+    name: str = Field(examples=["SHOP_PASSWORD"])
+    description: str | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    lastUsedAt: Timestamp | None = Field(
+        description="When a run last resolved it (recorded at most once an hour)"
+    )
+
+
+class SecretResponse(Resource):
+    secret: Secret
+
+
+class SecretList(Resource):
+    secrets: list[Secret]
+
+
 # -- keys and organization ------------------------------------------------------------------
 
 
