@@ -11,7 +11,15 @@ and add one line.
 from __future__ import annotations
 
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
-from runhook_dev.devcloud.resources import dynamodb, events, functions, sqs, stepfunctions, storage
+from runhook_dev.devcloud.resources import (
+    dynamodb,
+    events,
+    functions,
+    kms,
+    sqs,
+    stepfunctions,
+    storage,
+)
 from runhook_dev.devcloud.resources.kind import ResourceKind, arn_attributes, named
 
 _FUNCTION_REF = named("FunctionName")
@@ -40,6 +48,9 @@ RESOURCE_KINDS: dict[str, ResourceKind] = {
         create=storage.create_bucket,
         ref=storage.bucket_name,
         attributes=storage.bucket_attributes,
+    ),
+    "AWS::KMS::Key": ResourceKind(
+        order=1, create=kms.create_key, ref=kms.key_ref, attributes=kms.key_attributes
     ),
     "AWS::Logs::LogGroup": ResourceKind(
         order=3,
