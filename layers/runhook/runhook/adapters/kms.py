@@ -30,6 +30,11 @@ class Cipher(Protocol):
     def decrypt(self, chunks: list[bytes], context: dict[str, str]) -> bytes: ...
 
 
+def encryption_context(org_id: str, name: str) -> dict[str, str]:
+    """What a secret's ciphertext is bound to: its organization and name."""
+    return {"runhook:org": org_id, "runhook:secret": name}
+
+
 def chunk_context(context: dict[str, str], index: int) -> dict[str, str]:
     return {**context, "chunk": str(index)}
 

@@ -2,17 +2,14 @@
 
 - `SecretService` (the API, scope `admin`): put, list, delete. A value goes in and is
   never returned nor logged; the list shows names, descriptions and timestamps.
-- `SecretResolver` (the step functions): a run's `{{ secrets.NAME }}` → the value, or
-  None when the organization has no such secret (the step fails `secret_not_found`).
+- the step functions resolve values through runhook.engine.steps.secrets.
 - `check_task_secrets`: a task may be saved only if every secret it names exists.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from runhook import clock
-from runhook.adapters.kms import Cipher
+from runhook.adapters.kms import Cipher, encryption_context
 from runhook.dal.secrets import SecretRecord, SecretRepository
 from runhook.errors import InvalidRequest, NotFound
 from runhook.models import Principal
@@ -24,11 +21,6 @@ MAX_VALUE_BYTES = 8192
 # Shorter values cannot be masked without masking every such substring of every log line.
 MIN_VALUE_CHARS = 4
 MAX_DESCRIPTION_CHARS = 500
-LAST_USED_INTERVAL = timedelta(hours=1)
-
-
-def encryption_context(org_id: str, name: str) -> dict[str, str]:
-    return {"runhook:org": org_id, "runhook:secret": name}
 
 
 def check_name(name: str) -> None:
@@ -63,23 +55,6 @@ class SecretService:
         check_name(name)
         if not self.repository.delete(principal.org_id, name):
             raise NotFound("secret_not_found")
-
-
-class SecretResolver:
-    """Secret values for the engine: decrypted on use, each use recorded (`lastUsedAt`)."""
-
-    def __init__(self, repository: SecretRepository, cipher: Cipher) -> None:
-        self.repository = repository
-        self.cipher = cipher
-
-    def resolve(self, org_id: str, name: str) -> str | None:
-        record = self.repository.get(org_id, name) if SECRET_NAME.match(name) else None
-        if record is None:
-            return None
-        plaintext = self.cipher.decrypt(record.ciphertext, encryption_context(org_id, name))
-        now = clock.now()
-        self.repository.touch(org_id, name, clock.iso(now), clock.iso(now - LAST_USED_INTERVAL))
-        return plaintext.decode("utf-8")
 
 
 def check_task_secrets(

@@ -14,14 +14,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from runhook import clock
 from runhook.engine.redact import SecretMask
 from runhook.engine.steps.base import StepCall, StepFailure
 from runhook.models import LogLevel
-from runhook.tasks.templating import SecretNotFound, SecretValues, TemplateError
+from runhook.tasks.templating import SECRET_NAME, SecretNotFound, SecretValues, TemplateError
 
 if TYPE_CHECKING:
+    from runhook.adapters.kms import Cipher
+    from runhook.dal.secrets import SecretRepository
     from runhook.settings import Settings
 
 
@@ -33,6 +37,29 @@ class SecretSource(Protocol):
     def resolve(self, run_id: str, name: str) -> str | None: ...
 
 
+LAST_USED_INTERVAL = timedelta(hours=1)
+
+
+class SecretResolver:
+    """Secret values for the engine: decrypted on use, each use recorded (`lastUsedAt`,
+    at most once per `LAST_USED_INTERVAL` per secret)."""
+
+    def __init__(self, repository: SecretRepository, cipher: Cipher) -> None:
+        self.repository = repository
+        self.cipher = cipher
+
+    def resolve(self, org_id: str, name: str) -> str | None:
+        from runhook.adapters.kms import encryption_context
+
+        record = self.repository.get(org_id, name) if SECRET_NAME.match(name) else None
+        if record is None:
+            return None
+        plaintext = self.cipher.decrypt(record.ciphertext, encryption_context(org_id, name))
+        now = clock.now()
+        self.repository.touch(org_id, name, clock.iso(now), clock.iso(now - LAST_USED_INTERVAL))
+        return plaintext.decode("utf-8")
+
+
 class TableSecrets:
     """`SecretSource` on the table and KMS (runhook.services.secrets.SecretResolver):
     the run's organization from its item, the value from the organization's secret."""
@@ -42,7 +69,6 @@ class TableSecrets:
         from runhook.dal.runs import RunRepository
         from runhook.dal.secrets import SecretRepository
         from runhook.dal.table import Table
-        from runhook.services.secrets import SecretResolver
 
         table = Table(settings.table_name)
         self._runs = RunRepository(table)
