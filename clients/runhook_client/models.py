@@ -40,6 +40,7 @@ class RunError(Resource):
     code: str
     message: str | None = None
     node_id: str | None = None
+    artifacts: list[str] | None = None  # what explains a failed browser step (artifact names)
 
 
 class Waiting(Resource):
@@ -178,3 +179,14 @@ class ApiKey(Resource):
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     secret: str | None = None  # only in the answer to create
+
+
+# -- organization secrets (docs/secrets.md) ----------------------------------------------------
+class Secret(Resource):
+    """A secret's metadata: the service never returns a value."""
+
+    name: str
+    description: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_used_at: datetime | None = None
