@@ -66,6 +66,7 @@ class AsyncRunhook:
         self.runs = AsyncRuns(self)
         self.webhooks = AsyncWebhooks(self)
         self.api_keys = AsyncApiKeys(self)
+        self.secrets = AsyncSecrets(self)
 
     async def send(self, call: _ops.Call[T]) -> T:
         """Send `call`, retrying 429/503 per `self.retry`; its parsed answer or a RunhookError."""
@@ -314,7 +315,7 @@ class AsyncApiKeys:
         await self._c.send(_ops.revoke_key(key_id))
 
 
-class Secrets:
+class AsyncSecrets:
     """Organization secrets (admin keys): values go in and never come out; a browser
     step's saved session can be forgotten here too."""
 
