@@ -15,13 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Field names are snake_case; stored (and validated) under their camelCase aliases too.
@@ -54,14 +48,7 @@ class RunError(BaseModel):
     # Artifacts of the run that explain the failure (a failed browser step's screenshot,
     # HTML, console log): names for GET /task-runs/{runId}/artifacts/{name}. Left out of
     # the JSON when there are none, so other errors keep their shape.
-    artifacts: list[str] | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_empty_artifacts(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict) and data.get("artifacts") is None:
-            data.pop("artifacts", None)
-        return data
+    artifacts: list[str] | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Waiting(BaseModel):

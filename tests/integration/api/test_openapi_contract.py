@@ -58,6 +58,11 @@ OPERATION_IDS = {
     ("post", "/webhook-endpoints/{endpointId}/recover"): "recoverWebhookDeliveries",
     ("get", "/webhook-deliveries/{deliveryId}"): "getWebhookDelivery",
     ("post", "/webhook-deliveries/{deliveryId}/replay"): "replayWebhookDelivery",
+    # organization secrets and browser sessions (docs/secrets.md)
+    ("put", "/secrets/{name}"): "putSecret",
+    ("get", "/secrets"): "listSecrets",
+    ("delete", "/secrets/{name}"): "deleteSecret",
+    ("delete", "/browser-sessions/{name}"): "deleteBrowserSession",
 }
 PREFIX = "/public/v1"
 CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)*$")
@@ -278,9 +283,9 @@ def test_routes_keep_null_fields() -> None:
     wraps included routers, the app's own list does not show their routes."""
     from fastapi.routing import APIRoute
 
-    from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
+    from runhook.api.routes import admin, artifacts, health, runs, secrets, tasks, webhooks
 
-    modules = (admin, artifacts, health, runs, tasks, webhooks)
+    modules = (admin, artifacts, health, runs, tasks, webhooks, secrets)
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     assert len(routes) == len(OPERATION_IDS)
     for route in routes:

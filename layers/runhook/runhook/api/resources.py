@@ -60,6 +60,7 @@ class RunError(Resource):
     nodeId: str | None = Field(description="The step that failed (null: the run itself)")
     artifacts: list[str] | None = Field(
         default=None,
+        exclude_if=lambda v: v is None,  # absent, not null: other errors keep their JSON
         description="Artifacts that explain the failure (a failed browser step's screenshot, "
         "HTML and console log): names for getArtifact. Absent when there are none",
     )
