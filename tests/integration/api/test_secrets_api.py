@@ -113,7 +113,13 @@ def test_bad_names_and_sizes_are_400_and_change_nothing(
     assert _names(admin) == []
 
 
-def test_the_largest_value_is_accepted(admin: httpx.Client) -> None:
+def test_the_edges_of_names_and_values(admin: httpx.Client) -> None:
+    surrogate = admin.put(
+        "/secrets/ODD",
+        content=b'{"value": "ab\\ud800cd"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 400 and surrogate.json()["detail"] == "invalid_body"
     assert admin.put("/secrets/BIG", json={"value": "x" * 8192}).status_code == 200
     bad = admin.delete("/secrets/bad-name")
     assert bad.status_code == 400 and bad.json()["detail"] == "invalid_secret_name"

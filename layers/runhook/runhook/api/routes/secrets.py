@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runhook.api.deps import Admin, BrowserSessions, Secrets
 from runhook.api.resources import SecretList, SecretResponse
@@ -28,6 +28,17 @@ class PutSecretBody(BaseModel):
         description="The value (4 characters to 8 KB of UTF-8); write-only: never returned"
     )
     description: str | None = Field(default=None, max_length=500, description="Kept when omitted")
+
+    @field_validator("value", "description")
+    @classmethod
+    def _utf8(cls, text: str | None) -> str | None:
+        """JSON may escape a lone surrogate (a `\\ud800` escape): text UTF-8 cannot hold."""
+        if text is not None:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("not valid Unicode text") from None
+        return text
 
 
 @router.put(
