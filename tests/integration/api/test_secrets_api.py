@@ -177,3 +177,37 @@ def test_a_secret_deleted_since_fails_the_run(admin: httpx.Client) -> None:
     assert done["status"] == "FAILED"
     assert done["error"]["code"] == "secret_not_found"
     assert "API_TOKEN" in done["error"]["message"]
+
+
+def test_an_8_kb_value_reaches_the_target_whole(admin: httpx.Client, target: Any) -> None:
+    """8,192 bytes are two KMS ciphertexts: decrypted and joined in order."""
+    value = "".join(f"{i:04d}" for i in range(2048))  # every 4-byte slice is different
+    assert admin.put("/secrets/BIG", json={"value": value}).status_code == 200
+    target.routes["/in"] = lambda hit: (200, {"Content-Type": "text/plain"}, b"ok")
+    made = admin.post(
+        "/tasks",
+        json={
+            "name": "big",
+            "steps": [
+                {
+                    "id": "send",
+                    "type": "http",
+                    "method": "POST",
+                    "url": target.url + "/in",
+                    "body": "{{ secrets.BIG }}",
+                }
+            ],
+        },
+    )
+    assert made.status_code == 201, made.text
+    run = admin.post(f"/tasks/{made.json()['task']['id']}/runs", json={})
+    run_id = run.json()["run"]["id"]
+    done = eventually(
+        lambda: admin.get(f"/task-runs/{run_id}").json()["run"],
+        lambda r: r["status"] in {"COMPLETED", "FAILED"},
+        timeout=60,
+    )
+    assert done["status"] == "COMPLETED", done
+    assert target.hits[0].body == value.encode()
+    used = [s for s in admin.get("/secrets").json()["secrets"] if s["name"] == "BIG"]
+    assert used[0]["lastUsedAt"] is not None
