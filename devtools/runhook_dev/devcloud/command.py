@@ -190,7 +190,7 @@ def summary(cloud: LocalCloud) -> str:
         f"  API            {cloud.api_url}/public/v1"
         + (f"   (unavailable: {cloud.api_error})" if cloud.api_error else ""),
         f"  AWS endpoint   {cloud.aws_endpoint_url}   (Lambda: handlers in-process; "
-        "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
+        "Step Functions, SQS, EventBridge, S3, KMS: moto; DynamoDB: DynamoDB Local)",
         f"  DynamoDB Local {cloud.dynamodb_endpoint}   {storage}",
         f"  table          {cloud.table_name}",
         f"  state machine  {cloud.state_machine_arn or '(none)'}",
