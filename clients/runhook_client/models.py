@@ -40,7 +40,13 @@ class RunError(Resource):
     code: str
     message: str | None = None
     node_id: str | None = None
-    artifacts: list[str] | None = None  # what explains a failed browser step (artifact names)
+
+    @property
+    def artifacts(self) -> list[str]:
+        """The artifacts that explain a failed browser step (its screenshot, HTML and console
+        log: names for the run's artifacts); [] for other errors, whose JSON has no key."""
+        value = (self.model_extra or {}).get("artifacts")
+        return [str(name) for name in value] if isinstance(value, list) else []
 
 
 class Waiting(Resource):

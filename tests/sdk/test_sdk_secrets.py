@@ -51,3 +51,13 @@ def test_the_async_client_does_the_same(organizations: Organizations, local_clou
             return names
 
     assert asyncio.run(flow()) == ["API_TOKEN"]
+
+
+def test_a_run_error_names_its_artifacts_when_it_has_any() -> None:
+    from runhook_client import RunError
+
+    failed = RunError.model_validate(
+        {"code": "browser_timeout", "message": "m", "nodeId": "b", "artifacts": ["b-failure.png"]}
+    )
+    assert failed.artifacts == ["b-failure.png"]
+    assert RunError.model_validate({"code": "http_error", "message": "m"}).artifacts == []
