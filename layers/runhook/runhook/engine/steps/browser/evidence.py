@@ -16,9 +16,10 @@ its own, briefly, and a part that fails is left out.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
-from playwright.sync_api import ConsoleMessage, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from runhook.adapters.artifacts import ArtifactStore
@@ -128,3 +129,49 @@ def save_record(
         return None
     log("info", f"Saved {name} ({human_size(len(data))})")
     return name
+
+
+class Records:
+    """The step's `record` artifacts: the HAR and the trace, each removed from disk after."""
+
+    def __init__(self, *, store: ArtifactStore, run_id: str, step_id: str, log: Log) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.step_id = step_id
+        self.log = log
+
+    def _save(self, path: str, name: str, content_type: str) -> None:
+        try:
+            save_record(
+                path,
+                name=name,
+                content_type=content_type,
+                store=self.store,
+                run_id=self.run_id,
+                log=self.log,
+            )
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+    def save_har(self, path: str) -> None:
+        """The HAR Playwright wrote when the context closed (response bodies omitted)."""
+        self._save(path, f"{self.step_id}-network.har", "application/json")
+
+    def save_trace(self, context: BrowserContext, path: str, may_keep: bool) -> None:
+        """Stop the context's tracing into `path`; keep it only if `may_keep` (no secret)."""
+        try:
+            context.tracing.stop(path=path)
+        except PlaywrightError:
+            return
+        name = f"{self.step_id}-trace.zip"
+        if may_keep:
+            self._save(path, name, "application/zip")
+            return
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        self.log(
+            "warning",
+            f"{name} not saved: the step used secrets, and a trace holds the pages' inputs, "
+            "which cannot be masked",
+        )

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -45,7 +44,7 @@ from runhook.engine import redact
 from runhook.engine.steps.base import StepFailure
 from runhook.engine.steps.browser import procs
 from runhook.engine.steps.browser.actions import ActionRunner, Render, StepBudget, first_line
-from runhook.engine.steps.browser.evidence import ConsoleLog, capture_failure, save_record
+from runhook.engine.steps.browser.evidence import ConsoleLog, Records, capture_failure
 from runhook.engine.steps.browser.guardproxy import GuardProxy
 from runhook.engine.steps.browser.options import BrowserOptions
 from runhook.engine.steps.browser.pageguard import Log, PageGuard
@@ -115,6 +114,7 @@ class BrowserSession:
         self.console = ConsoleLog()
         self._har_path: str | None = None
         self._tracing = False
+        self._records = Records(store=store, run_id=run_id, step_id=step_id, log=log)
         self.actions = actions
         self.run_id = run_id
         self.render = render
@@ -298,50 +298,13 @@ class BrowserSession:
             ) from exc
 
     def _stop_trace(self, profile: str) -> None:
-        """Write the trace (while the context is open) and store it, if it may be kept."""
-        if not self._tracing or self._context is None:
-            return
-        path = f"{profile}.trace.zip"
-        try:
-            self._context.tracing.stop(path=path)
-        except PlaywrightError:
-            return
-        try:
-            name = f"{self.step_id}-trace.zip"
-            if self.may_trace():
-                save_record(
-                    path,
-                    name=name,
-                    content_type="application/zip",
-                    store=self.store,
-                    run_id=self.run_id,
-                    log=self.log,
-                )
-            else:
-                self.log(
-                    "warning",
-                    f"{name} not saved: the step used secrets, a trace "
-                    "holds the pages' inputs and cannot be masked",
-                )
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(path)
+        """Write the trace while the context is still open, and store it if it may be kept."""
+        if self._tracing and self._context is not None:
+            self._records.save_trace(self._context, f"{profile}.trace.zip", self.may_trace())
 
     def _save_har(self) -> None:
-        if self._har_path is None:
-            return
-        try:
-            save_record(
-                self._har_path,
-                name=f"{self.step_id}-network.har",
-                content_type="application/json",
-                store=self.store,
-                run_id=self.run_id,
-                log=self.log,
-            )
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(self._har_path)
+        if self._har_path is not None:
+            self._records.save_har(self._har_path)
 
     def _shut_down(self, profile: str) -> None:
         """Close what was opened, end what is left of Chromium, remove the profile."""
