@@ -286,3 +286,26 @@ def test_a_failed_step_leaves_its_screenshot_html_and_console_log(
     console, log = _artifact(api, run["id"], "browse-console.txt")
     assert console["contentType"].startswith("text/plain")
     assert b"[log] login page ready" in log and b"[error] a console error for the log" in log
+
+
+def test_a_step_without_secrets_keeps_its_trace(browser_api: Api, site: Any) -> None:
+    api = browser_api
+    task = {
+        "name": f"traced {uuid.uuid4().hex[:6]}",
+        "steps": [
+            {
+                "id": "browse",
+                "type": "browser",
+                "record": ["trace"],
+                "actions": [
+                    {"action": "goto", "url": f"{site.url}/order-lookup.html"},
+                    {"action": "fill", "selector": "#order", "value": "48219"},
+                ],
+            }
+        ],
+    }
+    done = api.wait(api.start(api.task(task))["id"], timeout=RUN_TIMEOUT)
+    assert done["status"] == "COMPLETED", done
+    trace, body = _artifact(api, done["id"], "browse-trace.zip")
+    assert trace["contentType"] == "application/zip" and body.startswith(b"PK")
+    assert any(m["message"].startswith("Saved browse-trace.zip (") for m in api.logs(done["id"]))
