@@ -21,6 +21,7 @@ from runhook_client.models import (
     LogPage,
     RecoverResult,
     Run,
+    Secret,
     Task,
     WebhookDelivery,
     WebhookEndpoint,
@@ -61,6 +62,11 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "retryRun": ("POST", "/task-runs/{runId}/retry"),
     "cancelRuns": ("POST", "/task-runs/cancel"),
     "getBulkCancel": ("GET", "/task-runs/cancel/{jobId}"),
+    # -- organization secrets and browser sessions (docs/secrets.md) --
+    "putSecret": ("PUT", "/secrets/{name}"),
+    "listSecrets": ("GET", "/secrets"),
+    "deleteSecret": ("DELETE", "/secrets/{name}"),
+    "deleteBrowserSession": ("DELETE", "/browser-sessions/{name}"),
 }
 
 
@@ -293,3 +299,23 @@ def list_keys() -> Call[list[ApiKey]]:
 
 def revoke_key(key_id: str) -> Call[None]:
     return call("revokeApiKey", _nothing, keyId=key_id)
+
+
+# -- organization secrets and browser sessions (docs/secrets.md) ----------------------------------
+def put_secret(name: str, value: str, description: str | None) -> Call[Secret]:
+    body: dict[str, Any] = {"value": value}
+    if description is not None:
+        body["description"] = description
+    return call("putSecret", _one(Secret, "secret"), json=body, name=name)
+
+
+def list_secrets() -> Call[list[Secret]]:
+    return call("listSecrets", lambda b: [Secret.model_validate(s) for s in b["secrets"]])
+
+
+def delete_secret(name: str) -> Call[None]:
+    return call("deleteSecret", _nothing, name=name)
+
+
+def delete_browser_session(name: str) -> Call[None]:
+    return call("deleteBrowserSession", _nothing, name=name)

@@ -33,6 +33,7 @@ from runhook_client.models import (
     LogPage,
     RecoverResult,
     Run,
+    Secret,
     Task,
     WebhookDelivery,
     WebhookEndpoint,
@@ -67,6 +68,7 @@ class AsyncRunhook:
         self.runs = AsyncRuns(self)
         self.webhooks = AsyncWebhooks(self)
         self.api_keys = AsyncApiKeys(self)
+        self.secrets = AsyncSecrets(self)
 
     async def send(self, call: _ops.Call[T]) -> T:
         """Send `call`, retrying 429/503 per `self.retry`; its parsed answer or a RunhookError."""
@@ -362,3 +364,24 @@ class AsyncApiKeys:
 
     async def revoke(self, key_id: str) -> None:
         await self._c.send(_ops.revoke_key(key_id))
+
+
+class AsyncSecrets:
+    """Organization secrets (admin keys): values go in and never come out; a browser
+    step's saved session can be forgotten here too."""
+
+    def __init__(self, client: AsyncRunhook) -> None:
+        self._c = client
+
+    async def put(self, name: str, value: str, *, description: str | None = None) -> Secret:
+        """Create or replace `name` (upper snake case); the answer never holds the value."""
+        return await self._c.send(_ops.put_secret(name, value, description))
+
+    async def list(self) -> list[Secret]:
+        return await self._c.send(_ops.list_secrets())
+
+    async def delete(self, name: str) -> None:
+        await self._c.send(_ops.delete_secret(name))
+
+    async def forget_browser_session(self, name: str) -> None:
+        await self._c.send(_ops.delete_browser_session(name))

@@ -32,6 +32,7 @@ from runhook_client.models import (
     LogPage,
     RecoverResult,
     Run,
+    Secret,
     Task,
     WebhookDelivery,
     WebhookEndpoint,
@@ -71,6 +72,7 @@ class Runhook:
         self.runs = Runs(self)
         self.webhooks = Webhooks(self)
         self.api_keys = ApiKeys(self)
+        self.secrets = Secrets(self)
 
     def send(self, call: _ops.Call[T]) -> T:
         """Send `call`, retrying 429/503 per `self.retry`; its parsed answer or a RunhookError."""
@@ -368,3 +370,24 @@ class ApiKeys:
 
     def revoke(self, key_id: str) -> None:
         self._c.send(_ops.revoke_key(key_id))
+
+
+class Secrets:
+    """Organization secrets (admin keys): values go in and never come out; a browser
+    step's saved session can be forgotten here too."""
+
+    def __init__(self, client: Runhook) -> None:
+        self._c = client
+
+    def put(self, name: str, value: str, *, description: str | None = None) -> Secret:
+        """Create or replace `name` (upper snake case); the answer never holds the value."""
+        return self._c.send(_ops.put_secret(name, value, description))
+
+    def list(self) -> list[Secret]:
+        return self._c.send(_ops.list_secrets())
+
+    def delete(self, name: str) -> None:
+        self._c.send(_ops.delete_secret(name))
+
+    def forget_browser_session(self, name: str) -> None:
+        self._c.send(_ops.delete_browser_session(name))

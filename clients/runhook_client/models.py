@@ -41,6 +41,13 @@ class RunError(Resource):
     message: str | None = None
     node_id: str | None = None
 
+    @property
+    def artifacts(self) -> list[str]:
+        """The artifacts that explain a failed browser step (its screenshot, HTML and console
+        log: names for the run's artifacts); [] for other errors, whose JSON has no key."""
+        value = (self.model_extra or {}).get("artifacts")
+        return [str(name) for name in value] if isinstance(value, list) else []
+
 
 class Waiting(Resource):
     """A run paused for a human (an approval step): answer it with `runs.resume`."""
@@ -237,3 +244,14 @@ class BulkCancelResult(Resource):
     cancelled: list[str] = Field(default_factory=list)
     skipped: list[BulkCancelSkip] = Field(default_factory=list)
     job: BulkCancelJob | None = None
+
+
+# -- organization secrets (docs/secrets.md) ----------------------------------------------------
+class Secret(Resource):
+    """A secret's metadata: the service never returns a value."""
+
+    name: str
+    description: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_used_at: datetime | None = None

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import click
 
-from runhook_dev.commands import runs, smoke, tasks, webhooks
+from runhook_dev.commands import runs, secrets, smoke, tasks, webhooks
 
 # The argparse commands: `runhook dev`, `runhook admin …`, `runhook webhooks listen`.
 LEGACY_MODULES: tuple[str, ...] = (
@@ -98,6 +98,7 @@ def listen(args: tuple[str, ...]) -> None:
 cli.add_command(tasks.group)
 cli.add_command(runs.group)
 cli.add_command(webhooks.group)
+cli.add_command(secrets.group)
 cli.add_command(smoke.command)  # operations (issue 17): after a deploy
 
 

@@ -272,7 +272,7 @@ def summary(cloud: LocalCloud) -> str:
         f"  console        {cloud.api_url}/console/   (sign in with an API key)",
         f"  AWS endpoint   {cloud.aws_endpoint_url}   "
         f"(Lambda: {cloud.registry.invoker.describe()}; "
-        "Step Functions, SQS, EventBridge, S3: moto; DynamoDB: DynamoDB Local)",
+        "Step Functions, SQS, EventBridge, S3, KMS, Scheduler: moto; DynamoDB: DynamoDB Local)",
         *(
             [f"  listening on   every interface, port {cloud.aws_port} (--aws-host 0.0.0.0)"]
             if options.aws_host != "127.0.0.1"

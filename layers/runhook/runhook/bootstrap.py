@@ -26,14 +26,17 @@ from runhook.settings import Settings
 
 if TYPE_CHECKING:
     from runhook.adapters.artifacts import S3Artifacts
+    from runhook.adapters.browser_sessions import S3BrowserSessions
     from runhook.adapters.deliveries import DeliveryQueue
     from runhook.adapters.events import EventBus
+    from runhook.adapters.kms import KmsCipher
     from runhook.adapters.scheduler import EventBridgeSchedules
     from runhook.adapters.stepfunctions import StepFunctions
     from runhook.dal.auth import AuthRepository
     from runhook.dal.limits import LimitsRepository
     from runhook.dal.run_store import DynamoRunStore
     from runhook.dal.runs import RunRepository
+    from runhook.dal.secrets import SecretRepository
     from runhook.dal.table import Table
     from runhook.dal.tasks import TaskRepository
     from runhook.dal.webhooks import WebhookRepository
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from runhook.outbox import Outbox
     from runhook.services.artifacts import ArtifactService
     from runhook.services.authentication import Authenticator
+    from runhook.services.browser_sessions import BrowserSessionService
     from runhook.services.bulk_cancel import BulkCancelService
     from runhook.services.endpoints import EndpointService
     from runhook.services.health import HealthCheck
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from runhook.services.replay import ReplayService
     from runhook.services.runs import RunService
     from runhook.services.schedules import ScheduledRuns, TaskSchedules
+    from runhook.services.secrets import SecretService
     from runhook.services.sweeper import Sweeper, SweepPolicy
     from runhook.services.tasks import TaskService
     from runhook.webhooks.dispatch import Dispatcher
@@ -283,7 +288,7 @@ class Container:
     def task_service(self) -> TaskService:
         from runhook.services.tasks import TaskService
 
-        return TaskService(self.tasks, self.task_schedules)
+        return TaskService(self.tasks, self.task_schedules, self.secrets)
 
     @once
     def organization_service(self) -> OrganizationService:
@@ -391,3 +396,38 @@ class Container:
         return ScheduledRuns(
             self.tasks, self.runs, self.run_service, ScheduleStateRepository(self.table)
         )
+
+    # -- organization secrets and browser sessions (docs/secrets.md) ------------------------
+    @once
+    def kms_cipher(self) -> KmsCipher:
+        from runhook.adapters.kms import KmsCipher
+
+        return KmsCipher(self.settings.secrets_key_id, client_factory=partial(self.client, "kms"))
+
+    @once
+    def secrets(self) -> SecretRepository:
+        from runhook.dal.secrets import SecretRepository
+
+        return SecretRepository(self.table)
+
+    @once
+    def secret_service(self) -> SecretService:
+        from runhook.services.secrets import SecretService
+
+        return SecretService(self.secrets, self.kms_cipher)
+
+    @once
+    def browser_sessions(self) -> S3BrowserSessions:
+        from runhook.adapters.browser_sessions import S3BrowserSessions
+
+        return S3BrowserSessions(
+            self.settings.artifacts_bucket,
+            self.settings.secrets_key_id,
+            client_factory=partial(self.client, "s3"),
+        )
+
+    @once
+    def browser_session_service(self) -> BrowserSessionService:
+        from runhook.services.browser_sessions import BrowserSessionService
+
+        return BrowserSessionService(self.browser_sessions)

@@ -54,6 +54,10 @@ class RunError(BaseModel):
     code: str
     message: str
     nodeId: str | None = None
+    # Artifacts of the run that explain the failure (a failed browser step's screenshot,
+    # HTML, console log): names for GET /task-runs/{runId}/artifacts/{name}. Left out of
+    # the JSON when there are none, so other errors keep their shape.
+    artifacts: list[str] | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Waiting(BaseModel):

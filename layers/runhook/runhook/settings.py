@@ -35,6 +35,10 @@ class Settings(BaseModel):
     trusted_proxy_hops: int = Field(default=0, alias="TRUSTED_PROXY_HOPS")
     # Browser-step screenshots (runs/<runId>/<name>.png); served by presigned URLs.
     artifacts_bucket: str = Field(default="", alias="ARTIFACTS_BUCKET")
+    # Organization secrets (docs/secrets.md): the KMS key their values are encrypted with,
+    # and how long a browser session's saved state stays usable.
+    secrets_key_id: str = Field(default="", alias="SECRETS_KEY_ID")
+    browser_session_ttl_hours: int = Field(default=168, ge=1, alias="BROWSER_SESSION_TTL_HOURS")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
     # An endpoint failing continuously this long is disabled (docs/webhooks.md: 5 days).

@@ -64,6 +64,11 @@ OPERATION_IDS = {
     ("post", "/task-runs/{runId}/retry"): "retryRun",
     ("post", "/task-runs/cancel"): "cancelRuns",
     ("get", "/task-runs/cancel/{jobId}"): "getBulkCancel",
+    # organization secrets and browser sessions (docs/secrets.md)
+    ("put", "/secrets/{name}"): "putSecret",
+    ("get", "/secrets"): "listSecrets",
+    ("delete", "/secrets/{name}"): "deleteSecret",
+    ("delete", "/browser-sessions/{name}"): "deleteBrowserSession",
 }
 PREFIX = "/public/v1"
 CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)*$")
@@ -284,9 +289,9 @@ def test_routes_keep_null_fields() -> None:
     wraps included routers, the app's own list does not show their routes."""
     from fastapi.routing import APIRoute
 
-    from runhook.api.routes import admin, artifacts, health, runs, tasks, webhooks
+    from runhook.api.routes import admin, artifacts, health, runs, secrets, tasks, webhooks
 
-    modules = (admin, artifacts, health, runs, tasks, webhooks)
+    modules = (admin, artifacts, health, runs, tasks, webhooks, secrets)
     routes = [r for m in modules for r in m.router.routes if isinstance(r, APIRoute)]
     assert len(routes) == len(OPERATION_IDS)
     for route in routes:

@@ -15,6 +15,7 @@ from runhook_dev.devcloud.resources import (
     dynamodb,
     events,
     functions,
+    kms,
     scheduler,
     sqs,
     stepfunctions,
@@ -48,6 +49,9 @@ RESOURCE_KINDS: dict[str, ResourceKind] = {
         create=storage.create_bucket,
         ref=storage.bucket_name,
         attributes=storage.bucket_attributes,
+    ),
+    "AWS::KMS::Key": ResourceKind(
+        order=1, create=kms.create_key, ref=kms.key_ref, attributes=kms.key_attributes
     ),
     "AWS::Logs::LogGroup": ResourceKind(
         order=3,

@@ -1,4 +1,4 @@
-"""Run artifacts (browser screenshots) in S3: ``runs/<runId>/<name>``, served by presigned URLs.
+"""Run artifacts (browser screenshots, failure evidence, HAR and trace records) in S3: ``runs/<runId>/<name>``, served by presigned URLs.
 
 The bucket (template.yaml `ArtifactsBucket`) is private, encrypted and expires objects;
 callers never get the bucket itself, only a short-lived presigned GET URL from the API
@@ -26,6 +26,9 @@ _CONTENT_TYPES = {
     ".png": "image/png",
     ".html": "text/html; charset=utf-8",
     ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".har": "application/json",
+    ".zip": "application/zip",
 }
 
 

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
-from runhook.api.routes import admin, artifacts, console, health, runs, tasks, webhooks
+from runhook.api.routes import admin, artifacts, console, health, runs, secrets, tasks, webhooks
 from runhook.api.schemas import DETAIL_CODES
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
-    for module in (health, runs, tasks, admin, webhooks, artifacts):
+    for module in (health, runs, tasks, admin, webhooks, artifacts, secrets):
         app.include_router(module.router, prefix=PREFIX)
     # The web console (docs/console.md): static files at /console, not in the document.
     app.include_router(console.router)

@@ -20,12 +20,14 @@ from runhook.bootstrap import Container
 from runhook.errors import Forbidden
 from runhook.models import Principal, Scope
 from runhook.services.artifacts import ArtifactService
+from runhook.services.browser_sessions import BrowserSessionService
 from runhook.services.bulk_cancel import BulkCancelService
 from runhook.services.endpoints import EndpointService
 from runhook.services.health import HealthCheck
 from runhook.services.organization import OrganizationService
 from runhook.services.replay import ReplayService
 from runhook.services.runs import RunService
+from runhook.services.secrets import SecretService
 from runhook.services.tasks import TaskService
 from runhook.settings import Settings
 
@@ -143,3 +145,16 @@ Replays = Annotated[ReplayService, Depends(_replays)]
 Artifacts = Annotated[ArtifactService, Depends(_artifacts)]
 Health = Annotated[HealthCheck, Depends(_health)]
 BulkCancels = Annotated[BulkCancelService, Depends(_bulk_cancels)]
+
+
+# -- organization secrets and browser sessions (docs/secrets.md) ----------------------------
+def _secrets(request: Request) -> SecretService:
+    return container_of(request).secret_service
+
+
+def _browser_sessions(request: Request) -> BrowserSessionService:
+    return container_of(request).browser_session_service
+
+
+Secrets = Annotated[SecretService, Depends(_secrets)]
+BrowserSessions = Annotated[BrowserSessionService, Depends(_browser_sessions)]

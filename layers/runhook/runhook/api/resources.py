@@ -58,6 +58,12 @@ class RunError(Resource):
     code: str = Field(examples=["http_error"])
     message: str
     nodeId: str | None = Field(description="The step that failed (null: the run itself)")
+    artifacts: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,  # absent, not null: other errors keep their JSON
+        description="Artifacts that explain the failure (a failed browser step's screenshot, "
+        "HTML and console log): names for getArtifact. Absent when there are none",
+    )
 
 
 class RunWaiting(Resource):
@@ -214,6 +220,29 @@ class ArtifactList(Resource):
 
 class ArtifactResponse(Resource):
     artifact: Artifact
+
+
+# -- organization secrets (docs/secrets.md) ---------------------------------------------------
+
+
+class Secret(Resource):
+    """A secret's metadata: its value is write-only and never in any answer."""
+
+    name: str = Field(examples=["SHOP_PASSWORD"])
+    description: str | None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    lastUsedAt: Timestamp | None = Field(
+        description="When a run last resolved it (recorded at most once an hour)"
+    )
+
+
+class SecretResponse(Resource):
+    secret: Secret
+
+
+class SecretList(Resource):
+    secrets: list[Secret]
 
 
 # -- keys and organization ------------------------------------------------------------------

@@ -81,7 +81,9 @@ class Attempts:
                 self._recorder.step_failed(
                     ctx, index, kind, failure, attempts=attempt, started=started
                 )
-                return self._recorder.fail(ctx, failure.code, failure.message, index)
+                return self._recorder.fail(
+                    ctx, failure.code, failure.message, index, artifacts=failure.artifacts
+                )
             duration = int((time.monotonic() - t0) * 1000)
             recorded = self._recorder.succeeded(
                 ctx, index, kind, result, attempts=attempt, started=started, duration_ms=duration

@@ -27,7 +27,11 @@ def fail_run(
     node_id: str | None = None,
     *,
     steps_done: int | None = None,
+    artifacts: list[str] | None = None,
 ) -> Run | None:
-    """PENDING/RUNNING → FAILED {code, message, nodeId}; None when the run is already over."""
-    error = RunError(code=code, message=message[:MAX_ERROR_MESSAGE], nodeId=node_id)
+    """PENDING/RUNNING → FAILED {code, message, nodeId}; None when the run is already over.
+    `artifacts`: names of the run's artifacts that explain the failure (`error.artifacts`)."""
+    error = RunError(
+        code=code, message=message[:MAX_ERROR_MESSAGE], nodeId=node_id, artifacts=artifacts
+    )
     return store.fail(run_id, error, finished_at=clock.now_iso(), steps_done=steps_done)

@@ -131,10 +131,17 @@ class Recorder:
         index: int | None,
         *,
         steps_done: int | None = None,
+        artifacts: list[str] | None = None,
     ) -> Next:
         """End the run FAILED at step `index` (unless it is already over)."""
         failed = fail_run(
-            self._store, ctx.run.id, code, message, ctx.node_id(index), steps_done=steps_done
+            self._store,
+            ctx.run.id,
+            code,
+            message,
+            ctx.node_id(index),
+            steps_done=steps_done,
+            artifacts=artifacts,
         )
         if failed is not None:
             self._outcomes["run_failed"] += 1

@@ -74,3 +74,65 @@ def url(value: str) -> str:
     safe = [(k, REDACTED if is_secret(k, v) else v) for k, v in pairs]
     query = urlencode(safe, safe="[]")
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+# -- organization secrets: resolved values never leave a step ---------------------------------
+MASK = "***"
+
+
+def _forms(value: str) -> set[str]:
+    """`value` as it may appear in what a step writes: raw, URL-encoded (a query, a form
+    body), HTML-escaped (a page's HTML) and JSON-escaped (a body a server echoes)."""
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value), html.escape(value)}
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    forms.add(json.dumps(value)[1:-1])
+    return {form for form in forms if form}
+
+
+class SecretMask:
+    """The secret values a step resolved, and `***` in their place in anything it writes.
+
+    Filled while templates render (`runhook.tasks.templating.SecretValues` adds each value
+    it resolves), applied to the step's log lines, result, failure message and artifact
+    text before any of them leaves the step. Longer forms are replaced first, so a value
+    that contains another one is masked whole."""
+
+    def __init__(self) -> None:
+        self._forms: list[str] = []
+
+    def add(self, value: str) -> None:
+        forms = _forms(value) | set(self._forms)
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def text(self, value: str) -> str:
+        for form in self._forms:
+            if form in value:
+                value = value.replace(form, MASK)
+        return value
+
+    def value(self, value: object) -> object:
+        """A JSON value with every string (keys included) masked."""
+        if not self._forms:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def data(self, value: bytes) -> bytes:
+        """Text bytes (HTML, a console log, a HAR) masked; undecodable bytes left as they are."""
+        if not self._forms:
+            return value
+        return self.text(value.decode("utf-8", errors="surrogateescape")).encode(
+            "utf-8", errors="surrogateescape"
+        )

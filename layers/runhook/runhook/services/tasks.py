@@ -13,6 +13,7 @@ from runhook.tasks.definition import TaskDefinition, validate_definition
 from runhook.tasks.task import Task
 
 if TYPE_CHECKING:
+    from runhook.dal.secrets import SecretRepository
     from runhook.services.schedules import TaskSchedules
 
 UPDATE_ATTEMPTS = 3
@@ -26,16 +27,28 @@ def _definition(raw: Any) -> TaskDefinition:
 
 
 class TaskService:
-    def __init__(self, tasks: TaskRepository, schedules: TaskSchedules | None = None) -> None:
+    def __init__(
+        self,
+        tasks: TaskRepository,
+        schedules: TaskSchedules | None = None,
+        secrets: SecretRepository | None = None,
+    ) -> None:
+        """`schedules` (runhook.services.schedules): checked before a save, mirrored onto
+        EventBridge Scheduler after it (None: schedules are stored, never fired).
+        `secrets`: the organization secrets a definition's `{{ secrets.NAME }}` must name
+        (None: no check, for tests of other rules)."""
         self.tasks = tasks
-        # Task schedules (runhook.services.schedules): checked before a save, mirrored
-        # onto EventBridge Scheduler after it. None: schedules are stored, never fired.
         self.schedules = schedules
+        self.secrets = secrets
 
-    def _checked(self, raw: Any) -> TaskDefinition:
+    def _checked(self, principal: Principal, raw: Any) -> TaskDefinition:
         definition = _definition(raw)
         if self.schedules is not None:
             self.schedules.check(definition)
+        if self.secrets is not None:
+            from runhook.services.secrets import check_task_secrets
+
+            check_task_secrets(self.secrets, principal.org_id, definition)
         return definition
 
     def visible_task(self, principal: Principal, task_id: str) -> Task:
@@ -55,7 +68,7 @@ class TaskService:
             version=1,
             created_at=now,
             updated_at=now,
-            definition=self._checked(raw),
+            definition=self._checked(principal, raw),
         )
         if not self.tasks.put_version(task, expected_version=None):
             raise Conflict("task_exists")
@@ -66,7 +79,7 @@ class TaskService:
     def update_task(self, principal: Principal, task_id: str, raw: Any) -> Task:
         """A new version; runs keep the version they started with."""
         self.visible_task(principal, task_id)  # 404 before 400: never reveal another org's task
-        definition = self._checked(raw)
+        definition = self._checked(principal, raw)
         return self._new_version(principal, task_id, lambda _current: definition)
 
     def _new_version(

@@ -202,6 +202,10 @@ class _BrowserAction(BaseModel):
         ]
         | None
     ) = None
+    # Run the action only if this selector is visible when its turn comes (checked at
+    # once, no waiting): how a task skips its login actions when a saved session
+    # (`BrowserStep.session`) is still signed in.
+    ifVisible: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
 class GotoAction(_BrowserAction):
@@ -273,12 +277,20 @@ BrowserAction = Annotated[
 ]
 
 
+BROWSER_SESSION_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 class BrowserStep(StepConfig):
     """Actions run in order in one headless Chromium context (no arbitrary JavaScript)."""
 
     type: Literal["browser"]
     actions: list[BrowserAction] = Field(min_length=1, max_length=MAX_BROWSER_ACTIONS)
     retry: Retry | None = None
+    # A named session of the organization: its saved storage state (cookies, local
+    # storage) is loaded before the first action and saved when the step succeeds.
+    session: str | None = Field(default=None, pattern=BROWSER_SESSION_NAME)
+    # Debugging records saved as artifacts: a network HAR (no bodies), a Playwright trace.
+    record: list[Literal["har", "trace"]] = Field(default_factory=list, max_length=2)
 
     @model_validator(mode="after")
     def _unique_names(self) -> BrowserStep:

@@ -45,7 +45,9 @@ class StepFailure(Exception):
     """A step failed. `code` becomes the run's `error.code`.
 
     `retryable` failures are retried when the step has a `retry` policy;
-    `retry_after` (seconds) is a server's hint (Retry-After) honoured within it.
+    `retry_after` (seconds) is a server's hint (Retry-After) honoured within it;
+    `artifacts` names what the step saved to explain the failure (a browser step's
+    screenshot, HTML and console log), linked from the run's `error.artifacts`.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class StepFailure(Exception):
         self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
+        self.artifacts: list[str] | None = None
 
 
 @dataclass

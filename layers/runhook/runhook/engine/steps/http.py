@@ -14,7 +14,9 @@
 - the attempt is bounded by its timeout as a whole (connect, send, read), not per read;
 - response bodies are capped at 1 MB (a warning says so); a JSON content type gives
   `json` (unless truncated), anything else `text`;
-- header values and query parameters that look like secrets never reach the logs.
+- header values and query parameters that look like secrets never reach the logs;
+- organization secrets (`{{ secrets.NAME }}`, steps/secrets.py) are masked (`***`) in
+  the step's log lines, result and failure message.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import httpx
 from runhook import clock
 from runhook.engine import redact
 from runhook.engine.steps.base import StepCall, StepFailure, StepKind, short
+from runhook.engine.steps.secrets import SecretSource, StepSecrets
 from runhook.netguard import BlockedTarget, Resolver, guarded_transport, parse_target
 from runhook.tasks.definition import HttpStep
 from runhook.tasks.templating import render, render_value
@@ -106,15 +109,23 @@ class HttpKind(StepKind):
         *,
         resolver: Resolver | None = None,
         network: httpcore.NetworkBackend | None = None,
+        secrets: SecretSource | None = None,
     ) -> None:
-        """`resolver` and `network`: the SSRF guard's DNS and socket seams (tests fake DNS)."""
+        """`resolver` and `network`: the SSRF guard's DNS and socket seams (tests fake DNS);
+        `secrets`: where `{{ secrets.NAME }}` comes from (None: the table and KMS)."""
         self.resolver = resolver
         self.network = network
+        self.secrets = secrets
 
     def describe(self, call: StepCall) -> str | None:
         return None  # each attempt logs its request line
 
     def run(self, call: StepCall) -> Any:
+        secrets = StepSecrets(call, self.secrets)
+        with secrets.guarded():
+            return secrets.mask.value(self._run(secrets.call))
+
+    def _run(self, call: StepCall) -> Any:
         step: HttpStep = call.step
         request = _Request(step, call.data)
         attempt = f" (attempt {call.attempt}/{call.max_attempts})" if call.max_attempts > 1 else ""

@@ -3,7 +3,9 @@
 Each action has a timeout (its own `timeoutSeconds`, else the default) cut to what is
 left of the step's timeout (StepBudget); a click that timed out is retried (a warning);
 a Playwright error becomes the step's failure, unless the session was stopped meanwhile
-(`check_stop` raises the stop's failure then: cancelled, step_timeout, a limit).
+(`check_stop` raises the stop's failure then: cancelled, step_timeout, a limit). An
+action with `ifVisible` runs only if that selector is visible when its turn comes
+(checked at once): a task's login actions are skipped when a saved session is signed in.
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ class ActionRunner:
         what = f"action {number} ({describe(action)})"
         seconds, bounded_by_step = self._timeout(action)
         try:
+            if action.ifVisible and not page.locator(action.ifVisible).first.is_visible():
+                self.log("info", f"Skipped {what}: {action.ifVisible} is not visible")
+                return
             self._dispatch(action, page, seconds)
         except StepFailure:
             raise

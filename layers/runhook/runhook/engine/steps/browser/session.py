@@ -19,7 +19,10 @@ does.
   Playwright driver, when the run is cancelled or the step overruns its deadline by
   `kill_grace`, so a stuck page or launch never outlives its step;
 - Chromium and the driver are always ended and the profile removed, also on failure,
-  timeout and cancel.
+  timeout and cancel;
+- a named session's storage state is loaded before the first action and read back when
+  the step succeeds (`state`, saved by the kind); a failure leaves the page's
+  screenshot, HTML and console log (evidence.py), and `record` adds a HAR or a trace.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from runhook.engine import redact
 from runhook.engine.steps.base import StepFailure
 from runhook.engine.steps.browser import procs
 from runhook.engine.steps.browser.actions import ActionRunner, Render, StepBudget, first_line
+from runhook.engine.steps.browser.evidence import ConsoleLog, Records, capture_failure
 from runhook.engine.steps.browser.guardproxy import GuardProxy
 from runhook.engine.steps.browser.options import BrowserOptions
 from runhook.engine.steps.browser.pageguard import Log, PageGuard
@@ -91,7 +95,26 @@ class BrowserSession:
         store: ArtifactStore,
         should_stop: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        step_id: str = "browser",
+        storage_state: dict[str, Any] | None = None,
+        keep_state: bool = False,
+        record: tuple[str, ...] = (),
+        may_trace: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`step_id` names the failure artifacts; `storage_state` is loaded before the
+        first action, and with `keep_state` the final one is kept in `state`; `record`
+        ("har", "trace") adds those artifacts, a trace only if `may_trace()` at the end
+        (false once the step resolved a secret: a trace cannot be masked)."""
+        self.step_id = step_id
+        self.storage_state = storage_state
+        self.keep_state = keep_state
+        self.record = record
+        self.may_trace = may_trace
+        self.state: dict[str, Any] | None = None
+        self.console = ConsoleLog()
+        self._har_path: str | None = None
+        self._tracing = False
+        self._records = Records(store=store, run_id=run_id, step_id=step_id, log=log)
         self.actions = actions
         self.run_id = run_id
         self.render = render
@@ -126,7 +149,10 @@ class BrowserSession:
     def run(self) -> dict[str, Any]:
         profile = tempfile.mkdtemp(prefix="runhook-chromium-", dir=self.options.tmp_dir)
         self.profile = profile
+        if "har" in self.record:
+            self._har_path = f"{profile}.har"  # beside the profile: written when it closes
         watchdog, proxy, runner = self._assemble(profile)
+        page: Page | None = None
         try:
             proxy.start()
             watchdog.start()
@@ -137,14 +163,29 @@ class BrowserSession:
                 runner.perform(number, action, page)
             self.metrics["actions_ms"] = (time.monotonic() - flow_started) * 1000
             self._check_stop()
+            if self.keep_state and self._context is not None:
+                self.state = dict(self._context.storage_state())
             return {
                 "url": redact.url(page.url),
                 "title": self._title(page),
                 "extracted": runner.extracted,
                 "screenshots": runner.screenshots,
             }
+        except StepFailure as failure:
+            if page is not None and failure.code != "cancelled":
+                failure.artifacts = capture_failure(
+                    page,
+                    store=self.store,
+                    run_id=self.run_id,
+                    step_id=self.step_id,
+                    console=self.console,
+                    max_screenshot_bytes=self.options.max_screenshot_bytes,
+                )
+            raise
         finally:
+            self._stop_trace(profile)
             self._shut_down(profile)
+            self._save_har()
 
     def _assemble(self, profile: str) -> tuple[Watchdog, GuardProxy, ActionRunner]:
         options = self.options
@@ -188,8 +229,14 @@ class BrowserSession:
         assert self._guard is not None
         try:
             self._guard.install(context)
+            if self.storage_state is not None:
+                context.set_storage_state(self.storage_state)  # type: ignore[arg-type]
+            if "trace" in self.record:
+                context.tracing.start(screenshots=True, snapshots=True)
+                self._tracing = True
             page = context.pages[0] if context.pages else context.new_page()
             self._guard.watch_page(page)
+            self.console.watch(page)
         except PlaywrightError as exc:  # Chromium went away just after it started
             self._check_stop()
             raise StepFailure(
@@ -237,6 +284,8 @@ class BrowserSession:
                 accept_downloads=False,
                 service_workers="block",
                 viewport={"width": width, "height": height},
+                record_har_path=self._har_path,
+                record_har_content="omit",
             )
         except PlaywrightError as exc:
             self._check_stop()
@@ -247,6 +296,15 @@ class BrowserSession:
                 f"cannot start Chromium ({options.executable_path}): {first_line(exc)}",
                 retryable=True,
             ) from exc
+
+    def _stop_trace(self, profile: str) -> None:
+        """Write the trace while the context is still open, and store it if it may be kept."""
+        if self._tracing and self._context is not None:
+            self._records.save_trace(self._context, f"{profile}.trace.zip", self.may_trace())
+
+    def _save_har(self) -> None:
+        if self._har_path is not None:
+            self._records.save_har(self._har_path)
 
     def _shut_down(self, profile: str) -> None:
         """Close what was opened, end what is left of Chromium, remove the profile."""

@@ -1,0 +1,114 @@
+"""Saved browser sessions (storage state: cookies, local storage) in the artifacts bucket.
+
+``sessions/<orgId>/<name>.json``, encrypted at rest with the secrets key (SSE-KMS;
+SSE-S3 when no key is configured), scoped to the organization by the key prefix, with
+an expiry (`expires-at` metadata, checked when loaded; the bucket's lifecycle rule
+deletes what nobody reuses). The browser function loads and saves; the API deletes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, Unpack
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runhook import clock
+from runhook.aws import ClientOptions, LazyClient, unavailable
+from runhook.errors import ServiceUnavailable
+
+MAX_STATE_BYTES = 5 * 1024 * 1024
+
+
+def session_key(org_id: str, name: str) -> str:
+    return f"sessions/{org_id}/{name}.json"
+
+
+def _missing(exc: ClientError) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = exc.response.get("Error", {}).get("Code")
+    return status == 404 or code in ("404", "NoSuchKey", "NotFound")
+
+
+class SessionStore(Protocol):
+    """Where a browser step's named session lives between runs."""
+
+    def load(self, org_id: str, name: str) -> dict[str, Any] | None: ...
+
+    def save(self, org_id: str, name: str, state: dict[str, Any], expires_at: str) -> None: ...
+
+
+class S3BrowserSessions:
+    def __init__(self, bucket: str, key_id: str = "", **client: Unpack[ClientOptions]) -> None:
+        self.bucket = bucket
+        self.key_id = key_id
+        self._client = LazyClient("s3", **client)
+
+    @property
+    def s3(self) -> Any:
+        return self._client.get()
+
+    def _require_bucket(self) -> None:
+        if not self.bucket:
+            raise ServiceUnavailable(message="no artifacts bucket configured (ARTIFACTS_BUCKET)")
+
+    def load(self, org_id: str, name: str) -> dict[str, Any] | None:
+        """The saved state, or None when there is none or it expired."""
+        self._require_bucket()
+        try:
+            answer = self.s3.get_object(Bucket=self.bucket, Key=session_key(org_id, name))
+            body = answer["Body"].read(MAX_STATE_BYTES + 1)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise unavailable("s3", exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable("s3", exc) from exc
+        expires_at = (answer.get("Metadata") or {}).get("expires-at", "")
+        if not expires_at or expires_at <= clock.now_iso() or len(body) > MAX_STATE_BYTES:
+            return None
+        try:
+            state = json.loads(body)
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
+
+    def save(self, org_id: str, name: str, state: dict[str, Any], expires_at: str) -> None:
+        self._require_bucket()
+        body = json.dumps(state, separators=(",", ":")).encode()
+        if len(body) > MAX_STATE_BYTES:
+            raise ValueError(f"the session's state is over {MAX_STATE_BYTES} bytes")
+        encryption: dict[str, str] = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.key_id}
+            if self.key_id
+            else {"ServerSideEncryption": "AES256"}
+        )
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=session_key(org_id, name),
+                Body=body,
+                ContentType="application/json",
+                Metadata={"expires-at": expires_at},
+                **encryption,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise unavailable("s3", exc) from exc
+
+    def delete(self, org_id: str, name: str) -> bool:
+        """Forget the session; False when there was none."""
+        self._require_bucket()
+        key = session_key(org_id, name)
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return False
+            raise unavailable("s3", exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable("s3", exc) from exc
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise unavailable("s3", exc) from exc
+        return True
