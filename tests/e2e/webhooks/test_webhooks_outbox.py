@@ -46,8 +46,23 @@ def test_events_committed_while_the_bus_is_down_arrive_once_it_is_back(
         assert receiver.received() == []
     completed = receiver.wait_for(1, timeout=60, event="task-run.completed")[0]
     assert verify_both(completed, secret)["outputs"] == {"n": 3}
-    eventually(lambda: {r.event for r in receiver.received()} >= {"task-run.log"}, timeout=30)
-    received = receiver.received()
+
+    # Deliveries are sent in parallel: the completion may arrive before an earlier update.
+    # Wait until the four lifecycle deliveries and both log lines are in (or time out),
+    # then check that nothing was announced twice or lost.
+    def all_in(got: list[Any]) -> bool:
+        lifecycle_ids = {r.webhook_id for r in got if r.event != "task-run.log"}
+        logged = {
+            e["message"] for r in got if r.event == "task-run.log" for e in r.json["logEntries"]
+        }
+        return len(lifecycle_ids) >= 4 and {"first", "second"} <= logged
+
+    received = eventually(
+        receiver.received,
+        all_in,
+        timeout=60,
+        message=lambda got: f"received only {sorted(r.event for r in got)}",
+    )
     lifecycle = [r for r in received if r.event != "task-run.log"]
     sequences = sorted(int(r.headers["x-komos-sequence"]) for r in lifecycle)
     # claim, 2 progress moves, completion: every committed change announced once (a
