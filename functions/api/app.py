@@ -7,6 +7,7 @@ runhook.services.bulk_cancel), so no other function or queue is needed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -28,9 +29,21 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "bulkCancelJob" in event:  # our own async invocation, not an HTTP request
             return work_bulk_cancel(container, str(event["bulkCancelJob"]), context)
+        _ensure_event_loop()
         return mangum(event, context)  # type: ignore[arg-type]
 
     return handler
+
+
+def _ensure_event_loop() -> None:
+    """Mangum drives the app with `asyncio.get_event_loop()`, which raises when this thread
+    has no current loop: a thread other than the main one, or the main thread after
+    something cleared it (`asyncio.run` does). Lambda's runtime never does either; an
+    in-process caller (the local cloud, the sample-event tests) may."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def work_bulk_cancel(container: Container, job_id: str, context: Any) -> dict[str, Any]:

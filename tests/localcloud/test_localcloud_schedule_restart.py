@@ -33,8 +33,12 @@ state_dir, phase, key = sys.argv[1], sys.argv[2], sys.argv[3]
 cloud = LocalCloud(state_dir=state_dir, api_port=0, aws_port=0, dev_api_key=key)
 cloud.start()
 firer = cloud.schedule_firer
-now = [datetime.now(UTC)]
-firer.clock = lambda: now[0]  # before its first round (one second after start)
+# The firer's clock, set before its first round (one second after start). The second phase
+# starts frozen where the first stopped: on the real clock a slow first phase may have
+# crossed a minute, and the background round would fire that slot before the test looks.
+now = [datetime.fromisoformat(sys.argv[5]) + timedelta(seconds=5) if phase == "second"
+       else datetime.now(UTC)]
+firer.clock = lambda: now[0]
 api = httpx.Client(
     base_url=f"{cloud.api_url}/public/v1",
     headers={"Authorization": f"Bearer {key}"},  # the same demo key in both phases
