@@ -128,8 +128,9 @@ class Delivery(BaseModel):
     next_attempt_at: str | None = None
     last_status_code: int | None = None
     last_error: str | None = None
-    # While an attempt runs: epoch milliseconds (stored as such: `leaseUntil`).
-    lease_until_ms: int | None = Field(default=None, alias="leaseUntil")
+    # While an attempt runs: epoch milliseconds (stored as such: `leaseMs`; before issue 16
+    # `leaseUntil`, which the due index projects, so every claim also wrote the index).
+    lease_until_ms: int | None = Field(default=None, alias="leaseMs")
     replays: int = 0
     test: bool = False
     # The successful attempt, folded into the write that ends the delivery (issue 16)

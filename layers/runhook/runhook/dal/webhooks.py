@@ -55,7 +55,27 @@ _ROUTING_PROJECTION = ("id", "url", "events", "taskId", "enabled")
 DUE_INDEX = "gsi3"
 DELIVERY_JSON_FIELDS = frozenset({"success_attempt"})
 # Newest deliveries read for the success rate: enough to hold `window` attempts.
-_OUTCOME_PROJECTION = ("status", "attempts", "leaseUntil")
+_OUTCOME_PROJECTION = ("status", "attempts", "leaseMs", "leaseUntil")
+# The lease attribute before issue 16 (projected into the due index): still honoured, so
+# a lease taken by a sender of the old layout holds across the deploy; always removed.
+_OLD_LEASE = "leaseUntil"
+
+
+def _unleased(update: Update, at_ms: int, label: str) -> str:
+    """A condition: no lease (new or old attribute) is held at `at_ms` (epoch ms)."""
+    at = update.value(label, at_ms)
+    parts = []
+    for attr in (attribute(Delivery, "lease_until_ms"), _OLD_LEASE):
+        name = update.name(attr)
+        parts.append(f"(attribute_not_exists({name}) OR {name} < {at})")
+    return " AND ".join(parts)
+
+
+def _release(update: Update) -> Update:
+    """Remove the lease (both attribute names)."""
+    return update.remove(attribute(Delivery, "lease_until_ms")).remove(_OLD_LEASE)
+
+
 _DUE_PROJECTION = ("id", "orgId", "endpointId", "createdAt", "gen", "leaseUntil", "status")
 
 
@@ -357,7 +377,7 @@ class DeliveryRepository:
         condition = (
             f"attribute_exists(pk) AND {update.name('gen')} = {update.value('gen', gen)} "
             f"AND {update.name('status')} = {update.value('pending', 'pending')} "
-            f"AND (attribute_not_exists(#{lease}) OR #{lease} < {update.value('now', int(now * 1000))})"
+            f"AND {_unleased(update, int(now * 1000), 'now')}"
         )
         item = self.table.update(_delivery_key(delivery_id), update, condition=condition)
         return delivery_from_item(item) if item else None
@@ -387,7 +407,7 @@ class DeliveryRepository:
             )
         update.set("updatedAt", clock.now_iso()).set("lastStatusCode", status_code)
         update.set("lastError", error).set("nextAttemptAt", next_attempt_at)
-        update.remove(attribute(Delivery, "lease_until_ms"))
+        _release(update)
         if status == "pending":
             _due_keys(update, delivery_id, next_attempt_at or at)
         else:
@@ -402,7 +422,7 @@ class DeliveryRepository:
         """Give up on a pending delivery without an attempt (endpoint disabled or deleted)."""
         update = Update().set("status", "failed").set("lastError", error)
         update.set("updatedAt", clock.now_iso()).remove("nextAttemptAt")
-        update.remove(attribute(Delivery, "lease_until_ms"))
+        _release(update)
         _not_due(update)
         condition = (
             f"{update.name('gen')} = {update.value('gen', gen)} "
@@ -433,7 +453,7 @@ class DeliveryRepository:
         now = clock.now_iso()
         update = Update().increment("gen").set("status", "pending")
         update.set("updatedAt", now).remove("nextAttemptAt")
-        update.remove(attribute(Delivery, "lease_until_ms"))
+        _release(update)
         _due_keys(update, delivery_id, now)
         if replay:
             update.increment("replays")
@@ -449,9 +469,7 @@ class DeliveryRepository:
             wanted = [update.value(f"st{i}", s) for i, s in enumerate(statuses)]
             conditions.append(f"#status IN ({', '.join(wanted)})")
         if unleased_at_ms is not None:
-            lease = update.name(attribute(Delivery, "lease_until_ms"))
-            at = update.value("unleased", unleased_at_ms)
-            conditions.append(f"(attribute_not_exists({lease}) OR {lease} < {at})")
+            conditions.append(_unleased(update, unleased_at_ms, "unleased"))
         item = self.table.update(
             _delivery_key(delivery_id), update, condition=" AND ".join(conditions)
         )
@@ -489,7 +507,7 @@ class DeliveryRepository:
             for item in self.table.query_all(query):
                 if item.get("status") != "pending":  # the index is eventually consistent
                     continue
-                lease = item.get("leaseUntil")
+                lease = item.get(_OLD_LEASE)  # projected: old items only (see `_unleased`)
                 yield DueDelivery(
                     id=str(item["id"]),
                     org_id=str(item["orgId"]),
@@ -531,7 +549,8 @@ class DeliveryRepository:
         out: list[bool] = []
         for item in items:
             status, count = str(item.get("status", "")), int(item.get("attempts", 0))
-            out.extend(outcomes_of(status, count, in_flight="leaseUntil" in item))
+            leased = "leaseMs" in item or _OLD_LEASE in item
+            out.extend(outcomes_of(status, count, in_flight=leased))
             if len(out) >= limit:
                 break
         return out[:limit]
