@@ -40,7 +40,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -432,6 +432,11 @@ class Sender:
         self.poster = Poster(settings, client)
         self.health = HealthKeeper(settings, endpoints, publish)
         self.max_workers = max_workers
+        # One pool per Sender, kept across batches (a warm container reuses its threads);
+        # one thread more than a batch's messages for the read of the batch's bodies.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, max_workers) + 1, thread_name_prefix="webhook-send"
+        )
         self.schedule = settings.retry_schedule
         self._max_receive: int | None = None
 
@@ -444,14 +449,14 @@ class Sender:
             return report
         if self._max_receive is None and self.settings.deliveries_queue_url:
             self._max_receive = self.queue.max_receive_count()  # None when unreadable
-        workers = max(1, min(self.max_workers, len(records)))
-        bodies = self._bodies(records)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
-            outcomes = list(pool.map(lambda r: self._safe_process(r, cache, bodies), records))
-            # Record before release: a failed attempt's item, then the delivery's state
-            # (a success rides on that update), and only then does its message become
-            # visible again (or move to the DLQ).
-            list(pool.map(self._safe_settle, outcomes))
+        pool = self._pool
+        # The bodies are read while the endpoint is read and the deliveries are claimed.
+        bodies = pool.submit(self._bodies, records)
+        outcomes = list(pool.map(lambda r: self._safe_process(r, cache, bodies), records))
+        # Record before release: a failed attempt's item, then the delivery's state (a
+        # success rides on that update), and only then does its message become visible
+        # again (or move to the DLQ).
+        list(pool.map(self._safe_settle, outcomes))
         report.disabled_endpoints = self.health.record(outcomes, cache)
         report.failed_message_ids = [o.message_id for o in outcomes if o.retry]
         report.outcomes = [o.note for o in outcomes]
@@ -478,7 +483,7 @@ class Sender:
             outcome.retry = True
 
     def _safe_process(
-        self, record: Record, cache: _EndpointCache, bodies: Mapping[str, str]
+        self, record: Record, cache: _EndpointCache, bodies: Future[dict[str, str]]
     ) -> _Outcome:
         try:
             return self._process(record, cache, bodies)
@@ -490,7 +495,7 @@ class Sender:
     # -- one message ---------------------------------------------------------------------
 
     def _process(
-        self, record: Record, cache: _EndpointCache, bodies: Mapping[str, str]
+        self, record: Record, cache: _EndpointCache, bodies: Future[dict[str, str]]
     ) -> _Outcome:
         message = QueueMessage.parse(record.body)
         if message is None:
@@ -522,7 +527,7 @@ class Sender:
         if delivery is None:
             return self._unclaimed(record, message, now)
         if not delivery.payload:  # the new layout: the body is in its own item
-            body = bodies.get(delivery.id)
+            body = bodies.result().get(delivery.id)
             if body is None:
                 body = self.deliveries.payloads([delivery.id]).get(delivery.id)
             if body is None:  # cannot happen (written before the head): let SQS retry
