@@ -9,6 +9,7 @@ whose DynamoDB client is metered.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -152,7 +153,7 @@ def test_the_new_layout_keeps_the_body_apart_and_the_success_on_the_head(
     assert set(items) == {"DELIVERY", "PAYLOAD"}  # no attempt item for a success
     head, body = items["DELIVERY"], items["PAYLOAD"]
     assert "payload" not in head and "gsi1pk" not in body and "gsi3pk" not in body
-    assert zlib.decompress(bytes(body["body"])).decode() == delivery.payload
+    assert zlib.decompress(base64.b64decode(body["body"])).decode() == delivery.payload
     assert "gsi3pk" not in head and "leaseMs" not in head and head["status"] == "succeeded"
     stored = json.loads(head["successAttempt"])
     assert stored["number"] == 1 and stored["ok"] is True and stored["statusCode"] == 200

@@ -28,6 +28,7 @@ Deliveries and attempts carry the table's TTL attribute `expiresAt`.
 
 from __future__ import annotations
 
+import base64
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -288,11 +289,13 @@ class DeliveryRepository:
         return item
 
     def _payload_item(self, delivery: Delivery) -> Item:
-        """The body, compressed (a run resource shrinks about 3x: one write unit, once)."""
+        """The body, compressed (a large run resource shrinks several times), as base64
+        text: a binary attribute would reach the table's stream, whose decoding (the
+        outbox, runhook.dal.stream) expects none."""
         return {
             **_payload_key(delivery.id),
             "type": "delivery-payload",
-            "body": zlib.compress(delivery.payload.encode(), 6),
+            "body": base64.b64encode(zlib.compress(delivery.payload.encode(), 6)).decode(),
             "expiresAt": self._expires_at(),
         }
 
@@ -356,7 +359,7 @@ class DeliveryRepository:
         )
         return {
             str(i["pk"]).removeprefix(keys.delivery_pk("")): zlib.decompress(
-                bytes(i["body"])
+                base64.b64decode(str(i["body"]))
             ).decode()
             for i in items
         }

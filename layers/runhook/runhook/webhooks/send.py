@@ -432,11 +432,6 @@ class Sender:
         self.poster = Poster(settings, client)
         self.health = HealthKeeper(settings, endpoints, publish)
         self.max_workers = max_workers
-        # One pool per Sender, kept across batches (a warm container reuses its threads);
-        # one thread more than a batch's messages for the read of the batch's bodies.
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, max_workers) + 1, thread_name_prefix="webhook-send"
-        )
         self.schedule = settings.retry_schedule
         self._max_receive: int | None = None
 
@@ -449,14 +444,17 @@ class Sender:
             return report
         if self._max_receive is None and self.settings.deliveries_queue_url:
             self._max_receive = self.queue.max_receive_count()  # None when unreadable
-        pool = self._pool
-        # The bodies are read while the endpoint is read and the deliveries are claimed.
-        bodies = pool.submit(self._bodies, records)
-        outcomes = list(pool.map(lambda r: self._safe_process(r, cache, bodies), records))
-        # Record before release: a failed attempt's item, then the delivery's state (a
-        # success rides on that update), and only then does its message become visible
-        # again (or move to the DLQ).
-        list(pool.map(self._safe_settle, outcomes))
+        # A pool per batch: concurrent batches of one container never queue behind each
+        # other. One thread more than the messages: the batch's bodies are read while the
+        # endpoint is read and the deliveries are claimed.
+        workers = max(1, min(self.max_workers, len(records))) + 1
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
+            bodies = pool.submit(self._bodies, records)
+            outcomes = list(pool.map(lambda r: self._safe_process(r, cache, bodies), records))
+            # Record before release: a failed attempt's item, then the delivery's state (a
+            # success rides on that update), and only then does its message become visible
+            # again (or move to the DLQ).
+            list(pool.map(self._safe_settle, outcomes))
         report.disabled_endpoints = self.health.record(outcomes, cache)
         report.failed_message_ids = [o.message_id for o in outcomes if o.retry]
         report.outcomes = [o.note for o in outcomes]
