@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import threading
 import time
 from urllib.parse import parse_qs
@@ -127,11 +128,21 @@ class ActivityHub:
             self.channel(STATES).notify()
         elif service == "AWSEvents" and action == "PutEvents":
             self._every_queue_once()  # moto delivers to SQS targets (the rule shims)
+            self._show_events(body)
         elif service == "AmazonSQS":
             self._sqs(action, _json_body(body))
         elif not target and "form-urlencoded" in content_type:
             form = {k: v[-1] for k, v in parse_qs(body.decode(errors="replace")).items()}
             self._sqs(form.get("Action", ""), form)
+
+    def _show_events(self, body: bytes) -> None:
+        """The terminal's run event lines (terminal.py), when that logger is on."""
+        from runhook_dev.devcloud import terminal
+
+        if terminal.RUNS.isEnabledFor(logging.INFO):
+            entries = _json_body(body).get("Entries")
+            if isinstance(entries, list):
+                terminal.log_put_events([e for e in entries if isinstance(e, dict)])
 
     def invoked(self) -> None:
         """A function was invoked through the endpoint (a state machine's Task, mostly)."""
