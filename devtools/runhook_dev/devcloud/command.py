@@ -138,7 +138,7 @@ def _configure_logging(level: str, log_format: str = "json") -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         force=True,
     )
-    for logger in (terminal.REQUESTS, terminal.RUNS):
+    for logger in terminal.LOGGERS:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
         logger.handlers = [handler]

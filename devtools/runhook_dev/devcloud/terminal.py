@@ -29,6 +29,7 @@ from typing import Any, TextIO
 LOG_FORMATS = ("text", "json")
 REQUESTS = logging.getLogger("devcloud.requests")
 RUNS = logging.getLogger("devcloud.runs")
+LOGGERS = (REQUESTS, RUNS)
 RUN_EVENT_PREFIX = "task-run."
 
 Scope = MutableMapping[str, Any]
