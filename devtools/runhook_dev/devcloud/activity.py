@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 SQS_PREFIX = "sqs:"
@@ -157,7 +158,7 @@ class ActivityHub:
         for channel in queues:
             channel.notify(1)
 
-    def _sqs(self, action: str, body: dict[str, object]) -> None:
+    def _sqs(self, action: str, body: Mapping[str, object]) -> None:
         url = str(body.get("QueueUrl") or "")
         if not url:
             return

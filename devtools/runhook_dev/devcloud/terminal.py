@@ -77,7 +77,9 @@ def run_event_lines(detail_type: str, detail: dict[str, Any]) -> list[str]:
     entries = detail.get("logEntries")
     if isinstance(entries, list):
         return [_log_entry_line(run_id, entry) for entry in entries if isinstance(entry, dict)]
-    run = detail.get("run") if isinstance(detail.get("run"), dict) else {}
+    run = detail.get("run")
+    if not isinstance(run, dict):
+        run = {}
     line = f"run {run_id} {kind} {run.get('status', '')}".rstrip()
     progress = run.get("progress")
     if isinstance(progress, dict):
