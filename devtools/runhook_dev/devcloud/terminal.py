@@ -160,6 +160,9 @@ class ReadableStdout(io.TextIOBase):
     def isatty(self) -> bool:
         return self.target.isatty()
 
+    def fileno(self) -> int:  # for code that hands stdout to a child process
+        return self.target.fileno()
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.target, "encoding", "utf-8")
