@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each in a fresh process, one table each beside its baseline.
 
-    python -m benchmarks [--only coldstart,api,webhooks,runs,cost] [--quick]
+    python -m benchmarks [--only coldstart,api,webhooks,runs,cost,localcloud] [--quick]
 
 Prints the machine (CPUs, model, RAM) and its load before and after each benchmark (the
 figures are only as quiet as the machine), then the tables. The whole output is also
@@ -23,7 +23,7 @@ from benchmarks.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".cache" / "bench"
-BENCHMARKS = ["coldstart", "api", "webhooks", "runs", "cost", "cli"]
+BENCHMARKS = ["coldstart", "api", "webhooks", "runs", "cost", "cli", "localcloud"]
 BROWSER_SCRIPT = ROOT / "scripts" / "bench_browser.py"
 CHILD_TIMEOUT = 900
 
