@@ -31,7 +31,27 @@ from benchmarks.table import Table, ms, times
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
-_HANDLER_CHILD = r"""
+# Packages of the development environment that are not in the function's deployment
+# (layers/runhook/requirements.txt) but that a deployed package imports when it finds them:
+# httpx loads its command-line tool (click, rich, pygments: ~100 ms) if they are installed.
+# The child hides them, as Lambda's /opt/python does (ABSENT_ON_LAMBDA is checked against
+# the layer's requirements by tests/template/test_import_budget.py).
+ABSENT_ON_LAMBDA = ("click", "rich", "pygments")
+
+_HIDE = r"""
+import sys
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+HIDDEN = frozenset(sys.argv.pop(1).split(","))
+sys.meta_path.insert(0, _Absent())
+"""
+
+_HANDLER_CHILD = (
+    _HIDE
+    + r"""
 import importlib.util, json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 path, attribute, module_name, code_dir = sys.argv[1:5]
@@ -44,19 +64,24 @@ handler = getattr(module, attribute)
 assert callable(handler)
 t1, c1 = time.perf_counter(), time.process_time()
 web = sorted({m.split(".")[0] for m in sys.modules} & {"fastapi", "starlette", "uvicorn"})
-print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": len(sys.modules), "web": web}))
+print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": len(sys.modules), "web": web, "names": sorted(sys.modules)}))
 """
+)
 
-_BASELINE_CHILD = r"""
+_BASELINE_CHILD = (
+    _HIDE
+    + r"""
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 exec(sys.argv[1])
 t1, c1 = time.perf_counter(), time.process_time()
-print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": len(sys.modules), "web": []}))
+print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": len(sys.modules), "web": [], "names": sorted(sys.modules)}))
 """
+)
 
 WORKER_BASELINE = "import boto3\nfrom aws_lambda_powertools import Logger\nLogger()"
 API_BASELINE = "import fastapi, mangum, boto3"
+HIDDEN = ",".join(ABSENT_ON_LAMBDA)
 
 
 @dataclass
@@ -77,7 +102,7 @@ class Subject:
 
 def _functions() -> list[dict[str, Any]]:
     """(logical id, handler file, attribute, code dir, environment, memory, is_api)."""
-    from runhook_dev.devcloud.cfn import Resolver, load_template, parameter_defaults
+    from runhook_dev.devcloud.cfn import NO_VALUE, Resolver, load_template, parameter_defaults
 
     template = load_template(TEMPLATE)
     resources = template["Resources"]
@@ -102,7 +127,8 @@ def _functions() -> list[dict[str, Any]]:
             continue
         props = resource.get("Properties") or {}
         variables = {**global_env, **((props.get("Environment") or {}).get("Variables") or {})}
-        env = {k: str(resolver.resolve(v)) for k, v in variables.items()}
+        resolved = {k: resolver.resolve(v) for k, v in variables.items()}
+        env = {k: str(v) for k, v in resolved.items() if v is not NO_VALUE}  # !Ref AWS::NoValue
         handler = str(props.get("Handler", globals_.get("Handler", "")))
         code_uri = str(props.get("CodeUri", globals_.get("CodeUri", "")))
         if props.get("PackageType") == "Image":
@@ -136,6 +162,9 @@ def _lambda_env(name: str, extra: dict[str, str]) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
     return {
         **keep,
+        # This checkout's runhook package, as Lambda's layer (/opt/python) puts it on the
+        # path: not whichever copy the virtualenv happens to have installed.
+        "PYTHONPATH": str(ROOT / "layers" / "runhook"),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
@@ -150,13 +179,13 @@ def subjects() -> list[Subject]:
     out = [
         Subject(
             name="baseline: boto3 + Powertools Logger",
-            argv=[sys.executable, "-c", _BASELINE_CHILD, WORKER_BASELINE],
+            argv=[sys.executable, "-c", _BASELINE_CHILD, HIDDEN, WORKER_BASELINE],
             env=_lambda_env("baseline-worker", {}),
             cwd=ROOT,
         ),
         Subject(
             name="baseline: fastapi + mangum + boto3",
-            argv=[sys.executable, "-c", _BASELINE_CHILD, API_BASELINE],
+            argv=[sys.executable, "-c", _BASELINE_CHILD, HIDDEN, API_BASELINE],
             env=_lambda_env("baseline-api", {}),
             cwd=ROOT,
         ),
@@ -171,6 +200,7 @@ def subjects() -> list[Subject]:
                     sys.executable,
                     "-c",
                     _HANDLER_CHILD,
+                    HIDDEN,
                     str(spec["file"]),
                     spec["attribute"],
                     module_name,

@@ -308,3 +308,62 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- `python -m benchmarks --only localcloud`: the local cloud's idle footprint ----------------
+
+IDLE_SECONDS = 30.0
+IDLE_GOAL_PERCENT = 2.0  # issue 16: an idle `runhook dev` uses at most 2 % of a core
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process (Linux /proc), every thread included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_idle(seconds: float) -> dict[str, float]:
+    """CPU of a local cloud left alone for `seconds` right after it booted (what a developer
+    leaving `runhook dev` open sees), beside DynamoDB Local's JVM over the same window."""
+    with BenchCloud() as bench:
+        java = bench.cloud.java_pid
+        began, cpu, java_cpu = time.monotonic(), time.process_time(), 0.0
+        java_before = _process_cpu_seconds(java) if java else 0.0
+        time.sleep(seconds)
+        wall = time.monotonic() - began
+        cpu = time.process_time() - cpu
+        if java:
+            java_cpu = _process_cpu_seconds(java) - java_before
+        return {
+            "boot_seconds": bench.boot_seconds,
+            "wall": wall,
+            "python_percent": 100 * cpu / wall,
+            "java_percent": 100 * java_cpu / wall,
+        }
+
+
+def run(quick: bool = False) -> list[Any]:
+    """The benchmark runner's entry (`benchmarks.child`): one table, idle CPU vs the JVM."""
+    from benchmarks.table import Table
+
+    seconds = IDLE_SECONDS / 3 if quick else IDLE_SECONDS
+    figures = measure_idle(seconds)
+    table = Table(
+        f"Local cloud idle: CPU over {figures['wall']:.0f} s right after boot",
+        ["process", "% of a core", "vs DynamoDB Local's JVM", "goal"],
+    )
+    java = figures["java_percent"]
+    ratio = f"{figures['python_percent'] / java:.1f}x" if java > 0 else "n/a"
+    table.add(
+        "runhook dev (Python: API, moto, pollers)",
+        f"{figures['python_percent']:.2f}",
+        ratio,
+        f"<= {IDLE_GOAL_PERCENT:g} %",
+    )
+    table.add("DynamoDB Local (Java, baseline)", f"{java:.2f}", "1.0x", "")
+    verdict = "met" if figures["python_percent"] <= IDLE_GOAL_PERCENT else "POOR: above the goal"
+    table.notes.append(
+        f"goal {verdict}; before issue 16: 27 % of a core (JVM 0.7 %); "
+        f"boot took {figures['boot_seconds']:.1f} s"
+    )
+    return [table]

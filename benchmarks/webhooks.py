@@ -10,6 +10,13 @@ so no delivery is ever retried (the table shows it).
   signed POST (Komos + Standard Webhooks signatures), attempt record and health update.
   Baseline: the same bodies POSTed to the same receiver by an httpx client with the same
   parallelism (10 threads per batch of 10), no signing, no DynamoDB.
+- Write units per successful first-attempt delivery (table 3c): counted from the
+  ConsumedCapacity DynamoDB Local reports (ReturnConsumedCapacity=INDEXES, a
+  `benchmarks.calls.CallRecorder`) over the send-throughput row: the dispatch-side writes
+  of each delivery (`DeliveryRepository.create`) plus everything the send function wrote.
+  Baseline, in the same run and table: the write sequence of the layout before issue 16
+  (head with its payload in gsi1 and gsi3, claim, an indexed attempt item, finish, one
+  endpoint health update per batch) replayed against the same table.
 - Pipeline throughput: N run events put on the bus at once, until all N are received
   (rule → dispatch → deliveries queue → send).
 - Event → receipt latency: one `task-run.updated` event at a time, from PutEvents to the
@@ -19,6 +26,7 @@ so no delivery is ever retried (the table shows it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -26,10 +34,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks import stats
+from benchmarks.calls import CallRecorder, Recording
 from benchmarks.localcloud import BenchCloud, Receiver, compute_task
 from benchmarks.table import Table, ms, per_second, times
 
 BATCH = 10
+WRU_SENDS = 50  # deliveries whose write units are counted (table 3c)
+WRU_GOAL = 5.0  # issue 16's goal per successful first-attempt delivery
 
 
 def _sample_run(bench: BenchCloud) -> dict[str, Any]:
@@ -60,10 +71,28 @@ def _wait_receipts(receiver: Receiver, runs: set[str], timeout: float) -> dict[s
     return got
 
 
+def _write_units(recording: Recording) -> tuple[float, dict[str, float]]:
+    """DynamoDB write units of a recording: the total and per operation."""
+    per_operation: dict[str, float] = {}
+    for call in recording.calls:
+        if call.service == "dynamodb" and call.write_units:
+            per_operation[call.operation] = per_operation.get(call.operation, 0.0) + (
+                call.write_units
+            )
+    return sum(per_operation.values()), per_operation
+
+
+# Long on purpose: the deliveries are built, created (recorded or not) and sent in one pass, so the write units and the rate describe the same deliveries.
 def _send_throughput(
-    bench: BenchCloud, receiver: Receiver, endpoint_id: str, body: dict[str, Any], count: int
-) -> tuple[float, int, int]:
-    """Deliveries/s of the send function; (rate, retries reported, receipts)."""
+    bench: BenchCloud,
+    receiver: Receiver,
+    endpoint_id: str,
+    body: dict[str, Any],
+    count: int,
+    recorder: CallRecorder | None = None,
+) -> tuple[float, int, int, Recording | None]:
+    """Deliveries/s of the send function; (rate, retries reported, receipts, the
+    recording of the deliveries' creation and sending when `recorder` is given)."""
     from runhook import clock
     from runhook.adapters.deliveries import QueueMessage
     from runhook.webhook_models import Delivery
@@ -75,6 +104,7 @@ def _send_throughput(
         raise RuntimeError("WebhookSendFunction is not deployed")
     now = clock.now_iso()
     records = []
+    created: list[Delivery] = []
     runs = set()
     for i in range(count):
         run_id = str(uuid.uuid4())
@@ -94,7 +124,7 @@ def _send_throughput(
             task_id=str(body.get("taskId") or ""),
             sequence=3,
         )
-        store.create(delivery)
+        created.append(delivery)
         records.append(
             {
                 "messageId": str(uuid.uuid4()),
@@ -107,15 +137,98 @@ def _send_throughput(
             }
         )
     retries = 0
-    started = time.perf_counter()
-    for start in range(0, count, BATCH):
-        result = bench.cloud.registry.invoke(function, {"Records": records[start : start + BATCH]})
-        if result.error:
-            raise RuntimeError(f"send function failed: {result.payload}")
-        retries += len(result.payload.get("batchItemFailures") or [])
-    elapsed = time.perf_counter() - started
+    with contextlib.ExitStack() as stack:
+        recording = stack.enter_context(recorder.recording()) if recorder else None
+        for delivery in created:
+            store.create(delivery)
+        started = time.perf_counter()
+        for start in range(0, count, BATCH):
+            batch = {"Records": records[start : start + BATCH]}
+            result = bench.cloud.registry.invoke(function, batch)
+            if result.error:
+                raise RuntimeError(f"send function failed: {result.payload}")
+            retries += len(result.payload.get("batchItemFailures") or [])
+        elapsed = time.perf_counter() - started
     received = _wait_receipts(receiver, runs, timeout=30)
-    return stats.rate(count, elapsed), retries, len(received)
+    return stats.rate(count, elapsed), retries, len(received), recording
+
+
+# Long on purpose: the old layout's item shapes and writes, spelled out once as the baseline replays them.
+def _old_layout_writes(
+    bench: BenchCloud, recorder: CallRecorder, body: dict[str, Any], count: int
+) -> Recording:
+    """The writes the layout before issue 16 made for `count` successful first attempts,
+    replayed against the same table (the baseline of table 3c): the head with its payload
+    (gsi1 and gsi3 keys), the claim, an attempt item in gsi1, the finish, and one health
+    update of the endpoint per batch of BATCH."""
+    from runhook import clock, keys
+    from runhook.dal.expressions import Update, key
+
+    table = bench.container.table
+    endpoint_id = str(uuid.uuid4())
+    endpoint_key = key(keys.org_pk(bench.org_id), keys.endpoint_sk(endpoint_id))
+    table.put({**endpoint_key, "id": endpoint_id, "url": "https://example.com/"})
+    with recorder.recording() as recording:
+        for i in range(count):
+            did, now = str(uuid.uuid4()), clock.now_iso()
+            head = key(keys.delivery_pk(did), keys.DELIVERY_SK)
+            payload = json.dumps({**body, "id": str(uuid.uuid4())}, separators=(",", ":"))
+            table.put(
+                {
+                    **head,
+                    "type": "delivery",
+                    "gsi1pk": keys.endpoint_deliveries_gsi1(endpoint_id),
+                    "gsi1sk": keys.created_sort(now, did),
+                    "gsi3pk": keys.due_deliveries_gsi3(keys.sweep_shard(did)),
+                    "gsi3sk": keys.created_sort(now, did),
+                    "expiresAt": clock.epoch() + 30 * 86400,
+                    "id": did,
+                    "orgId": bench.org_id,
+                    "endpointId": endpoint_id,
+                    "eventType": "task-run.completed",
+                    "webhookId": did,
+                    "payload": payload,
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "status": "pending",
+                    "runId": str(uuid.uuid4()),
+                    "taskId": str(body.get("taskId") or ""),
+                    "sequence": 3,
+                    "attempts": 0,
+                    "gen": 0,
+                    "replays": 0,
+                    "test": False,
+                },
+                condition="attribute_not_exists(pk)",
+            )
+            claim = Update().increment("attempts").set("leaseUntil", int(time.time() * 1000))
+            table.update(head, claim.set("updatedAt", now))
+            table.batch_put(
+                [
+                    {
+                        **key(keys.delivery_pk(did), keys.attempt_sk(1)),
+                        "type": "attempt",
+                        "gsi1pk": keys.endpoint_attempts_gsi1(endpoint_id),
+                        "gsi1sk": keys.attempt_sort(now, did, 1),
+                        "expiresAt": clock.epoch() + 30 * 86400,
+                        "deliveryId": did,
+                        "endpointId": endpoint_id,
+                        "number": 1,
+                        "at": now,
+                        "ok": True,
+                        "statusCode": 204,
+                        "latencyMs": 3,
+                    }
+                ]
+            )
+            finish = Update().set("status", "succeeded").set("lastAttemptAt", now)
+            finish.set("updatedAt", now).set("lastStatusCode", 204)
+            finish.remove("leaseUntil").remove("gsi3pk").remove("gsi3sk")
+            table.update(head, finish, return_new=False)
+            if i % BATCH == 0:
+                health = Update().set("lastSuccessAt", now).set("consecutiveFailures", 0)
+                table.update(endpoint_key, health.set("updatedAt", now))
+    return recording
 
 
 def _raw_throughput(receiver: Receiver, body: dict[str, Any], count: int) -> float:
@@ -227,14 +340,22 @@ def run(quick: bool = False) -> list[Table]:
     sends = 100 if quick else 200
     events_count = 50 if quick else 100
     samples = 10 if quick else 20
-    with BenchCloud() as bench, Receiver() as receiver:
+    recorder = CallRecorder()
+    with BenchCloud(recorder=recorder) as bench, Receiver() as receiver:
         body = _sample_run(bench)
         endpoint_id = bench.subscribe(receiver.url)
         # Warm-up: the send function's first batch imports it and opens its connection.
         _send_throughput(bench, receiver, endpoint_id, body, BATCH)
         _raw_throughput(receiver, body, BATCH)
-        send_rate, retries, received = _send_throughput(bench, receiver, endpoint_id, body, sends)
+        send_rate, retries, received, _ = _send_throughput(
+            bench, receiver, endpoint_id, body, sends
+        )
         raw_rate = _raw_throughput(receiver, body, sends)
+        # Write units on their own pass (the recorder's hooks would slow the rate above).
+        _, _, _, units_run = _send_throughput(
+            bench, receiver, endpoint_id, body, WRU_SENDS, recorder
+        )
+        old_units = _old_layout_writes(bench, recorder, body, WRU_SENDS)
         pipeline_rate = _pipeline(bench, receiver, body, events_count)
         latencies = _latency(bench, receiver, body, samples)
         hops = _hop_latency(bench, samples)
@@ -297,4 +418,37 @@ def run(quick: bool = False) -> list[Table]:
         "MaximumBatchingWindowInSeconds (1 s) to fill a batch."
     )
     lat.notes.append(f"local cloud boot: {boot:.1f} s (not in any figure)")
-    return [rates, lat]
+    return [rates, lat, _units_table(units_run, old_units)]
+
+
+def _units_table(run: Recording | None, old: Recording) -> Table:
+    """Table 3c: write units per successful first-attempt delivery, beside the old layout."""
+    new_total, new_ops = _write_units(run or Recording())
+    old_total, old_ops = _write_units(old)
+    units = Table(
+        title=(
+            "3c. Webhooks: DynamoDB write units per successful first-attempt delivery "
+            f"({WRU_SENDS} deliveries, ConsumedCapacity)"
+        ),
+        columns=["what", "WRU per delivery", "goal", "ratio to baseline"],
+    )
+    new, base = new_total / WRU_SENDS, old_total / WRU_SENDS
+    units.add(
+        "runhook (dispatch writes + send function)",
+        f"{new:.2f}",
+        f"<= {WRU_GOAL:g}",
+        times(stats.ratio(new, base)),
+    )
+    units.add("baseline: the layout before issue 16, replayed", f"{base:.2f}", "-", "-")
+
+    def breakdown(ops: dict[str, float]) -> str:
+        return ", ".join(f"{op} {u / WRU_SENDS:.2f}" for op, u in sorted(ops.items()))
+
+    units.notes.append(f"runhook by operation: {breakdown(new_ops)}")
+    units.notes.append(f"baseline by operation: {breakdown(old_ops)}")
+    units.notes.append(
+        "Counted from the ConsumedCapacity (INDEXES) DynamoDB Local returned for every write "
+        "during the row; the baseline replays the old item shapes and writes against the "
+        "same table (payload = the same run resource)."
+    )
+    return units

@@ -35,6 +35,7 @@ from runhook_dev.devcloud.options import DEV_API_KEY_ENV, CloudOptions
 from runhook_dev.devcloud.registry import FunctionRegistry, Handler, LocalFunction, function_arn
 
 if TYPE_CHECKING:
+    from runhook_dev.devcloud.activity import ActivityHub
     from runhook_dev.devcloud.clients import LocalSession
     from runhook_dev.devcloud.deployment import Deployment
     from runhook_dev.devcloud.environment import EnvironmentPlan
@@ -236,6 +237,12 @@ class LocalCloud:
         return payload
 
     # -- task schedules (EventBridge Scheduler, fired locally: task_schedules.py) ----------
+    @property
+    def activity(self) -> ActivityHub:
+        """The pollers' wake-ups (activity.py): what the dispatcher tells them."""
+        endpoint = self._parts.endpoint if self._parts else None
+        return _required(endpoint.activity if endpoint is not None else None)
+
     @property
     def schedule_firer(self) -> ScheduleFirer:
         """The firer of the task schedules; tests set its `clock` or call `fire_due(now)`."""

@@ -54,6 +54,13 @@ def add_parser(subparsers: Any) -> None:
         help="extra environment for the handlers (repeatable), e.g. WEBHOOK_RETRY_SCHEDULE=1,1,1",
     )
     dev.add_argument("--log-level", default=os.environ.get("RUNHOOK_LOG_LEVEL", "INFO"))
+    dev.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("RUNHOOK_LOG_FORMAT", "text"),
+        help="text (default): one readable line per request and run event, the handlers' "
+        "warnings and errors; json: every handler's raw JSON log line, as deployed",
+    )
     _add_sam_arguments(dev)
     dev.add_argument(
         "--fetch-only",
@@ -115,15 +122,28 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, log_format: str = "json") -> None:
+    """The local cloud's own log lines; with the text format stdout itself is filtered
+    (terminal.py) before any handler's Logger takes it, and the request and run event
+    lines are on."""
     import logging
 
+    from runhook_dev.devcloud import terminal
+
+    if log_format == "text" and not isinstance(sys.stdout, terminal.ReadableStdout):
+        sys.stdout = terminal.ReadableStdout(sys.stdout)
     logging.basicConfig(
         level=level.upper(),
         stream=sys.stdout,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         force=True,
     )
+    for logger in terminal.LOGGERS:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        logger.handlers = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.INFO if log_format == "text" else logging.WARNING)
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto", "flask_cors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # moto logs every failed state (a normal Retry/Catch flow) as an ERROR with a huge repr.
@@ -133,7 +153,7 @@ def _configure_logging(level: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.fetch_only:
         return _fetch_only()
-    _configure_logging(args.log_level)
+    _configure_logging(args.log_level, args.log_format)
     overrides = _env_overrides(args.env)
     if overrides is None:
         return 2

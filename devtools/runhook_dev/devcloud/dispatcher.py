@@ -6,6 +6,9 @@
 - requests with ``X-Amz-Target: DynamoDB_20120810.*`` (and the Streams API's
   ``DynamoDBStreams_20120810.*``) go to DynamoDB Local;
 - everything else goes to moto's WSGI application, called in-process.
+
+Every answered write is shown to the `ActivityHub` (activity.py), which wakes the pollers
+it concerns: they wait for that instead of polling.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
+from runhook_dev.devcloud.activity import ActivityHub
 from runhook_dev.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
 
 if TYPE_CHECKING:
@@ -29,6 +34,9 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 StartResponse = Callable[..., Any]
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+# moto requests whose body the activity hub reads (the rest pass through untouched).
+_WATCHED_TARGETS = ("AmazonSQS.", "AWSEvents.PutEvents", "AWSStepFunctions.")
+_SCHEDULES_PATH = re.compile(r"^/schedules/[^/]+/?$")
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -88,6 +96,7 @@ class Dispatcher:
         *,
         dynamodb_down: threading.Event | None = None,
         events_down: threading.Event | None = None,
+        activity: ActivityHub | None = None,
     ) -> None:
         self.registry = registry
         self.moto_app = moto_app
@@ -97,6 +106,7 @@ class Dispatcher:
         self.dynamodb_down = dynamodb_down or threading.Event()
         # ... and EventBridge's PutEvents answers 503 (LocalCloud.events_outage()).
         self.events_down = events_down or threading.Event()
+        self.activity = activity or ActivityHub()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -108,8 +118,32 @@ class Dispatcher:
             return _json(start_response, 503, message)
         match = _INVOKE_PATH.match(path)
         if match and environ.get("REQUEST_METHOD") == "POST":
-            return self._invoke(match.group("name"), environ, start_response)
-        return self.moto_app(environ, start_response)
+            answer = self._invoke(match.group("name"), environ, start_response)
+            self.activity.invoked()
+            return answer
+        return self._moto(environ, start_response, target)
+
+    def _moto(
+        self, environ: dict[str, Any], start_response: StartResponse, target: str
+    ) -> Iterable[bytes]:
+        """moto answers; then the activity hub hears of the writes that wake a poller."""
+        content_type = environ.get("CONTENT_TYPE") or ""
+        method = environ.get("REQUEST_METHOD", "GET")
+        if _SCHEDULES_PATH.match(environ.get("PATH_INFO", "")) and method != "GET":
+            answer = self.moto_app(environ, start_response)
+            self.activity.schedules_changed()
+            return answer
+        watched = target.startswith(_WATCHED_TARGETS) or (
+            not target and method == "POST" and "form-urlencoded" in content_type
+        )
+        if not watched:
+            return self.moto_app(environ, start_response)
+        body = _read_body(environ)
+        environ["wsgi.input"] = BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        answer = self.moto_app(environ, start_response)
+        self.activity.observe(target, content_type, body)
+        return answer
 
     # -- DynamoDB Local -------------------------------------------------------------
     def _dynamodb(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -135,6 +169,7 @@ class Dispatcher:
             status, answer_headers, data = self.dynamodb.request(
                 "POST", environ.get("PATH_INFO") or "/", body, headers
             )
+            self.activity.observe(environ.get("HTTP_X_AMZ_TARGET", ""), "", b"")
         except OSError as exc:
             log.error("DynamoDB Local unreachable: %s", exc)
             return _json(

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from runhook_dev.devcloud.activity import ActivityHub
 from runhook_dev.devcloud.async_invoke import AsyncInvoker
 from runhook_dev.devcloud.registry import FunctionRegistry
 from runhook_dev.devcloud.supervisor import DynamoDBSupervisor
@@ -46,6 +47,7 @@ class AwsEndpoint:
         # Lambda's asynchronous invocations (InvocationType=Event, rule shims).
         self.invoker = AsyncInvoker(registry, new_client, async_retry_delays)
         self.events_down = threading.Event()  # fault injection: PutEvents answers 503
+        self.activity = ActivityHub()  # the dispatcher wakes the pollers through it
         self._server: Any = None
 
     def start(self) -> None:
@@ -66,6 +68,7 @@ class AwsEndpoint:
             self.invoker,
             dynamodb_down=dynamodb.down,
             events_down=self.events_down,
+            activity=self.activity,
         )
         assert self._socket is not None, "an endpoint starts once"
         self._server = WsgiServer(dispatcher, self._socket)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runhook_dev.devcloud.activity import DYNAMODB, ActivityHub, Channel
 from runhook_dev.devcloud.async_invoke import AsyncInvoker
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
 from runhook_dev.devcloud.deployment import Deployment
@@ -43,8 +44,10 @@ class EventSources:
         new_client: ClientFactory,
         wait_seconds: int,
         checkpoint_dir: Path | None = None,
+        activity: ActivityHub | None = None,
     ) -> None:
         self.registry = registry
+        self.activity = activity  # wake-ups from the dispatcher (None: poll as before)
         self.checkpoint_dir = checkpoint_dir  # stream checkpoints (None: kept in memory)
         self.invoker = invoker
         self.client = client  # shared clients, for set-up calls
@@ -86,6 +89,7 @@ class EventSources:
                 spec=stream,
                 checkpoints=Checkpoints(path),
                 name=name,
+                wake=self.activity.channel(DYNAMODB) if self.activity is not None else None,
             )
             self._streams.append(source)
             source.start()
@@ -187,7 +191,11 @@ class EventSources:
             queue_arn=queue_arn,
             batch_size=batch_size,
             report_batch_item_failures=report_batch_item_failures,
+            wake=self._wake(queue_url),
         )
+
+    def _wake(self, queue_url: str) -> Channel | None:
+        return self.activity.queue(queue_url) if self.activity is not None else None
 
     def _shim_poller(self, name: str, function: LocalFunction, queue_url: str) -> RuleShim:
         return RuleShim(
@@ -198,4 +206,5 @@ class EventSources:
             invoker=self.invoker,
             registry=self.registry,
             function=function,
+            wake=self._wake(queue_url),
         )

@@ -17,6 +17,7 @@ import threading
 import types
 from typing import TYPE_CHECKING, Any
 
+from runhook_dev.devcloud.activity import SCHEDULER, STATES
 from runhook_dev.devcloud.clients import AwsClients
 from runhook_dev.devcloud.endpoint import AwsEndpoint
 from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment, local_variables
@@ -183,9 +184,14 @@ class Parts:
             self.aws.new_client,
             options.sqs_wait_seconds,
             checkpoint_dir=None if options.in_memory else options.state_path / "streams",
+            activity=self.endpoint.activity,
         )
         self.sources.start(cloud.deployment)
-        self.status = ExecutionStatusEmitter(self.aws.new_client, options.reconcile_interval)
+        self.status = ExecutionStatusEmitter(
+            self.aws.new_client,
+            options.reconcile_interval,
+            wake=self.endpoint.activity.channel(STATES),
+        )
         for arn in cloud.deployment.state_machines.values():
             self.status.watch(arn)
         self.status.start()
@@ -200,6 +206,7 @@ class Parts:
             self.endpoint.invoker,
             lambda: self.aws.client("scheduler"),
             None if options.in_memory else options.state_path / "schedules",
+            wake=self.endpoint.activity.channel(SCHEDULER),
         )
         self.task_schedules.start()
 

@@ -9,6 +9,12 @@
 - `RuleShim`: an EventBridge rule with a Lambda target is delivered through an SQS
   queue (moto's PutEvents fails on Lambda targets); each event is handed to the
   `AsyncInvoker` (retries, then the on-failure destination).
+
+Idle, a poller costs nothing: with a `Channel` (activity.py) it receives without a long
+poll and then waits for the dispatcher to say the queue got a message (or that one becomes
+visible: a delay, a visibility timeout), backing off from `wait_seconds` to `IDLE_CAP`
+seconds as a safety net. A batch that failed wakes the poller again when its messages
+come back (the queue's visibility timeout). Without a channel it long-polls moto.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runhook_dev.devcloud.activity import Channel
 from runhook_dev.devcloud.async_invoke import AsyncInvoker
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
 from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
@@ -29,6 +36,8 @@ from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
 log = logging.getLogger("devcloud.pollers")
 
 ClientFactory = Callable[[str], Any]
+
+IDLE_CAP = 20.0  # the longest a poller waits without a wake-up before it looks anyway
 
 
 def _message_attributes(raw: dict[str, Any]) -> dict[str, Any]:
@@ -76,10 +85,12 @@ class Poller:
     name: str
     workers: int = 1
     wait_seconds: int = 1
+    wake: Channel | None = None  # None: long-poll moto instead of waiting for a wake-up
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._visibility_timeout: float | None = None
 
     def start(self) -> None:
         for index in range(self.workers):
@@ -91,6 +102,8 @@ class Poller:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.wake is not None:
+            self.wake.notify()
 
     def join(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -100,7 +113,10 @@ class Poller:
     def _loop(self) -> None:
         sqs = self.client("sqs")
         backoff = 0.5
+        first_wait = float(max(1, self.wait_seconds))
+        idle = first_wait
         while not self._stop.is_set():
+            generation = self.wake.generation() if self.wake is not None else 0
             try:
                 messages = self._receive(sqs)
             except Exception as exc:
@@ -111,12 +127,38 @@ class Poller:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.5
-            if not messages or self._stop.is_set():
+            if self._stop.is_set():
+                return
+            if not messages:
+                if self.wake is not None:  # wait for a wake-up, backing off to the cap
+                    woken = self.wake.wait(generation, idle)
+                    idle = first_wait if woken else min(idle * 2, IDLE_CAP)
                 continue
+            idle = first_wait
             try:
                 self.handle(sqs, messages)
             except Exception as exc:
                 log.exception("%s: poller failed on a batch: %s", self.name, exc)
+                self.redelivery_due(sqs)
+
+    def _wait_time(self) -> int:
+        """ReceiveMessage's WaitTimeSeconds: 0 when a wake-up tells of new messages."""
+        return 0 if self.wake is not None else self.wait_seconds
+
+    def redelivery_due(self, sqs: Any) -> None:
+        """Messages of a failed batch come back after the visibility timeout: be awake."""
+        if self.wake is None:
+            return
+        if self._visibility_timeout is None:
+            try:
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"]
+                )["Attributes"]
+                self._visibility_timeout = float(attributes.get("VisibilityTimeout", 30))
+            except Exception as exc:
+                log.debug("%s: no visibility timeout: %s", self.name, exc)
+                return
+        self.wake.notify_at(time.monotonic() + self._visibility_timeout)
 
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -139,7 +181,7 @@ class SqsEventSource(Poller):
         answer = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=max(1, min(self.batch_size, 10)),
-            WaitTimeSeconds=self.wait_seconds,
+            WaitTimeSeconds=self._wait_time(),
             AttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
@@ -157,10 +199,14 @@ class SqsEventSource(Poller):
                 len(messages),
                 result.error_type,
             )
+            self.redelivery_due(sqs)
             return
         keep = self._failed_ids(result.payload, messages)
         if keep is None:  # the whole batch counts as failed
+            self.redelivery_due(sqs)
             return
+        if keep:
+            self.redelivery_due(sqs)
         done = [m for m in messages if m["MessageId"] not in keep]
         if keep:
             log.info("%s: %d of %d messages reported failed", self.name, len(keep), len(messages))
@@ -205,7 +251,7 @@ class RuleShim(Poller):
 
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
         answer = sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self.wait_seconds
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=self._wait_time()
         )
         return list(answer.get("Messages") or [])
 

@@ -101,8 +101,10 @@ def load_api_app(container: Any | None = None) -> tuple[ASGIApp, str | None]:
 
 def start_api(sock: socket.socket, container: Any | None = None) -> tuple[ApiServer, str | None]:
     """Serve the API on `sock`: the server, and why the real app is missing (or None)."""
+    from runhook_dev.devcloud.terminal import RequestLog
+
     app, error = load_api_app(container)  # looked up at call time: benchmarks wrap it
-    server = ApiServer(app, sock)
+    server = ApiServer(RequestLog(app), sock)  # a line per request (`runhook dev`'s terminal)
     if error:
         log.warning("API unavailable: %s (serving 503 on %s)", error, server.url)
     try:

@@ -3,6 +3,11 @@
 `ExecutionStatusEmitter` polls the watched state machines for executions that FAILED,
 TIMED_OUT or were ABORTED and puts the AWS-shaped event (source `aws.states`) on the
 default bus, once per execution: what the reconciler's rule matches on AWS.
+
+It polls only while executions run: every `interval` after activity (the dispatcher's
+wake-up when an execution starts, stops, is called back or a Task invokes a function),
+backing off to `RUNNING_CAP` while nothing happens (a run waiting for an approval), and
+not at all (`IDLE_CAP`, a safety net) while no execution runs.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runhook_dev.devcloud.activity import Channel
+
 log = logging.getLogger("devcloud")
 
 ClientFactory = Callable[[str], Any]
@@ -20,6 +27,8 @@ ClientFactory = Callable[[str], Any]
 SOURCE = "aws.states"
 DETAIL_TYPE = "Step Functions Execution Status Change"
 ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
+RUNNING_CAP = 8.0  # the longest between polls while an execution runs and nothing happens
+IDLE_CAP = 60.0  # ... and while none runs (only a safety net: a start wakes the emitter)
 
 
 def _millis(value: Any) -> int | None:
@@ -51,9 +60,12 @@ def status_change_entry(execution: Mapping[str, Any]) -> dict[str, Any]:
 class ExecutionStatusEmitter:
     """A thread that emits the status change events of the watched state machines."""
 
-    def __init__(self, new_client: ClientFactory, interval: float) -> None:
+    def __init__(
+        self, new_client: ClientFactory, interval: float, wake: Channel | None = None
+    ) -> None:
         self.new_client = new_client
         self.interval = interval
+        self.wake = wake  # None: poll every interval
         self._machines: set[str] = set()
         self._seen: set[str] = set()
         self._stop = threading.Event()
@@ -71,6 +83,8 @@ class ExecutionStatusEmitter:
 
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
+        if self.wake is not None:
+            self.wake.notify()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -78,10 +92,32 @@ class ExecutionStatusEmitter:
     def _run(self) -> None:
         sfn = self.new_client("stepfunctions")
         events = self.new_client("events")
+        quiet = 0  # rounds since the last wake-up
         while not self._stop.wait(self.interval):
+            generation = self.wake.generation() if self.wake is not None else 0
             for arn in sorted(self._machines):
                 for status in ENDED_BADLY:
                     self._emit_new(sfn, events, arn, status)
+            if self.wake is None:
+                continue
+            if self._any_running(sfn):
+                patience = min(self.interval * 2**quiet, RUNNING_CAP)
+            else:
+                patience = IDLE_CAP
+            woken = self.wake.wait(generation, max(0.0, patience - self.interval))
+            quiet = 0 if woken else min(quiet + 1, 16)
+
+    def _any_running(self, sfn: Any) -> bool:
+        for arn in sorted(self._machines):
+            try:
+                page = sfn.list_executions(
+                    stateMachineArn=arn, statusFilter="RUNNING", maxResults=1
+                )
+            except Exception:
+                return True  # unknown: keep polling
+            if page.get("executions"):
+                return True
+        return False
 
     def _emit_new(self, sfn: Any, events: Any, machine_arn: str, status: str) -> None:
         try:

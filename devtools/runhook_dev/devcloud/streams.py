@@ -11,6 +11,10 @@ function; the publisher skips what it does not publish), bisecting, and the
 MaximumRetryAttempts/on-failure destination (locally a batch is retried until it
 succeeds, with backoff).
 
+Idle, a reader waits for the dispatcher's word that a table was written (its `wake`
+channel, activity.py), looking anyway after a back-off that grows to `IDLE_CAP` seconds
+(writes that bypass the dispatcher, e.g. straight to DynamoDB Local's port).
+
 Checkpoints (the last record handled per shard) are kept in a JSON file under the
 state directory, so `runhook dev` restarted on the same state continues after the last
 record it handled: events committed while it was down, or not yet published when it
@@ -31,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runhook_dev.devcloud.activity import Channel
 from runhook_dev.devcloud.cfn import REGION
 from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
 
@@ -39,7 +44,8 @@ log = logging.getLogger("devcloud.streams")
 ClientFactory = Callable[[str], Any]
 
 BUSY_INTERVAL = 0.05  # seconds between reads while records keep coming
-IDLE_INTERVAL = 0.5  # ... growing to this while the stream is quiet
+IDLE_INTERVAL = 0.5  # ... growing to this while the stream is quiet (without a wake channel)
+IDLE_CAP = 10.0  # ... or to this when the dispatcher wakes the reader on every table write
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)  # after a failed batch
 SHARD_REFRESH = 5.0  # seconds between DescribeStream calls (new shards appear rarely)
 
@@ -129,6 +135,7 @@ class StreamEventSource:
     spec: StreamSourceSpec
     checkpoints: Checkpoints
     name: str = ""
+    wake: Channel | None = None  # the dispatcher's word that a table was written
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -138,6 +145,8 @@ class StreamEventSource:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.wake is not None:
+            self.wake.notify()
 
     def join(self, timeout: float = 5.0) -> None:
         if self._thread is not None:
@@ -145,8 +154,9 @@ class StreamEventSource:
 
     def _run(self) -> None:
         streams, ddb = self.client("dynamodbstreams"), self.client("dynamodb")
-        reader = _StreamReader(self, streams, ddb)
+        reader = _StreamReader(self, streams, ddb, IDLE_CAP if self.wake else IDLE_INTERVAL)
         while not self._stop.is_set():
+            generation = self.wake.generation() if self.wake is not None else 0
             try:
                 busy = reader.poll()
             except Exception as exc:
@@ -156,7 +166,12 @@ class StreamEventSource:
                 reader.reset()
                 self._stop.wait(RETRY_BACKOFF[-1])
                 continue
-            self._stop.wait(BUSY_INTERVAL if busy else reader.idle_interval())
+            if busy:
+                self._stop.wait(BUSY_INTERVAL)
+            elif self.wake is None or reader.failing:  # a failed batch keeps its backoff
+                self._stop.wait(reader.idle_interval())
+            elif self.wake.wait(generation, reader.idle_interval()):
+                reader.woken()
 
     def invoke(self, records: list[dict[str, Any]], stream_arn: str) -> str | bool:
         """Hand a batch to the function: True when all succeeded, False when the whole
@@ -182,8 +197,9 @@ class StreamEventSource:
 class _StreamReader:
     """The state of one mapping's reading: the stream, its shards and their iterators."""
 
-    def __init__(self, source: StreamEventSource, streams: Any, ddb: Any) -> None:
+    def __init__(self, source: StreamEventSource, streams: Any, ddb: Any, idle_cap: float) -> None:
         self.source = source
+        self.idle_cap = idle_cap
         self.streams = streams
         self.ddb = ddb
         self.stream_arn: str | None = None
@@ -200,7 +216,15 @@ class _StreamReader:
     def idle_interval(self) -> float:
         if self._failures:
             return RETRY_BACKOFF[min(self._failures, len(RETRY_BACKOFF)) - 1]
-        return min(IDLE_INTERVAL, BUSY_INTERVAL * (1.5 ** min(self._quiet_polls, 20)))
+        return min(self.idle_cap, BUSY_INTERVAL * (1.5 ** min(self._quiet_polls, 30)))
+
+    @property
+    def failing(self) -> bool:
+        return self._failures > 0
+
+    def woken(self) -> None:
+        """A table was written: read at once, and back off from the start again."""
+        self._quiet_polls = 0
 
     def poll(self) -> bool:
         """Read each ready shard once; True when records were handled."""

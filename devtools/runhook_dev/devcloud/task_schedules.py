@@ -2,7 +2,9 @@
 
 moto serves the Scheduler API (the API creates, updates and deletes one schedule per
 scheduled task in the stack's group) but fires nothing. `ScheduleFirer`, one thread,
-does: every second it reads the schedules from moto, works out with runhook.schedules
+does: when a slot is due (it sleeps until the next one, or until the dispatcher says a
+schedule was created, changed or deleted; at most `IDLE_CAP` seconds, at least a
+second) it reads the schedules from moto, works out with runhook.schedules
 which slots are due, and invokes each due schedule's target through the local Lambda's
 async queue (the same path devcloud/schedules.py uses) with the target's Input, its
 `<aws.scheduler.scheduled-time>` filled in as EventBridge Scheduler would.
@@ -33,13 +35,15 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from runhook.schedules import Recurrence
+    from runhook_dev.devcloud.activity import Channel
     from runhook_dev.devcloud.async_invoke import AsyncInvoker
     from runhook_dev.devcloud.registry import FunctionRegistry
 
 log = logging.getLogger("devcloud.task_schedules")
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
-TICK_SECONDS = 1.0
+TICK_SECONDS = 1.0  # the shortest sleep between rounds
+IDLE_CAP = 60.0  # the longest (a safety net: the clock may jump, tests move it)
 STATE_FILE = "task-schedules.json"
 # What CreateSchedule takes back from GetSchedule (to put a schedule back after a restart).
 _CREATE_FIELDS = (
@@ -116,7 +120,9 @@ class ScheduleFirer:
         client: Callable[[], Any],
         state_dir: Path | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wake: Channel | None = None,
     ) -> None:
+        self.wake = wake  # schedules created/changed/deleted (None: a round every second)
         self.registry = registry
         self.invoker = invoker
         self.client = client
@@ -137,16 +143,46 @@ class ScheduleFirer:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        if self.wake is not None:
+            self.wake.notify()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
 
     def _run(self) -> None:
+        pause = TICK_SECONDS
         while not self._stop.wait(TICK_SECONDS):
+            generation = self.wake.generation() if self.wake is not None else 0
             try:
                 self.fire_due()
+                pause = self.seconds_to_next_slot()
             except Exception as exc:  # a bad round must not end the thread
                 log.warning("task schedules: round failed: %s", exc)
+                pause = TICK_SECONDS
+            if self.wake is not None and pause > TICK_SECONDS:
+                self.wake.wait(generation, pause - TICK_SECONDS)
+
+    def seconds_to_next_slot(self) -> float:
+        """Until the earliest next slot of an enabled schedule (`TICK_SECONDS`..`IDLE_CAP`)."""
+        from runhook.schedules import ScheduleError
+
+        with self._lock:
+            now = self.clock()
+            soonest = IDLE_CAP
+            for tracked in self.tracked.values():
+                definition = tracked.definition
+                if definition.get("State", "ENABLED") != "ENABLED":
+                    continue
+                try:
+                    recurrence = recurrence_of(
+                        definition["ScheduleExpression"],
+                        definition.get("ScheduleExpressionTimezone") or "UTC",
+                    )
+                except (ScheduleError, KeyError):
+                    continue
+                slot = recurrence.next_after(max(now, _parse(tracked.since)))
+                soonest = min(soonest, (slot - now).total_seconds())
+        return max(TICK_SECONDS, soonest)
 
     # -- one round ----------------------------------------------------------------------
     def fire_due(self, now: datetime | None = None) -> list[Fired]:

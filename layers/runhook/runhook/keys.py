@@ -110,6 +110,9 @@ def delivery_pk(delivery_id: str) -> str:
 
 
 DELIVERY_SK = "DELIVERY"
+# The delivery's body, written once at dispatch, never indexed (issue 16: the head is
+# rewritten on every attempt; keeping the body off it keeps those writes at 1 KB).
+DELIVERY_PAYLOAD_SK = "PAYLOAD"
 
 
 def attempt_sk(n: int) -> str:

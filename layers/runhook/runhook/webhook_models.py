@@ -111,7 +111,10 @@ class Delivery(BaseModel):
     endpoint_id: str
     event_type: str  # the name the endpoint receives it under
     webhook_id: str  # stable across retries and replays
-    payload: str  # the exact body bytes (UTF-8 JSON), signed on every attempt
+    # The exact body bytes (UTF-8 JSON), signed on every attempt. Stored in the delivery's
+    # own payload item since issue 16 (items written before carry it on the head); ""
+    # on a head read without it.
+    payload: str = ""
     created_at: str
     status: DeliveryStatus = "pending"
     event_id: str | None = None
@@ -125,10 +128,14 @@ class Delivery(BaseModel):
     next_attempt_at: str | None = None
     last_status_code: int | None = None
     last_error: str | None = None
-    # While an attempt runs: epoch milliseconds (stored as such: `leaseUntil`).
-    lease_until_ms: int | None = Field(default=None, alias="leaseUntil")
+    # While an attempt runs: epoch milliseconds (stored as such: `leaseMs`; before issue 16
+    # `leaseUntil`, which the due index projects, so every claim also wrote the index).
+    lease_until_ms: int | None = Field(default=None, alias="leaseMs")
     replays: int = 0
     test: bool = False
+    # The successful attempt, folded into the write that ends the delivery (issue 16)
+    # instead of an attempt item of its own; read back into `attempt_log`.
+    success_attempt: Attempt | None = Field(default=None, exclude=True)
     # Read with the delivery on request; never stored on the delivery item.
     attempt_log: list[Attempt] = Field(default_factory=list, exclude=True)
 

@@ -237,8 +237,8 @@ def test_the_client_is_made_on_first_use() -> None:
 
 
 def test_a_lease_is_stored_in_milliseconds_and_read_in_seconds(container: Any) -> None:
-    """`leaseUntil` is epoch milliseconds in the table; `Delivery.lease_until` is seconds,
-    the unit of `time.time()` the sender compares it with."""
+    """`leaseMs` (`leaseUntil` before issue 16) is epoch milliseconds in the table;
+    `Delivery.lease_until` is seconds, the unit of `time.time()` the sender compares it with."""
     from runhook import clock, keys
     from runhook.webhook_models import Delivery
 
@@ -260,7 +260,7 @@ def test_a_lease_is_stored_in_milliseconds_and_read_in_seconds(container: Any) -
     claimed = deliveries.claim(delivery_id, 0, now=started, lease_seconds=60)
     assert claimed is not None and claimed.attempts == 1
     raw = container.table.get(key(keys.delivery_pk(delivery_id), keys.DELIVERY_SK))
-    assert raw["leaseUntil"] == int((started + 60) * 1000)
+    assert raw["leaseMs"] == int((started + 60) * 1000)
     read = deliveries.get(delivery_id)
     assert read is not None and read.lease_until is not None
     assert abs(read.lease_until - (started + 60)) < 0.01

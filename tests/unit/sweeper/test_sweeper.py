@@ -146,7 +146,7 @@ class FakeDeliveries:
             created_at=at,
             gen=gen,
             attempts=2,
-            leaseUntil=lease,
+            lease_until_ms=lease,
         )
         self.items[delivery.id] = delivery
         self.due_at[delivery.id] = at

@@ -100,7 +100,12 @@ class FakeDeliveries:
             next_attempt_at=fields["next_attempt_at"],
             lease_until_ms=None,
         )
+        if fields.get("success") is not None:  # a success rides on this update (issue 16)
+            self.store.attempts.append(fields["success"])
         return True
+
+    def payloads(self, delivery_ids: list[str]) -> dict[str, str]:
+        return {}  # the fakes keep each payload on its delivery, as items written before did
 
     def mark_failed(self, delivery_id: str, gen: int, error: str) -> bool:
         d = self.store.deliveries.get(delivery_id)

@@ -19,15 +19,17 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhook import clock, keys
 from runhook.dal.codec import dumps
 from runhook.dal.expressions import Item, prefix_query
 from runhook.dal.runs import RunRepository
-from runhook.dal.tasks import TaskRepository
 from runhook.engine.ports import StepRecord, TaskPlan
 from runhook.models import ACTIVE_STATUSES, LogEntry, Run, RunError, RunStatus, Waiting
+
+if TYPE_CHECKING:
+    from runhook.dal.tasks import TaskRepository
 
 INLINE_LIMIT = 64 * 1024  # JSON up to this size is stored as a plain string
 PART_BYTES = 350 * 1024  # compressed bytes per part item

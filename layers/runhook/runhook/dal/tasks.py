@@ -7,19 +7,26 @@ never changes a run in flight.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhook import keys
 from runhook.dal.codec import from_attributes, to_attributes
 from runhook.dal.expressions import Put, Update, index_query, key
 from runhook.dal.table import Table, TransactionCancelled
-from runhook.tasks.task import Task
+
+if TYPE_CHECKING:
+    # Task (and the step models of every kind behind it) is imported when a task is first
+    # read: the functions that build this repository without reading tasks (the
+    # reconciler, the sweeper) then never pay for those models at cold start.
+    from runhook.tasks.task import Task
 
 # The definition is stored as its JSON document (TaskDefinition.document()).
 TASK_JSON_FIELDS = frozenset({"definition"})
 
 
 def task_from_item(item: Mapping[str, Any]) -> Task:
+    from runhook.tasks.task import Task
+
     return from_attributes(Task, item, json_fields=TASK_JSON_FIELDS)
 
 

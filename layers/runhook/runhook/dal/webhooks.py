@@ -7,19 +7,29 @@ Access patterns (keys are built in runhook.keys):
 | an org's endpoints (dispatch: one Query per event) | `ORG#<org>`, sk begins_with `ENDPOINT#` |
 | one endpoint | `ORG#<org>` / `ENDPOINT#<id>` |
 | a delivery and its attempts (one Query) | `DELIVERY#<id>` / `DELIVERY`, `ATTEMPT#<nnn>` |
+| a delivery's body (written once, never indexed) | `DELIVERY#<id>` / `PAYLOAD` |
 | an endpoint's deliveries, newest first (status filter) | GSI1 `ENDPOINT#<id>`, `<createdAt>#<delivery>` |
-| an endpoint's recent attempts (success rate) | GSI1 `ENDPOINT#<id>#ATTEMPTS`, `<at>#<delivery>#<n>` |
+| an endpoint's recent outcomes (success rate) | GSI1 `ENDPOINT#<id>`: its newest deliveries' `status` and `attempts` |
 | pending deliveries by when they are due (the sweeper) | GSI3 `DELIVERIES#DUE#<0..7>`, `<due>#<delivery>` |
 
 GSI3 is sparse: a delivery carries its keys only while it is pending; the sort key is
 when its next attempt is due (created, retry scheduled, re-enqueued), so the sweeper
 reads only the deliveries overdue by more than its grace.
 
+Write units (issue 16): the head is small (its body lives in the payload item, written
+once), so each of its writes costs 1 WRU plus one per index it touches; a successful
+attempt is folded into the head's final write (`successAttempt`) and only failed attempts
+get an item of their own (no index keys: the success rate is read from the deliveries).
+Items written before keep their inline `payload`, their success attempt items and their
+`ENDPOINT#<id>#ATTEMPTS` index keys; all of it reads as before.
+
 Deliveries and attempts carry the table's TTL attribute `expiresAt`.
 """
 
 from __future__ import annotations
 
+import base64
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +54,29 @@ MAX_TRANSACTION_ACTIONS = 100
 # What dispatch reads of an endpoint: never the secrets.
 _ROUTING_PROJECTION = ("id", "url", "events", "taskId", "enabled")
 DUE_INDEX = "gsi3"
+DELIVERY_JSON_FIELDS = frozenset({"success_attempt"})
+# Newest deliveries read for the success rate: enough to hold `window` attempts.
+_OUTCOME_PROJECTION = ("status", "attempts", "leaseMs", "leaseUntil")
+# The lease attribute before issue 16 (projected into the due index): still honoured, so
+# a lease taken by a sender of the old layout holds across the deploy; always removed.
+_OLD_LEASE = "leaseUntil"
+
+
+def _unleased(update: Update, at_ms: int, label: str) -> str:
+    """A condition: no lease (new or old attribute) is held at `at_ms` (epoch ms)."""
+    at = update.value(label, at_ms)
+    parts = []
+    for attr in (attribute(Delivery, "lease_until_ms"), _OLD_LEASE):
+        name = update.name(attr)
+        parts.append(f"(attribute_not_exists({name}) OR {name} < {at})")
+    return " AND ".join(parts)
+
+
+def _release(update: Update) -> Update:
+    """Remove the lease (both attribute names)."""
+    return update.remove(attribute(Delivery, "lease_until_ms")).remove(_OLD_LEASE)
+
+
 _DUE_PROJECTION = ("id", "orgId", "endpointId", "createdAt", "gen", "leaseUntil", "status")
 
 
@@ -201,7 +234,24 @@ def _not_due(update: Update) -> None:
 
 
 def delivery_from_item(item: Mapping[str, Any]) -> Delivery:
-    return from_attributes(Delivery, item)
+    return from_attributes(Delivery, item, json_fields=DELIVERY_JSON_FIELDS)
+
+
+def outcomes_of(status: str, attempts: int, *, in_flight: bool = False) -> list[bool]:
+    """The attempt outcomes a delivery's head implies, newest first (pure): a succeeded
+    delivery's last attempt succeeded and every earlier one failed; a failed or pending
+    delivery's attempts all failed, except one still in flight (leased: no outcome yet)."""
+    if status == "pending" and in_flight:
+        attempts -= 1
+    if attempts <= 0:
+        return []
+    if status == "succeeded":
+        return [True] + [False] * (attempts - 1)
+    return [False] * attempts
+
+
+def _payload_key(delivery_id: str) -> Key:
+    return key(keys.delivery_pk(delivery_id), keys.DELIVERY_PAYLOAD_SK)
 
 
 def attempt_from_item(item: Mapping[str, Any]) -> Attempt:
@@ -212,6 +262,7 @@ def _delivery_key(delivery_id: str) -> Key:
     return key(keys.delivery_pk(delivery_id), keys.DELIVERY_SK)
 
 
+# Long on purpose: every write of a delivery's items (head, payload, attempts) sits in one class, so the write units each costs are read in one place (issue 16).
 class DeliveryRepository:
     """Deliveries (one per event and endpoint) and their attempts."""
 
@@ -232,13 +283,30 @@ class DeliveryRepository:
             **to_attributes(delivery),
         }
         item.pop(attribute(Delivery, "lease_until_ms"), None)  # only `claim` leases
+        item.pop(attribute(Delivery, "payload"), None)  # in the payload item
         if delivery.status == "pending":
             item["gsi3pk"] = keys.due_deliveries_gsi3(keys.sweep_shard(delivery.id))
             item["gsi3sk"] = keys.created_sort(delivery.created_at, delivery.id)
         return item
 
+    def _payload_item(self, delivery: Delivery) -> Item:
+        """The body, compressed (a large run resource shrinks several times), as base64
+        text: a binary attribute would reach the table's stream, whose decoding (the
+        outbox, runhook.dal.stream) expects none."""
+        return {
+            **_payload_key(delivery.id),
+            "type": "delivery-payload",
+            "body": base64.b64encode(zlib.compress(delivery.payload.encode(), 6)).decode(),
+            "expiresAt": self._expires_at(),
+        }
+
     def create(self, delivery: Delivery) -> bool:
-        """Put a new delivery; False when one with this id exists already."""
+        """Put a new delivery; False when one with this id exists already.
+
+        The payload item goes first and unconditionally (a repeated dispatch writes the
+        same bytes), so a head that exists always has its body.
+        """
+        self.table.put(self._payload_item(delivery))
         return self.table.put(self._item(delivery), condition="attribute_not_exists(pk)")
 
     def create_many(self, deliveries: Sequence[Delivery]) -> bool:
@@ -253,6 +321,7 @@ class DeliveryRepository:
             return False
         if len(deliveries) == 1:
             return self.create(deliveries[0])
+        self.table.batch_put([self._payload_item(d) for d in deliveries])
         try:
             self.table.transact_write(
                 [Put(self._item(d), "attribute_not_exists(pk)") for d in deliveries]
@@ -270,10 +339,31 @@ class DeliveryRepository:
         head = next((i for i in items if i["sk"] == keys.DELIVERY_SK), None)
         if head is None:
             return None
-        attempts = [
-            attempt_from_item(i) for i in items if str(i["sk"]).startswith(keys.ATTEMPT_PREFIX)
-        ]
-        return delivery_from_item(head).with_attempts(attempts)
+        delivery = delivery_from_item(head)
+        attempts = {
+            a.number: a
+            for a in (
+                attempt_from_item(i) for i in items if str(i["sk"]).startswith(keys.ATTEMPT_PREFIX)
+            )
+        }
+        if delivery.success_attempt is not None:
+            attempts.setdefault(delivery.success_attempt.number, delivery.success_attempt)
+        return delivery.with_attempts([attempts[n] for n in sorted(attempts)])
+
+    def payloads(self, delivery_ids: Sequence[str]) -> dict[str, str]:
+        """The bodies of these deliveries (one BatchGetItem, consistent: the sender may read
+        right after dispatch); deliveries written before issue 16 have none here."""
+        if not delivery_ids:
+            return {}
+        items = self.table.batch_get(
+            [_payload_key(d) for d in dict.fromkeys(delivery_ids)], consistent=True
+        )
+        return {
+            str(i["pk"]).removeprefix(keys.delivery_pk("")): zlib.decompress(
+                base64.b64decode(str(i["body"]))
+            ).decode()
+            for i in items
+        }
 
     def claim(
         self, delivery_id: str, gen: int, *, now: float, lease_seconds: float
@@ -291,7 +381,7 @@ class DeliveryRepository:
         condition = (
             f"attribute_exists(pk) AND {update.name('gen')} = {update.value('gen', gen)} "
             f"AND {update.name('status')} = {update.value('pending', 'pending')} "
-            f"AND (attribute_not_exists(#{lease}) OR #{lease} < {update.value('now', int(now * 1000))})"
+            f"AND {_unleased(update, int(now * 1000), 'now')}"
         )
         item = self.table.update(_delivery_key(delivery_id), update, condition=condition)
         return delivery_from_item(item) if item else None
@@ -306,12 +396,22 @@ class DeliveryRepository:
         status_code: int | None,
         error: str | None,
         next_attempt_at: str | None,
+        success: Attempt | None = None,
     ) -> bool:
-        """Record an attempt's result on the delivery and release the lease."""
+        """Record an attempt's result on the delivery and release the lease.
+
+        `success`: the successful attempt itself, stored on the head in this same write
+        (no attempt item, no extra write unit).
+        """
         update = Update().set("status", status).set("lastAttemptAt", at)
+        if success is not None:
+            update.set(
+                attribute(Delivery, "success_attempt"),
+                stored_value(success.model_dump(mode="json", by_alias=True), as_json=True),
+            )
         update.set("updatedAt", clock.now_iso()).set("lastStatusCode", status_code)
         update.set("lastError", error).set("nextAttemptAt", next_attempt_at)
-        update.remove(attribute(Delivery, "lease_until_ms"))
+        _release(update)
         if status == "pending":
             _due_keys(update, delivery_id, next_attempt_at or at)
         else:
@@ -326,7 +426,7 @@ class DeliveryRepository:
         """Give up on a pending delivery without an attempt (endpoint disabled or deleted)."""
         update = Update().set("status", "failed").set("lastError", error)
         update.set("updatedAt", clock.now_iso()).remove("nextAttemptAt")
-        update.remove(attribute(Delivery, "lease_until_ms"))
+        _release(update)
         _not_due(update)
         condition = (
             f"{update.name('gen')} = {update.value('gen', gen)} "
@@ -357,7 +457,7 @@ class DeliveryRepository:
         now = clock.now_iso()
         update = Update().increment("gen").set("status", "pending")
         update.set("updatedAt", now).remove("nextAttemptAt")
-        update.remove(attribute(Delivery, "lease_until_ms"))
+        _release(update)
         _due_keys(update, delivery_id, now)
         if replay:
             update.increment("replays")
@@ -373,9 +473,7 @@ class DeliveryRepository:
             wanted = [update.value(f"st{i}", s) for i, s in enumerate(statuses)]
             conditions.append(f"#status IN ({', '.join(wanted)})")
         if unleased_at_ms is not None:
-            lease = update.name(attribute(Delivery, "lease_until_ms"))
-            at = update.value("unleased", unleased_at_ms)
-            conditions.append(f"(attribute_not_exists({lease}) OR {lease} < {at})")
+            conditions.append(_unleased(update, unleased_at_ms, "unleased"))
         item = self.table.update(
             _delivery_key(delivery_id), update, condition=" AND ".join(conditions)
         )
@@ -413,7 +511,7 @@ class DeliveryRepository:
             for item in self.table.query_all(query):
                 if item.get("status") != "pending":  # the index is eventually consistent
                     continue
-                lease = item.get("leaseUntil")
+                lease = item.get(_OLD_LEASE)  # projected: old items only (see `_unleased`)
                 yield DueDelivery(
                     id=str(item["id"]),
                     org_id=str(item["orgId"]),
@@ -426,11 +524,11 @@ class DeliveryRepository:
 
     # -- attempts ------------------------------------------------------------------------
     def _attempt_item(self, attempt: Attempt) -> Item:
+        """A failed attempt: not indexed (one write unit; the success rate is read from
+        the deliveries, `recent_outcomes`)."""
         return {
             **key(keys.delivery_pk(attempt.delivery_id), keys.attempt_sk(attempt.number)),
             "type": "attempt",
-            "gsi1pk": keys.endpoint_attempts_gsi1(attempt.endpoint_id),
-            "gsi1sk": keys.attempt_sort(attempt.at, attempt.delivery_id, attempt.number),
             "expiresAt": self._expires_at(),
             **to_attributes(attempt),
         }
@@ -439,12 +537,27 @@ class DeliveryRepository:
         self.table.batch_put([self._attempt_item(a) for a in attempts])
 
     def recent_outcomes(self, endpoint_id: str, limit: int = 100) -> list[bool]:
-        """Success flags of the endpoint's most recent attempts, newest first."""
+        """Success flags of the endpoint's most recent attempts (up to `limit`), newest
+        delivery first, as its deliveries' heads imply them (`outcomes_of`): no write per
+        attempt. One Query of the endpoint's deliveries (a delivery has at least one
+        attempt, so `limit` deliveries hold enough)."""
+        names = {f"#{a}": a for a in _OUTCOME_PROJECTION}
         query = index_query(
-            "gsi1", keys.endpoint_attempts_gsi1(endpoint_id), projection="ok", newest_first=True
+            "gsi1",
+            keys.endpoint_deliveries_gsi1(endpoint_id),
+            projection=", ".join(names),
+            names=names,
+            newest_first=True,
         )
         items, _ = self.table.query(query, limit=limit)
-        return [bool(i.get("ok")) for i in items]
+        out: list[bool] = []
+        for item in items:
+            status, count = str(item.get("status", "")), int(item.get("attempts", 0))
+            leased = "leaseMs" in item or _OLD_LEASE in item
+            out.extend(outcomes_of(status, count, in_flight=leased))
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
 
 class WebhookRepository:

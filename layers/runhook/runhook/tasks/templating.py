@@ -15,13 +15,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jmespath
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jmespath.exceptions import JMESPathError
 
 from runhook.errors import RunhookError
 
 if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     from runhook.engine.redact import SecretMask
 
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -73,13 +73,22 @@ class SecretValues(Mapping[str, str]):
         return "<secrets>"
 
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+@lru_cache(maxsize=1)
+def _env() -> ImmutableSandboxedEnvironment:
+    """The one sandboxed environment, built on first use: Jinja2 costs ~100 ms of import,
+    which a function's cold start pays only when it first renders or checks a template."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 def check_template(source: str) -> str | None:
     """The syntax error in `source`, or None when it compiles."""
+    from jinja2 import TemplateSyntaxError
+
     try:
-        _env.parse(source)
+        _env().parse(source)
     except TemplateSyntaxError as exc:
         return f"template syntax error: {exc.message}"
     return None
@@ -95,7 +104,7 @@ def check_expression(expression: str) -> str | None:
 
 @lru_cache(maxsize=512)
 def _compiled(source: str) -> Any:
-    return _env.from_string(source)
+    return _env().from_string(source)
 
 
 def render(source: str, context: dict[str, Any]) -> str:
@@ -126,8 +135,10 @@ def secret_references(source: str) -> tuple[set[str], bool]:
     a saved task may not: its references must be checkable when it is saved."""
     if "secrets" not in source:
         return set(), False
+    from jinja2 import TemplateSyntaxError, nodes
+
     try:
-        tree = _env.parse(source)
+        tree = _env().parse(source)
     except TemplateSyntaxError:
         return set(), False
     names: set[str] = set()

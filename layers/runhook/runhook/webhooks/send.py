@@ -23,8 +23,13 @@ message:
    and SQS redrives the message to the DLQ (`maxReceiveCount` = schedule + 1). If the
    queue's `maxReceiveCount` is larger than that, the sender dead-letters it itself.
 
-Then each endpoint's health counters are updated once per batch, and an endpoint
-failing continuously for WEBHOOK_DISABLE_AFTER_SECONDS (5 days) is disabled.
+Then each endpoint's health counters are updated once per batch, and only when they
+change (a success after a success within SUCCESS_STAMP_SECONDS writes nothing), and an
+endpoint failing continuously for WEBHOOK_DISABLE_AFTER_SECONDS (5 days) is disabled.
+
+Write units (issue 16): the bodies of a batch are read in one BatchGetItem (they live
+in their own items, written once at dispatch); a successful attempt is recorded in the
+delivery's final update, a failed one in an attempt item written before that update.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -70,6 +75,9 @@ EXCERPT_CHARS = 1024
 READ_LIMIT_BYTES = 64 * 1024  # read this much of a response (lets the connection be reused)
 LEASE_MARGIN_SECONDS = 30.0
 BUSY_RETRY_SECONDS = 2
+# A steady run of successes refreshes an endpoint's `lastSuccessAt` at most this often
+# (the API key's `lastUsedAt` works the same way): health costs no write per delivery.
+SUCCESS_STAMP_SECONDS = 60.0
 USER_AGENT = f"runhook-webhooks/{__version__}"
 
 Publish = Callable[[str, dict[str, Any]], None]  # (detail-type, detail) on the bus
@@ -214,6 +222,11 @@ class _EndpointCache:
         self._locks: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._items: dict[tuple[str, str], Endpoint | None] = {}
 
+    def cached(self, org_id: str, endpoint_id: str) -> Endpoint | None:
+        """The endpoint as this batch read it (None if not read or missing)."""
+        with self._lock:
+            return self._items.get((org_id, endpoint_id))
+
     def get(self, org_id: str, endpoint_id: str) -> Endpoint | None:
         key = (org_id, endpoint_id)
         with self._lock:
@@ -316,6 +329,19 @@ def _read_excerpt(resp: httpx.Response, *, deadline: float) -> str:
     return bytes(raw[: EXCERPT_CHARS * 4]).decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
+def health_unchanged(endpoint: Endpoint, results: Sequence[tuple[str, bool]]) -> bool:
+    """True when recording `results` (at, ok) would change nothing worth a write (pure):
+    all succeeded, the endpoint had no failure streak, and its `lastSuccessAt` is at
+    most SUCCESS_STAMP_SECONDS older than the newest of them."""
+    if not results or not all(ok for _, ok in results):
+        return False
+    if endpoint.consecutive_failures or endpoint.failing_since or not endpoint.last_success_at:
+        return False
+    newest = max(at for at, _ in results)
+    age = clock.parse_iso(newest) - clock.parse_iso(endpoint.last_success_at)
+    return age.total_seconds() < SUCCESS_STAMP_SECONDS
+
+
 class HealthKeeper:
     """Folds a batch's outcomes into each endpoint's health; disables the hopeless ones."""
 
@@ -324,8 +350,12 @@ class HealthKeeper:
         self.endpoints = endpoints
         self.publish = publish
 
-    def record(self, outcomes: Sequence[_Outcome]) -> list[str]:
-        """Update each endpoint once per batch; the ids of the endpoints disabled now."""
+    def record(
+        self, outcomes: Sequence[_Outcome], known: _EndpointCache | None = None
+    ) -> list[str]:
+        """Update each endpoint at most once per batch (not at all when only its
+        `lastSuccessAt` would move by less than SUCCESS_STAMP_SECONDS, as `known`, the
+        batch's read of it, tells); the ids of the endpoints disabled now."""
         grouped: dict[tuple[str, str], list[tuple[str, bool]]] = defaultdict(list)
         for outcome in outcomes:
             if outcome.health:
@@ -333,6 +363,9 @@ class HealthKeeper:
                 grouped[(org_id, endpoint_id)].append((at, ok))
         disabled: list[str] = []
         for (org_id, endpoint_id), results in grouped.items():
+            seen = known.cached(org_id, endpoint_id) if known else None
+            if seen is not None and health_unchanged(seen, results):
+                continue
             try:
                 endpoint = self.endpoints.record_health(org_id, endpoint_id, results)
                 if endpoint is not None and self._auto_disable(endpoint):
@@ -411,19 +444,31 @@ class Sender:
             return report
         if self._max_receive is None and self.settings.deliveries_queue_url:
             self._max_receive = self.queue.max_receive_count()  # None when unreadable
-        workers = max(1, min(self.max_workers, len(records)))
+        # A pool per batch: concurrent batches of one container never queue behind each
+        # other. One thread more than the messages: the batch's bodies are read while the
+        # endpoint is read and the deliveries are claimed.
+        workers = max(1, min(self.max_workers, len(records))) + 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
-            outcomes = list(pool.map(lambda r: self._safe_process(r, cache), records))
-            # Record before release: attempts first, then each delivery's state, and only
-            # then does its message become visible again (or move to the DLQ).
-            attempts = [o.attempt for o in outcomes if o.attempt is not None]
-            if attempts:
-                self.deliveries.put_attempts(attempts)
+            bodies = pool.submit(self._bodies, records)
+            outcomes = list(pool.map(lambda r: self._safe_process(r, cache, bodies), records))
+            # Record before release: a failed attempt's item, then the delivery's state (a
+            # success rides on that update), and only then does its message become visible
+            # again (or move to the DLQ).
             list(pool.map(self._safe_settle, outcomes))
-        report.disabled_endpoints = self.health.record(outcomes)
+        report.disabled_endpoints = self.health.record(outcomes, cache)
         report.failed_message_ids = [o.message_id for o in outcomes if o.retry]
         report.outcomes = [o.note for o in outcomes]
         return report
+
+    def _bodies(self, records: Sequence[Record]) -> dict[str, str]:
+        """The batch's payloads in one read; {} on trouble (each message then reads its
+        own in `_process`, or is retried)."""
+        ids = [m.delivery_id for r in records if (m := QueueMessage.parse(r.body)) is not None]
+        try:
+            return self.deliveries.payloads(ids)
+        except RunhookError:
+            log.warning("could not read the batch's payloads", exc_info=True)
+            return {}
 
     @staticmethod
     def _safe_settle(outcome: _Outcome) -> None:
@@ -435,9 +480,11 @@ class Sender:
             log.exception("could not record delivery message %s", outcome.message_id)
             outcome.retry = True
 
-    def _safe_process(self, record: Record, cache: _EndpointCache) -> _Outcome:
+    def _safe_process(
+        self, record: Record, cache: _EndpointCache, bodies: Future[dict[str, str]]
+    ) -> _Outcome:
         try:
-            return self._process(record, cache)
+            return self._process(record, cache, bodies)
         except Exception:
             # Transient trouble (DynamoDB, SQS): SQS hands the message back later.
             log.exception("delivery message %s failed; it will be retried", record.message_id)
@@ -445,7 +492,9 @@ class Sender:
 
     # -- one message ---------------------------------------------------------------------
 
-    def _process(self, record: Record, cache: _EndpointCache) -> _Outcome:
+    def _process(
+        self, record: Record, cache: _EndpointCache, bodies: Future[dict[str, str]]
+    ) -> _Outcome:
         message = QueueMessage.parse(record.body)
         if message is None:
             log.error("dropping malformed delivery message %s", record.message_id)
@@ -475,6 +524,13 @@ class Sender:
         )
         if delivery is None:
             return self._unclaimed(record, message, now)
+        if not delivery.payload:  # the new layout: the body is in its own item
+            body = bodies.result().get(delivery.id)
+            if body is None:
+                body = self.deliveries.payloads([delivery.id]).get(delivery.id)
+            if body is None:  # cannot happen (written before the head): let SQS retry
+                raise RuntimeError(f"delivery {delivery.id} has no payload")
+            delivery = delivery.model_copy(update={"payload": body})
         return self._attempt(record, message, delivery, endpoint)
 
     def _unclaimed(self, record: Record, message: QueueMessage, now: float) -> _Outcome:
@@ -530,7 +586,11 @@ class Sender:
             note="succeeded" if response.ok else ("retry" if verdict.next_attempt_at else "failed"),
         )
 
+        attempt = outcome.attempt
+
         def settle() -> None:
+            if attempt is not None and not attempt.ok:
+                self.deliveries.put_attempts([attempt])
             self.deliveries.finish_attempt(
                 delivery.id,
                 delivery.gen,
@@ -539,6 +599,7 @@ class Sender:
                 status_code=response.status,
                 error=response.error,
                 next_attempt_at=verdict.next_attempt_at,
+                success=attempt if attempt is not None and attempt.ok else None,
             )
             hand_back = verdict.visibility
             if verdict.dead_letter and not self._dead_letter(message):

@@ -27,8 +27,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from runhook import clock
 from runhook.engine import redact
 from runhook.engine.steps.base import StepCall, StepFailure, StepKind, short
@@ -39,6 +37,10 @@ from runhook.tasks.templating import render, render_value
 
 if TYPE_CHECKING:
     import httpcore
+    import httpx
+
+# httpx is imported where a request is made, not at import: the step function's cold start
+# then pays for it only in runs with an http step (tests/template/test_import_budget.py).
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
@@ -75,6 +77,8 @@ class _Request:
         self.json: Any = render_value(step.json_, data) if step.json_ is not None else None
         self.body: str | None = render(step.body, data) if step.body is not None else None
         if self.params:
+            import httpx
+
             self.url = str(httpx.URL(self.url).copy_merge_params(self.params))
 
     def describe(self) -> str:
@@ -167,6 +171,8 @@ class HttpKind(StepKind):
             headers.setdefault("Content-Type", "application/json")
         elif request.body is not None:
             content = request.body.encode()
+        import httpx
+
         allow_private = call.settings.allow_private_targets
         transport = guarded_transport(
             allow_private=allow_private,
@@ -214,6 +220,8 @@ class HttpKind(StepKind):
         deadline: float,
         call: StepCall,
     ) -> tuple[httpx.Response, bytes, bool]:
+        import httpx
+
         remaining = deadline - call.clock()
         if remaining <= 0:
             raise self._timeout(call)

@@ -221,6 +221,8 @@ class BrowserSession:
         """The driver, Chromium and the guarded first page; a stop meanwhile ends it all."""
         started = time.monotonic()
         self._start_driver()
+        # launch_ms is both; the benchmark (benchmarks/browser.py) reports them apart.
+        self.metrics["driver_ms"] = (time.monotonic() - started) * 1000
         context = self._context = self._launch(profile)
         # Stopped meanwhile: Playwright may even return a context whose browser is gone.
         self._check_stop()
