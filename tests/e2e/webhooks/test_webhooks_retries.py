@@ -79,7 +79,12 @@ def test_recover_filters_by_endpoint_and_time(org: Org, receivers: Any) -> None:
     b_id, _ = org.endpoint(f"http://127.0.0.1:{port_b}/b")
     org.publish("task-run.failed")
     for endpoint_id in (a_id, b_id):
-        eventually(lambda e=endpoint_id: _only_delivery(org, e)["status"] == "failed", timeout=60)
+        # The delivery may not exist yet at the first look (dispatch is asynchronous).
+        eventually(
+            lambda e=endpoint_id: org.deliveries(e),
+            lambda found: len(found) == 1 and found[0]["status"] == "failed",
+            timeout=60,
+        )
     a = receivers(port=port_a)
     b = receivers(port=port_b)
     # A window that ended before the deliveries: nothing moves.
