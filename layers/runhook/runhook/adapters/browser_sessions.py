@@ -14,20 +14,14 @@ from typing import Any, Protocol, Unpack
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runhook import clock
-from runhook.aws import ClientOptions, LazyClient, unavailable
-from runhook.errors import ServiceUnavailable
+from runhook.adapters.s3 import S3Bucket, is_missing
+from runhook.aws import ClientOptions, unavailable
 
 MAX_STATE_BYTES = 5 * 1024 * 1024
 
 
 def session_key(org_id: str, name: str) -> str:
     return f"sessions/{org_id}/{name}.json"
-
-
-def _missing(exc: ClientError) -> bool:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    code = exc.response.get("Error", {}).get("Code")
-    return status == 404 or code in ("404", "NoSuchKey", "NotFound")
 
 
 class SessionStore(Protocol):
@@ -38,19 +32,10 @@ class SessionStore(Protocol):
     def save(self, org_id: str, name: str, state: dict[str, Any], expires_at: str) -> None: ...
 
 
-class S3BrowserSessions:
+class S3BrowserSessions(S3Bucket):
     def __init__(self, bucket: str, key_id: str = "", **client: Unpack[ClientOptions]) -> None:
-        self.bucket = bucket
+        super().__init__(bucket, **client)
         self.key_id = key_id
-        self._client = LazyClient("s3", **client)
-
-    @property
-    def s3(self) -> Any:
-        return self._client.get()
-
-    def _require_bucket(self) -> None:
-        if not self.bucket:
-            raise ServiceUnavailable(message="no artifacts bucket configured (ARTIFACTS_BUCKET)")
 
     def load(self, org_id: str, name: str) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it expired."""
@@ -59,7 +44,7 @@ class S3BrowserSessions:
             answer = self.s3.get_object(Bucket=self.bucket, Key=session_key(org_id, name))
             body = answer["Body"].read(MAX_STATE_BYTES + 1)
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise unavailable("s3", exc) from exc
         except BotoCoreError as exc:
@@ -83,17 +68,13 @@ class S3BrowserSessions:
             if self.key_id
             else {"ServerSideEncryption": "AES256"}
         )
-        try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=session_key(org_id, name),
-                Body=body,
-                ContentType="application/json",
-                Metadata={"expires-at": expires_at},
-                **encryption,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise unavailable("s3", exc) from exc
+        self._put_object(
+            session_key(org_id, name),
+            body,
+            "application/json",
+            Metadata={"expires-at": expires_at},
+            **encryption,
+        )
 
     def delete(self, org_id: str, name: str) -> bool:
         """Forget the session; False when there was none."""
@@ -102,7 +83,7 @@ class S3BrowserSessions:
         try:
             self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return False
             raise unavailable("s3", exc) from exc
         except BotoCoreError as exc:
