@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runhook import clock
-from runhook.adapters.s3 import S3Bucket, is_missing
+from runhook.adapters.s3 import S3Bucket
 from runhook.aws import unavailable
 
 PRESIGN_SECONDS = 300
@@ -114,14 +114,9 @@ class S3Artifacts(S3Bucket):
         if not NAME.match(name):
             return None
         key = artifact_key(run_id, name)
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise unavailable("s3", exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable("s3", exc) from exc
+        head = self._head_object(key)
+        if head is None:
+            return None
         return Artifact(
             name=name,
             key=key,

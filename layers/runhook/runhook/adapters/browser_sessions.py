@@ -80,14 +80,8 @@ class S3BrowserSessions(S3Bucket):
         """Forget the session; False when there was none."""
         self._require_bucket()
         key = session_key(org_id, name)
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if is_missing(exc):
-                return False
-            raise unavailable("s3", exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable("s3", exc) from exc
+        if self._head_object(key) is None:
+            return False
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:

@@ -2,8 +2,8 @@
 
 Both stores share the same client handling (a lazily created client, Powertools'
 `boto3_client | boto3_session | boto_config` options), the same "no bucket configured"
-answer, the same put with S3's errors turned into `ServiceUnavailable`, and the same
-reading of a 404. They differ only in their keys and what they put.
+answer, the same put and head with S3's errors turned into `ServiceUnavailable`, and
+the same reading of a 404. They differ only in their keys and what they put.
 """
 
 from __future__ import annotations
@@ -46,3 +46,16 @@ class S3Bucket:
             )
         except (ClientError, BotoCoreError) as exc:
             raise unavailable("s3", exc) from exc
+
+    def _head_object(self, key: str) -> dict[str, Any] | None:
+        """HeadObject's answer, None when there is no such object; S3 failing is
+        `ServiceUnavailable`."""
+        try:
+            head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise unavailable("s3", exc) from exc
+        except BotoCoreError as exc:
+            raise unavailable("s3", exc) from exc
+        return head
