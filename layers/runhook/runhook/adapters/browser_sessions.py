@@ -14,7 +14,7 @@ from typing import Any, Protocol, Unpack
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runhook import clock
-from runhook.adapters.s3 import S3Bucket, is_missing
+from runhook.adapters.s3 import S3Bucket
 from runhook.aws import ClientOptions, unavailable
 
 MAX_STATE_BYTES = 5 * 1024 * 1024
@@ -40,16 +40,11 @@ class S3BrowserSessions(S3Bucket):
     def load(self, org_id: str, name: str) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it expired."""
         self._require_bucket()
-        try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=session_key(org_id, name))
-            body = answer["Body"].read(MAX_STATE_BYTES + 1)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise unavailable("s3", exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable("s3", exc) from exc
-        expires_at = (answer.get("Metadata") or {}).get("expires-at", "")
+        found = self._get_object(session_key(org_id, name), MAX_STATE_BYTES + 1)
+        if found is None:
+            return None
+        body, metadata = found
+        expires_at = metadata.get("expires-at", "")
         if not expires_at or expires_at <= clock.now_iso() or len(body) > MAX_STATE_BYTES:
             return None
         try:
