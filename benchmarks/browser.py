@@ -17,6 +17,9 @@ has today) and the same Chromium (RUNHOOK_CHROMIUM or Debian's /usr/lib/chromium
 part spent starting Playwright's Node.js driver. Wall times only (Chromium's processes are
 not this process's children in a way CPU time can follow), so on a loaded machine the
 ratios are the figure to read.
+
+The flow, the local site and the step session are also what scripts/bench_browser.py
+(launch, flow and memory of one step) measures: it takes them from here.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks import stats
 from benchmarks.table import Table, ms, times
+
+if TYPE_CHECKING:
+    from runhook.engine.steps.browser.session import BrowserSession
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "tests" / "browser_site" / "server.py"
@@ -49,7 +55,8 @@ EXPECTED_TOTAL = "129.90 EUR"
 Sample = dict[str, float]
 
 
-def _executable() -> str:
+def executable() -> str:
+    """The Chromium every subject launches (RUNHOOK_CHROMIUM, else Debian's)."""
     from runhook.engine.steps.browser.options import DEFAULT_EXECUTABLE
 
     return os.environ.get("RUNHOOK_CHROMIUM", DEFAULT_EXECUTABLE)
@@ -119,19 +126,21 @@ def runhook_flags(site: str, executable: str) -> Sample:
 
 
 class _Store:
+    """Screenshots kept nowhere (S3 is not part of what is measured)."""
+
     def put(self, run_id: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         return {"name": name, "size": len(data)}
 
 
-def runhook(site: str, executable: str) -> Sample:
-    """One browser step as the browser function runs it."""
+def flow_session(site: str, executable: str) -> BrowserSession:
+    """A browser step running FLOW against `site`, built as the browser function builds it."""
     from runhook.engine.steps.browser.options import BrowserOptions
     from runhook.engine.steps.browser.session import BrowserSession
     from runhook.tasks.definition import parse_step
 
     actions = [dict(a, url=a["url"].format(site=site)) if "url" in a else a for a in FLOW]
     step = parse_step({"id": "bench", "type": "browser", "actions": actions})
-    session = BrowserSession(
+    return BrowserSession(
         list(step.actions),  # type: ignore[attr-defined]
         run_id="bench",
         render=lambda source: source,
@@ -140,6 +149,11 @@ def runhook(site: str, executable: str) -> Sample:
         options=BrowserOptions(executable_path=executable, allow_private_targets=True),
         store=_Store(),
     )
+
+
+def runhook(site: str, executable: str) -> Sample:
+    """One browser step as the browser function runs it."""
+    session = flow_session(site, executable)
     started = time.monotonic()
     result = session.run()
     step_ms = (time.monotonic() - started) * 1000
@@ -162,7 +176,8 @@ def _sample(started: float, driver: float, launched: float, flowed: float) -> Sa
     }
 
 
-def _site() -> Any:
+def start_site() -> Any:
+    """The tests' local order-lookup site on 127.0.0.1 (stop it with `.stop()`)."""
     spec = importlib.util.spec_from_file_location("runhook_bench_site", SITE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -178,10 +193,10 @@ SUBJECTS: dict[str, Callable[[str, str], Sample]] = {
 
 
 def measure(rounds: int, seed: int = 7) -> dict[str, list[Sample]]:
-    executable = _executable()
-    if not Path(executable).is_file():
-        raise RuntimeError(f"{executable} is missing (apt-get install chromium)")
-    site = _site()
+    chromium = executable()
+    if not Path(chromium).is_file():
+        raise RuntimeError(f"{chromium} is missing (apt-get install chromium)")
+    site = start_site()
     samples: dict[str, list[Sample]] = {name: [] for name in SUBJECTS}
     order = list(SUBJECTS)
     rng = random.Random(seed)
@@ -189,7 +204,7 @@ def measure(rounds: int, seed: int = 7) -> dict[str, list[Sample]]:
         for round_no in range(rounds + 1):  # round 0 warms the page cache and is not kept
             rng.shuffle(order)
             for name in order:
-                sample = SUBJECTS[name](site.url, executable)
+                sample = SUBJECTS[name](site.url, chromium)
                 if round_no:
                     samples[name].append(sample)
     finally:
@@ -228,7 +243,7 @@ def run(quick: bool = False) -> list[Table]:
             times(stats.ratio(median(rows, "step_ms"), median(base, "step_ms"))),
         )
     table.notes.append(
-        f"Chromium: {_executable()}; every subject starts its own Playwright driver (node) and "
+        f"Chromium: {executable()}; every subject starts its own Playwright driver (node) and "
         "Chromium. launch: driver start + Chromium + a page ready; driver: the driver's part; "
         "flow: goto, fill, click, wait_for, extract on the local order-lookup page."
     )

@@ -9,13 +9,13 @@ route interception), against the tests' local order-lookup page
 fill, click, wait_for, extract. Memory is the peak PSS of the session's Chromium
 processes (browser, zygote, renderer, GPU/utility), sampled every 50 ms, plus the
 Playwright driver (node); PSS counts shared pages once across those processes.
-Screenshots go to an in-memory store (S3 is not part of what is measured).
+Screenshots go to an in-memory store (S3 is not part of what is measured). The flow, the
+site and the step session are benchmark 7's (benchmarks/browser.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -26,26 +26,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "tests" / "browser_site" / "server.py"
 sys.path.insert(0, str(ROOT / "layers" / "runhook"))
-sys.path.insert(0, str(ROOT))  # the site (tests/browser_site) is served by tests.support
+sys.path.insert(0, str(ROOT))  # benchmarks/ (the flow, the site) is not an installed package
 
+from benchmarks.browser import EXPECTED_TOTAL, executable, flow_session, start_site  # noqa: E402
 from runhook.engine.steps.browser import procs  # noqa: E402
-from runhook.engine.steps.browser.options import DEFAULT_EXECUTABLE, BrowserOptions  # noqa: E402
-from runhook.tasks.definition import parse_step  # noqa: E402
-
-FLOW = [
-    {"action": "goto", "url": "{site}/order-lookup.html"},
-    {"action": "fill", "selector": "#order", "value": "48219"},
-    {"action": "click", "selector": "#find"},
-    {"action": "wait_for", "selector": "#total"},
-    {"action": "extract", "name": "total", "selector": "#total"},
-]
-
-
-class _Store:
-    def put(self, run_id: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
-        return {"name": name, "size": len(data)}
 
 
 class _PssSampler(threading.Thread):
@@ -70,20 +55,8 @@ class _PssSampler(threading.Thread):
             self.peak_driver = max(self.peak_driver, procs.pss_kb(driver))
 
 
-def _one(site_url: str, executable: str) -> dict[str, float]:
-    from runhook.engine.steps.browser.session import BrowserSession
-
-    actions = [dict(a, url=str(a["url"]).format(site=site_url)) if "url" in a else a for a in FLOW]
-    step = parse_step({"id": "bench", "type": "browser", "actions": actions})
-    session = BrowserSession(
-        list(step.actions),  # type: ignore[attr-defined]
-        run_id="bench",
-        render=lambda source: source,
-        log=lambda level, message: None,
-        timeout=120,
-        options=BrowserOptions(executable_path=executable, allow_private_targets=True),
-        store=_Store(),
-    )
+def _one(site_url: str, chromium: str) -> dict[str, float]:
+    session = flow_session(site_url, chromium)
     sampler = _PssSampler(session)
     sampler.start()
     started = time.monotonic()
@@ -93,7 +66,7 @@ def _one(site_url: str, executable: str) -> dict[str, float]:
         sampler.stop.set()
         sampler.join()
     total = (time.monotonic() - started) * 1000
-    if result["extracted"].get("total") != "129.90 EUR":
+    if result["extracted"].get("total") != EXPECTED_TOTAL:
         raise SystemExit(f"unexpected result: {result}")
     return {
         "launch_ms": session.metrics["launch_ms"],
@@ -104,28 +77,18 @@ def _one(site_url: str, executable: str) -> dict[str, float]:
     }
 
 
-def _site() -> Any:
-    spec = importlib.util.spec_from_file_location("runhook_bench_site", SITE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.SiteServer().start()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    parser.add_argument(
-        "--chromium", default=os.environ.get("RUNHOOK_CHROMIUM", DEFAULT_EXECUTABLE)
-    )
+    parser.add_argument("--chromium", default=executable())
     args = parser.parse_args(argv)
     if not Path(args.chromium).is_file():
         print(
             f"bench_browser: {args.chromium} is missing (apt-get install chromium)", file=sys.stderr
         )
         return 2
-    site = _site()
+    site = start_site()
     try:
         samples = [_one(site.url, args.chromium) for _ in range(args.runs)]
     finally:

@@ -88,3 +88,39 @@ def test_the_legacy_commands_keep_their_argparse_flags(capsys: pytest.CaptureFix
         env=env,
     )
     assert done.returncode == 2 and "--table" in done.stderr  # argparse's own usage error
+
+
+# What each resource type the local deployer creates is emulated by, as `runhook dev --help`
+# must name it; None: nothing to name (IAM is not emulated, a layer is only the code).
+_EMULATED_BY = {
+    "AWS::DynamoDB::Table": "DynamoDB Local",
+    "AWS::SQS::Queue": "SQS",
+    "AWS::Events::EventBus": "EventBridge",
+    "AWS::Events::Rule": "EventBridge",
+    "AWS::Scheduler::ScheduleGroup": "EventBridge Scheduler",
+    "AWS::S3::Bucket": "S3",
+    "AWS::KMS::Key": "KMS",
+    "AWS::Logs::LogGroup": "CloudWatch Logs",
+    "AWS::Serverless::StateMachine": "Step Functions",
+    "AWS::StepFunctions::StateMachine": "Step Functions",
+    "AWS::Serverless::Function": "Lambda Invoke",
+    "AWS::Lambda::Function": "Lambda Invoke",
+    "AWS::Serverless::Api": "the API is served",
+    "AWS::Serverless::HttpApi": "the API is served",
+    "AWS::IAM::Role": None,
+    "AWS::Serverless::LayerVersion": None,
+}
+
+
+def test_dev_help_names_every_service_the_local_cloud_emulates(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runhook_dev.devcloud.resources import RESOURCE_KINDS
+
+    unlisted = set(RESOURCE_KINDS) - set(_EMULATED_BY)
+    assert not unlisted, f"say what emulates {sorted(unlisted)} (here and in `dev --help`)"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["dev", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    missing = {name for name in _EMULATED_BY.values() if name and name not in text}
+    assert not missing, f"`runhook dev --help` does not name {sorted(missing)}"

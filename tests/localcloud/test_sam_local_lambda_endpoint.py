@@ -23,7 +23,6 @@ import re
 import secrets
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.devprocess import DevProcess
+from tests.support.devprocess import CollectedProcess, DevProcess
 from tests.support.loopback import Answer, LoopbackServer
 from tests.support.polling import eventually
 
@@ -57,12 +56,11 @@ REMOTE = re.compile(r"devcloud\.lambda: remote invoke of (\w+): (answered|functi
 IN_PROCESS = re.compile(r"devcloud\.lambda: \S+ (answered in|failed after) ")
 
 
-class LambdaEndpoint:
+class LambdaEndpoint(CollectedProcess):
     """tests/support/lambda_server.py in a subprocess (what `sam local start-lambda` is)."""
 
     def __init__(self, env_vars: Path, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.lambda_server"]
             + ["--template", str(ROOT / "template.yaml"), "--env-vars", str(env_vars)],
             cwd=ROOT,
@@ -71,7 +69,7 @@ class LambdaEndpoint:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(process)
         self.url = eventually(
             lambda: next(
                 (line.split(": ", 1)[1] for line in self.lines if "endpoint:" in line), ""
@@ -79,15 +77,6 @@ class LambdaEndpoint:
             timeout=30,
             message=lambda _: f"the Lambda endpoint did not start:\n{self.output}",
         )
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
 
     def counts(self) -> Counter[str]:
         return Counter(httpx.get(f"{self.url}/invocations", timeout=10).json())

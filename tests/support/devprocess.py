@@ -18,13 +18,32 @@ RUNHOOK = Path(sys.executable).with_name("runhook")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class DevProcess:
+class CollectedProcess:
+    """A subprocess started with stdout piped (stderr merged into it): its output collected
+    line by line on a daemon thread, readable while it runs."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+class DevProcess(CollectedProcess):
     """`runhook dev` in a subprocess, its output collected line by line."""
 
     def __init__(self, state_dir: Path, env: dict[str, str], *extra: str) -> None:
         """`extra`: more arguments of `runhook dev` (e.g. `--env KEY=VALUE`)."""
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [
                 str(RUNHOOK),
                 "dev",
@@ -42,17 +61,7 @@ class DevProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
+        super().__init__(process)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         def ready() -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
@@ -46,6 +47,23 @@ def test_handler_metrics_carry_the_same_dimensions(capsys: pytest.CaptureFixture
     blob = _blob(capsys.readouterr().out)
     assert _dimensions(blob) == {"service": "runhook", "stage": "prod"}
     assert blob["SweptStuck"] == [0.0]
+
+
+def test_handler_metrics_made_again_under_another_stage_set_it_without_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Powertools shares dimensions between Metrics: a second handler's must not re-add
+    `stage` (Powertools warned "Dimension 'stage' has already been added")."""
+    monkeypatch.setenv("STAGE", "local")
+    observability.handler_metrics()
+    monkeypatch.setenv("STAGE", "prod")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = observability.handler_metrics()
+        observability.add(metrics, "SweptStuck", 1)
+        metrics.flush_metrics()
+    blob = _blob(capsys.readouterr().out)
+    assert _dimensions(blob) == {"service": "runhook", "stage": "prod"}
 
 
 def test_an_uncatalogued_name_is_refused() -> None:

@@ -100,6 +100,14 @@ def schedule() -> None:
     """A task's schedule: pause or resume it (the schedule itself is part of the task file)."""
 
 
+def _show_schedule(output: str, task: Task) -> None:
+    """What `pause` and `resume` print: the task as JSON, or its schedule on one line."""
+    if output == "json":
+        show(output, task, COLUMNS)
+    else:
+        click.echo(_schedule_line(task))
+
+
 def _schedule_line(task: Task) -> str:
     sched = task.schedule
     if sched is None:
@@ -114,11 +122,7 @@ def _schedule_line(task: Task) -> str:
 @api_options
 def pause(client: Runhook, output: str, task_id: str) -> None:
     """Pause the task's schedule (nothing fires until it is resumed)."""
-    task = client.tasks.pause_schedule(task_id)
-    if output == "json":
-        show(output, task, COLUMNS)
-    else:
-        click.echo(_schedule_line(task))
+    _show_schedule(output, client.tasks.pause_schedule(task_id))
 
 
 @schedule.command("resume")
@@ -126,8 +130,4 @@ def pause(client: Runhook, output: str, task_id: str) -> None:
 @api_options
 def resume(client: Runhook, output: str, task_id: str) -> None:
     """Resume the task's schedule (it fires from its next slot on; missed ones do not)."""
-    task = client.tasks.resume_schedule(task_id)
-    if output == "json":
-        show(output, task, COLUMNS)
-    else:
-        click.echo(_schedule_line(task))
+    _show_schedule(output, client.tasks.resume_schedule(task_id))

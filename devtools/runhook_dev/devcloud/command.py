@@ -22,10 +22,13 @@ def add_parser(subparsers: Any) -> None:
         "dev",
         help="run the whole service locally (DynamoDB Local + moto + the API)",
         description=(
-            "Start the local cloud: DynamoDB Local, moto (Step Functions, SQS, EventBridge), "
-            "the template's functions in-process and the API on http://127.0.0.1:PORT. "
-            "Ctrl-C stops it; data in --state-dir survives a restart (moto's queues and "
-            "executions do not)."
+            "Start the local cloud behind one AWS endpoint: DynamoDB Local (tables and "
+            "their streams) and moto (Step Functions with its ASL interpreter, SQS, "
+            "EventBridge, EventBridge Scheduler, S3, KMS, CloudWatch Logs); the template's "
+            "functions run in-process (Lambda Invoke included) and the API is served on "
+            "http://127.0.0.1:PORT. Ctrl-C stops it; DynamoDB data in --state-dir survives "
+            "a restart and the task schedules are put back (moto's queued messages and "
+            "executions are not)."
         ),
     )
     dev.add_argument("--port", type=int, default=3000, help="API port (default 3000)")

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from runhook_dev.devcloud.background import BackgroundLoop
 from runhook_dev.devcloud.cfn import ACCOUNT_ID, REGION
 from runhook_dev.devcloud.deployment import ScheduleSpec, StartupCall
 
@@ -109,8 +110,10 @@ def wire_startup(deployer: Deployer, function: LocalFunction, logical_id: str) -
         deployer.out.startup_calls.append(StartupCall(function.name, local["InvokeOnStart"]))
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
     """One thread: the start-up calls at once, then every schedule at its period."""
+
+    thread_name = "schedules"
 
     def __init__(
         self,
@@ -119,27 +122,19 @@ class Scheduler:
         schedules: list[ScheduleSpec],
         startup_calls: list[StartupCall],
     ) -> None:
+        super().__init__()
         self.registry = registry
         self.invoker = invoker
         self.schedules = list(schedules)
         self.startup_calls = list(startup_calls)
         self.startup_results: dict[str, Any] = {}  # function name → what it answered
         self.started_up = threading.Event()  # set once the start-up calls are done
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if not self.schedules and not self.startup_calls:
             self.started_up.set()
             return
-        self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().start()
 
     def _run(self) -> None:
         try:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from runhook_dev.devcloud.activity import Channel
+from runhook_dev.devcloud.background import BackgroundLoop
 
 log = logging.getLogger("devcloud")
 
@@ -57,19 +57,20 @@ def status_change_entry(execution: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class ExecutionStatusEmitter:
+class ExecutionStatusEmitter(BackgroundLoop):
     """A thread that emits the status change events of the watched state machines."""
+
+    thread_name = "sfn-status-events"
+    stop_timeout = 3.0
 
     def __init__(
         self, new_client: ClientFactory, interval: float, wake: Channel | None = None
     ) -> None:
+        super().__init__(wake)  # None: poll every interval
         self.new_client = new_client
         self.interval = interval
-        self.wake = wake  # None: poll every interval
         self._machines: set[str] = set()
         self._seen: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def watch(self, arn: str) -> None:
         self._machines.add(arn)
@@ -78,16 +79,7 @@ class ExecutionStatusEmitter:
         """Start polling (not when the interval is 0 or less)."""
         if self.interval <= 0:
             return
-        self._thread = threading.Thread(target=self._run, name="sfn-status-events", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 3.0) -> None:
-        self._stop.set()
-        if self.wake is not None:
-            self.wake.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().start()
 
     def _run(self) -> None:
         sfn = self.new_client("stepfunctions")

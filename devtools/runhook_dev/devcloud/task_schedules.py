@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from runhook_dev.devcloud.background import BackgroundLoop
+
 if TYPE_CHECKING:
     from runhook.schedules import Recurrence
     from runhook_dev.devcloud.activity import Channel
@@ -110,8 +112,10 @@ class Fired:
     event: dict[str, Any] = field(default_factory=dict)
 
 
-class ScheduleFirer:
+class ScheduleFirer(BackgroundLoop):
     """Fires moto's Scheduler schedules whose targets are local functions."""
+
+    thread_name = "task-schedules"
 
     def __init__(
         self,
@@ -122,7 +126,7 @@ class ScheduleFirer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         wake: Channel | None = None,
     ) -> None:
-        self.wake = wake  # schedules created/changed/deleted (None: a round every second)
+        super().__init__(wake)  # schedules created/changed/deleted (None: a round a second)
         self.registry = registry
         self.invoker = invoker
         self.client = client
@@ -132,22 +136,11 @@ class ScheduleFirer:
         self.fired: list[Fired] = []  # every fire of this process, oldest first
         self._saved = ""  # the state file's text as last written
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- life ---------------------------------------------------------------------------
     def start(self) -> None:
         self._restore()
-        self._thread = threading.Thread(target=self._run, name="task-schedules", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self.wake is not None:
-            self.wake.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().start()
 
     def _run(self) -> None:
         pause = TICK_SECONDS

@@ -98,6 +98,10 @@ class Container:
 
     Lazy imports inside the builders keep a function's cold start to what it uses
     (the webhook sender never imports the API's services, nor the run engine's).
+
+    Over ~250 lines on purpose: a flat list of small lazy builders, one per dependency,
+    is the whole wiring in one place; split by area, a builder's inputs would live in
+    another class.
     """
 
     def __init__(

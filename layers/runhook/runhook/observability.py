@@ -105,9 +105,19 @@ def default_dimensions() -> dict[str, str]:
 
 
 def handler_metrics() -> Metrics:
-    """The Powertools Metrics of one handler module (flushed by `@metrics.log_metrics`)."""
+    """The Powertools Metrics of one handler module (flushed by `@metrics.log_metrics`).
+
+    Powertools shares one dimension set between all Metrics of a process and seeds it with
+    the default dimensions set before: with several handler modules in one process (the
+    local cloud, the tests) `stage` would be added again, and Powertools warns "Dimension
+    'stage' has already been added" whenever STAGE changed in between. So the previous
+    defaults are taken out first and set once, to today's values.
+    """
     metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-    metrics.set_default_dimensions(**default_dimensions())
+    dimensions = default_dimensions()
+    for name in dimensions:
+        metrics.dimension_set.pop(name, None)
+    metrics.set_default_dimensions(**dimensions)
     return metrics
 
 

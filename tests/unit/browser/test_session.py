@@ -21,7 +21,7 @@ def _no_processes_left(outcome: Any) -> None:
     assert profile, "the session never made its profile"
     assert procs.session_processes(profile) == set()
     driver = outcome.session.driver_pid
-    assert driver, "the session's Playwright driver was not found (see session._driver_pid)"
+    assert driver, "the session's Playwright driver was not found (see launch._driver_pid)"
     assert not procs.alive(driver), f"Playwright's driver (pid {driver}) outlived the session"
 
 

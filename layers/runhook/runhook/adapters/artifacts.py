@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Unpack
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runhook import clock
-from runhook.aws import ClientOptions, LazyClient, unavailable
-from runhook.errors import ServiceUnavailable
+from runhook.adapters.s3 import S3Bucket
+from runhook.aws import unavailable
 
 PRESIGN_SECONDS = 300
 MAX_ARTIFACTS_LISTED = 1000
@@ -72,28 +72,13 @@ def _iso(value: Any) -> str | None:
     return clock.iso(value) if isinstance(value, datetime) else None
 
 
-class S3Artifacts:
+class S3Artifacts(S3Bucket):
     """Artifacts of runs in one bucket (settings.artifacts_bucket)."""
-
-    def __init__(self, bucket: str, **client: Unpack[ClientOptions]) -> None:
-        self.bucket = bucket
-        self._client = LazyClient("s3", **client)
-
-    @property
-    def s3(self) -> Any:
-        return self._client.get()
-
-    def _require_bucket(self) -> None:
-        if not self.bucket:
-            raise ServiceUnavailable(message="no artifacts bucket configured (ARTIFACTS_BUCKET)")
 
     def put(self, run_id: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         self._require_bucket()
         key = artifact_key(run_id, name)
-        try:
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
-        except (ClientError, BotoCoreError) as exc:
-            raise unavailable("s3", exc) from exc
+        self._put_object(key, data, content_type)
         return {"name": name, "key": key, "contentType": content_type, "size": len(data)}
 
     def list(self, run_id: str) -> list[Artifact]:
@@ -129,15 +114,9 @@ class S3Artifacts:
         if not NAME.match(name):
             return None
         key = artifact_key(run_id, name)
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                return None
-            raise unavailable("s3", exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable("s3", exc) from exc
+        head = self._head_object(key)
+        if head is None:
+            return None
         return Artifact(
             name=name,
             key=key,

@@ -14,20 +14,14 @@ from typing import Any, Protocol, Unpack
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runhook import clock
-from runhook.aws import ClientOptions, LazyClient, unavailable
-from runhook.errors import ServiceUnavailable
+from runhook.adapters.s3 import S3Bucket
+from runhook.aws import ClientOptions, unavailable
 
 MAX_STATE_BYTES = 5 * 1024 * 1024
 
 
 def session_key(org_id: str, name: str) -> str:
     return f"sessions/{org_id}/{name}.json"
-
-
-def _missing(exc: ClientError) -> bool:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    code = exc.response.get("Error", {}).get("Code")
-    return status == 404 or code in ("404", "NoSuchKey", "NotFound")
 
 
 class SessionStore(Protocol):
@@ -38,33 +32,19 @@ class SessionStore(Protocol):
     def save(self, org_id: str, name: str, state: dict[str, Any], expires_at: str) -> None: ...
 
 
-class S3BrowserSessions:
+class S3BrowserSessions(S3Bucket):
     def __init__(self, bucket: str, key_id: str = "", **client: Unpack[ClientOptions]) -> None:
-        self.bucket = bucket
+        super().__init__(bucket, **client)
         self.key_id = key_id
-        self._client = LazyClient("s3", **client)
-
-    @property
-    def s3(self) -> Any:
-        return self._client.get()
-
-    def _require_bucket(self) -> None:
-        if not self.bucket:
-            raise ServiceUnavailable(message="no artifacts bucket configured (ARTIFACTS_BUCKET)")
 
     def load(self, org_id: str, name: str) -> dict[str, Any] | None:
         """The saved state, or None when there is none or it expired."""
         self._require_bucket()
-        try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=session_key(org_id, name))
-            body = answer["Body"].read(MAX_STATE_BYTES + 1)
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise unavailable("s3", exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable("s3", exc) from exc
-        expires_at = (answer.get("Metadata") or {}).get("expires-at", "")
+        found = self._get_object(session_key(org_id, name), MAX_STATE_BYTES + 1)
+        if found is None:
+            return None
+        body, metadata = found
+        expires_at = metadata.get("expires-at", "")
         if not expires_at or expires_at <= clock.now_iso() or len(body) > MAX_STATE_BYTES:
             return None
         try:
@@ -83,30 +63,20 @@ class S3BrowserSessions:
             if self.key_id
             else {"ServerSideEncryption": "AES256"}
         )
-        try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=session_key(org_id, name),
-                Body=body,
-                ContentType="application/json",
-                Metadata={"expires-at": expires_at},
-                **encryption,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise unavailable("s3", exc) from exc
+        self._put_object(
+            session_key(org_id, name),
+            body,
+            "application/json",
+            Metadata={"expires-at": expires_at},
+            **encryption,
+        )
 
     def delete(self, org_id: str, name: str) -> bool:
         """Forget the session; False when there was none."""
         self._require_bucket()
         key = session_key(org_id, name)
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _missing(exc):
-                return False
-            raise unavailable("s3", exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable("s3", exc) from exc
+        if self._head_object(key) is None:
+            return False
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:

@@ -98,13 +98,15 @@ class Retry(BaseModel):
     )
 
 
-def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+def string_leaves(value: Any, path: str) -> list[tuple[str, str]]:
+    """Every string inside `value` (nested dicts and lists) with its field path from `path`
+    (`headers.X`, `json.items[0].name`): where templates may stand."""
     if isinstance(value, str):
         return [(path, value)]
     if isinstance(value, dict):
-        return [t for k, v in value.items() for t in _strings(v, f"{path}.{k}")]
+        return [t for k, v in value.items() for t in string_leaves(v, f"{path}.{k}")]
     if isinstance(value, list):
-        return [t for i, v in enumerate(value) for t in _strings(v, f"{path}[{i}]")]
+        return [t for i, v in enumerate(value) for t in string_leaves(v, f"{path}[{i}]")]
     return []
 
 
@@ -128,10 +130,10 @@ class HttpStep(StepConfig):
     def templates(self) -> list[tuple[str, str]]:
         return [
             ("url", self.url),
-            *_strings(self.headers, "headers"),
-            *_strings(self.query, "query"),
-            *_strings(self.json_, "json"),
-            *_strings(self.body, "body"),
+            *string_leaves(self.headers, "headers"),
+            *string_leaves(self.query, "query"),
+            *string_leaves(self.json_, "json"),
+            *string_leaves(self.body, "body"),
         ]
 
 
@@ -309,7 +311,7 @@ class BrowserStep(StepConfig):
             elif isinstance(action, FillAction):
                 out.append((f"actions[{i}].value", action.value))
             elif isinstance(action, SelectAction):
-                out.extend(_strings(action.value, f"actions[{i}].value"))
+                out.extend(string_leaves(action.value, f"actions[{i}].value"))
         return out
 
 

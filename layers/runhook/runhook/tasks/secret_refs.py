@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from runhook.tasks.definition import BrowserStep, FillAction, GotoAction, HttpStep, TaskDefinition
+from runhook.tasks.definition import (
+    BrowserStep,
+    FillAction,
+    GotoAction,
+    HttpStep,
+    TaskDefinition,
+    string_leaves,
+)
 from runhook.tasks.templating import SECRET_NAME, secret_references
-
-
-def _strings(value: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(value, str):
-        return [(path, value)]
-    if isinstance(value, dict):
-        return [t for k, v in value.items() for t in _strings(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [t for i, v in enumerate(value) for t in _strings(v, f"{path}[{i}]")]
-    return []
 
 
 def _allowed(step: Any) -> set[str]:
@@ -49,7 +46,7 @@ def secret_usage(
     for index, step in enumerate(definition.steps):
         allowed = _allowed(step)
         raw = step.model_dump(by_alias=True, exclude_none=True)
-        for field, source in _strings(raw, ""):
+        for field, source in string_leaves(raw, ""):
             field = field.lstrip(".")
             names, dynamic = secret_references(source)
             if not names and not dynamic:

@@ -1,9 +1,9 @@
 """One browser step execution: Chromium launched, the actions run in order, Chromium gone.
 
-This module and the two it drives (pageguard.py: what pages may reach and load;
-actions.py: the actions) are the only ones that import Playwright (its sync API); the
-browser function imports them when a browser step runs, the light step function never
-does.
+This module and the three it drives (launch.py: Playwright's driver and Chromium;
+pageguard.py: what pages may reach and load; actions.py: the actions) are the only ones
+that import Playwright (its sync API); the browser function imports them when a browser
+step runs, the light step function never does.
 
 - one browser and one context per execution (a persistent context on a unique
   user-data dir, so the session's processes can be found and ended: procs.py);
@@ -27,8 +27,6 @@ does.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -36,8 +34,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
 
 from runhook.adapters.artifacts import ArtifactStore
 from runhook.engine import redact
@@ -46,38 +44,13 @@ from runhook.engine.steps.browser import procs
 from runhook.engine.steps.browser.actions import ActionRunner, Render, StepBudget, first_line
 from runhook.engine.steps.browser.evidence import ConsoleLog, Records, capture_failure
 from runhook.engine.steps.browser.guardproxy import GuardProxy
+from runhook.engine.steps.browser.launch import BrowserLaunch
 from runhook.engine.steps.browser.options import BrowserOptions
 from runhook.engine.steps.browser.pageguard import Log, PageGuard
 from runhook.engine.steps.browser.watchdog import Watchdog
 from runhook.netguard import CheckedTarget, check_url
 
 log = logging.getLogger("runhook.engine.browser")
-
-
-def _transport(manager: Any) -> Any:
-    """The pipe transport to the Node.js driver of `manager` (sync_playwright()).
-
-    Playwright has no public API for it (playwright 1.65, pinned); None if that changes.
-    The unit tests then fail (`driver_pid` is checked after every session, and no
-    transport error may be left unread)."""
-    return getattr(getattr(manager, "_client", None), "_transport", None)
-
-
-def _driver_pid(manager: Any) -> int | None:
-    """The pid of the Node.js driver `manager` started (None until it runs)."""
-    pid = getattr(getattr(_transport(manager), "_proc", None), "pid", None)
-    return pid if isinstance(pid, int) else None
-
-
-def _read_driver_error(manager: Any) -> None:
-    """Read the error the transport records when the driver is ended under it.
-
-    Once the driver has started nothing awaits that error, so a driver the watchdog
-    ended left it unread, and asyncio logged "Future exception was never retrieved"
-    (an error line per stopped step) when it was collected."""
-    future = getattr(_transport(manager), "on_error_future", None)
-    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
-        future.exception()
 
 
 class BrowserSession:
@@ -128,14 +101,16 @@ class BrowserSession:
         self.deadline = self.budget.deadline
         self.metrics: dict[str, float] = {}
         self.profile: str | None = None  # the unique user-data dir (marks the processes)
-        self.driver_pid: int | None = None  # Playwright's Node.js driver, once started
+        self._browser = BrowserLaunch(options, self.budget, self._check_stop)
         self._watchdog: Watchdog | None = None
         self._proxy: GuardProxy | None = None
         self._guard: PageGuard | None = None
         self._runner: ActionRunner | None = None
-        self._manager: Any = None  # sync_playwright(), once the driver is being started
-        self._playwright: Playwright | None = None
-        self._context: BrowserContext | None = None
+
+    @property
+    def driver_pid(self) -> int | None:
+        """Playwright's Node.js driver, once started (tests check it ended)."""
+        return self._browser.driver_pid
 
     @property
     def extracted(self) -> dict[str, Any]:
@@ -163,8 +138,9 @@ class BrowserSession:
                 runner.perform(number, action, page)
             self.metrics["actions_ms"] = (time.monotonic() - flow_started) * 1000
             self._check_stop()
-            if self.keep_state and self._context is not None:
-                self.state = dict(self._context.storage_state())
+            context = self._browser.context
+            if self.keep_state and context is not None:
+                self.state = dict(context.storage_state())
             return {
                 "url": redact.url(page.url),
                 "title": self._title(page),
@@ -220,10 +196,11 @@ class BrowserSession:
     def _start_browser(self, profile: str) -> Page:
         """The driver, Chromium and the guarded first page; a stop meanwhile ends it all."""
         started = time.monotonic()
-        self._start_driver()
+        assert self._watchdog is not None and self._proxy is not None
+        self._browser.start_driver(self._watchdog)
         # launch_ms is both; the benchmark (benchmarks/browser.py) reports them apart.
         self.metrics["driver_ms"] = (time.monotonic() - started) * 1000
-        context = self._context = self._launch(profile)
+        context = self._browser.launch(profile, self._proxy.server_url, self._har_path)
         # Stopped meanwhile: Playwright may even return a context whose browser is gone.
         self._check_stop()
         self.metrics["launch_ms"] = (time.monotonic() - started) * 1000
@@ -248,61 +225,11 @@ class BrowserSession:
             ) from exc
         return page
 
-    def _start_driver(self) -> None:
-        manager = self._manager = sync_playwright()
-        assert self._watchdog is not None
-        self._watchdog.watch_driver(lambda: _driver_pid(manager))
-        try:
-            self._playwright = manager.start()
-        except Exception:  # the driver did not start, or the watchdog ended it
-            self._check_stop()
-            raise
-        finally:
-            self.driver_pid = _driver_pid(manager)
-        if self.driver_pid is None:
-            log.warning("Playwright's driver process not found: a stop cannot end it")
-        self._check_stop()  # stopped while the driver started: launch nothing
-
-    def _launch(self, profile: str) -> BrowserContext:
-        options = self.options
-        budget = min(options.launch_timeout, self.budget.remaining())
-        if budget <= 0:
-            raise self.budget.exceeded("launching Chromium")
-        width, height = options.viewport
-        assert self._playwright is not None
-        try:
-            return self._playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=options.executable_path,
-                headless=True,
-                chromium_sandbox=False,
-                args=[
-                    *options.flags(),
-                    f"--proxy-server={self._proxy.server_url if self._proxy else ''}",
-                    "--proxy-bypass-list=<-loopback>",
-                ],
-                env=options.environment(),
-                timeout=budget * 1000,
-                accept_downloads=False,
-                service_workers="block",
-                viewport={"width": width, "height": height},
-                record_har_path=self._har_path,
-                record_har_content="omit",
-            )
-        except PlaywrightError as exc:
-            self._check_stop()
-            if budget < options.launch_timeout and self.budget.remaining() <= 0.1:
-                raise self.budget.exceeded("launching Chromium") from exc
-            raise StepFailure(
-                "browser_unavailable",
-                f"cannot start Chromium ({options.executable_path}): {first_line(exc)}",
-                retryable=True,
-            ) from exc
-
     def _stop_trace(self, profile: str) -> None:
         """Write the trace while the context is still open, and store it if it may be kept."""
-        if self._tracing and self._context is not None:
-            self._records.save_trace(self._context, f"{profile}.trace.zip", self.may_trace())
+        context = self._browser.context
+        if self._tracing and context is not None:
+            self._records.save_trace(context, f"{profile}.trace.zip", self.may_trace())
 
     def _save_har(self) -> None:
         if self._har_path is not None:
@@ -312,7 +239,7 @@ class BrowserSession:
         """Close what was opened, end what is left of Chromium, remove the profile."""
         if self._guard is not None:
             self._guard.drain_refusals()
-        self._leave_playwright(profile)
+        self._browser.leave(profile)
         if self._watchdog is not None:
             self._watchdog.stop()
         left = procs.end_session(profile)
@@ -321,23 +248,6 @@ class BrowserSession:
         if self._proxy is not None:
             self._proxy.stop()
         shutil.rmtree(profile, ignore_errors=True)
-
-    def _leave_playwright(self, profile: str) -> None:
-        """Close the context and stop the driver while the watchdog is still armed.
-
-        After a stop both calls may wait for a browser that is gone (closing a context
-        whose Chromium was killed during the launch never returns): the watchdog then
-        ends the driver and they fail at once. Chromium is ended before the driver is
-        stopped because the driver, when it exits, waits for the browsers it launched."""
-        if self._context is not None:
-            with contextlib.suppress(Exception):
-                self._context.close()
-        procs.end_session(profile)
-        if self._playwright is not None:
-            with contextlib.suppress(Exception):
-                self._playwright.stop()
-        if self._manager is not None:
-            _read_driver_error(self._manager)
 
     # -- guards, limits and stops ---------------------------------------------------------
     def _check(self, url: str) -> CheckedTarget:
