@@ -104,7 +104,9 @@ def _one_run(bench: BenchCloud, recorder: CallRecorder, scenario: Scenario, task
             raise RuntimeError(f"{scenario.label}: run {run_id} ended {state['status']}")
         recorder.wait_quiet(QUIET_SECONDS, timeout=60)
     api = bench.cloud.registry.get("ApiFunction")
-    engine = str(state.get("engine", "standard"))
+    with CallRecorder.ignored():  # the run as stored: which machine drove it
+        stored = bench.container.runs.get(run_id)
+    engine = str(getattr(stored, "engine", "standard"))
     scenario.engines.add(engine)
     scenario.recordings.append(recording)
     usage = calls.usage(
