@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from runhook.adapters.stepfunctions import StepFunctions
 from runhook.engine.routing import (
     EXPRESS_LIMIT_SECONDS,
     EXPRESS_MAX_TIMEOUT_SECONDS,
@@ -42,3 +45,46 @@ def test_every_callback_kind_is_known_to_the_rule() -> None:
     kind that parks a task token must be added to PAUSING_TYPES, or Express would get it."""
     callbacks = {name for name, kind in KINDS.items() if kind.mode is Mode.CALLBACK}
     assert callbacks == PAUSING_TYPES
+
+
+class _RecordingClient:
+    """The few Step Functions calls the adapter makes, recorded instead of sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def start_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("start_execution", kwargs))
+        return {}
+
+    def stop_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("stop_execution", kwargs))
+        return {}
+
+
+def _adapter(client: _RecordingClient) -> StepFunctions:
+    return StepFunctions(
+        "arn:aws:states:us-east-1:1:stateMachine:run",
+        express_state_machine_arn="arn:aws:states:us-east-1:1:stateMachine:run-express",
+        boto3_client=client,
+    )
+
+
+def test_a_run_starts_on_its_engine_machine() -> None:
+    client = _RecordingClient()
+    _adapter(client).start_run("r1", "express")
+    _adapter(client).start_run("r2", "standard")
+    machines = [kwargs["stateMachineArn"].rsplit(":", 1)[1] for _, kwargs in client.calls]
+    assert machines == ["run-express", "run"]
+
+
+def test_an_express_run_is_never_stopped_and_a_standard_one_is() -> None:
+    """StopExecution is Standard only: for an Express run the engine's next step boundary
+    ends the execution (tests/e2e/engine/test_engine_express.py), the call would be waste."""
+    client = _RecordingClient()
+    _adapter(client).stop_run("r1", "cancelled", "express")
+    assert client.calls == []
+    _adapter(client).stop_run("r2", "cancelled", "standard")
+    assert [(name, kwargs["executionArn"]) for name, kwargs in client.calls] == [
+        ("stop_execution", "arn:aws:states:us-east-1:1:execution:run:r2")
+    ]

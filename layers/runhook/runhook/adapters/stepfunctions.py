@@ -102,8 +102,14 @@ class StepFunctions:
                 return names
             request["nextToken"] = token
 
-    def stop_run(self, run_id: str, cause: str) -> None:
-        """Best effort: the run's status in DynamoDB already says it is over."""
+    def stop_run(self, run_id: str, cause: str, engine: EngineName = STANDARD) -> None:
+        """Best effort: the run's status in DynamoDB already says it is over.
+
+        An Express execution cannot be stopped (StopExecution is Standard only), so for an
+        Express run this does nothing: its execution ends at the engine's next step boundary,
+        where the conditional write finds the run no longer RUNNING (docs/engine.md, 6b)."""
+        if engine == EXPRESS:
+            return
         try:
             self.client.stop_execution(
                 executionArn=self.execution_arn(run_id), error="Cancelled", cause=cause[:MAX_CAUSE]

@@ -290,7 +290,7 @@ class RunService:
         token = self.runs.task_token(run_id)
         if token:
             self.sfn.send_task_failure(token, "Cancelled", reason or "cancelled")
-        self.sfn.stop_run(run_id, reason or "cancelled")
+        self.sfn.stop_run(run_id, reason or "cancelled", cancelled.engine)
         return cancelled
 
     def resume_run(
