@@ -228,6 +228,9 @@ class Usage:
     dynamodb_wru: float = 0.0
     dynamodb_estimated: float = 0.0  # units of refused writes (not reported, estimated)
     sfn_transitions: int = 0
+    # Express runs (issue 16): executions started and their billed GB-seconds (100 ms, 64 MB).
+    sfn_express_requests: int = 0
+    sfn_express_gb_seconds: float = 0.0
     lambda_requests: int = 0
     lambda_gb_seconds: float = 0.0
     eventbridge_events: int = 0
@@ -245,6 +248,8 @@ class Usage:
             dynamodb_wru=self.dynamodb_wru * factor,
             dynamodb_estimated=self.dynamodb_estimated * factor,
             sfn_transitions=round(self.sfn_transitions * factor),
+            sfn_express_requests=round(self.sfn_express_requests * factor),
+            sfn_express_gb_seconds=self.sfn_express_gb_seconds * factor,
             lambda_requests=round(self.lambda_requests * factor),
             lambda_gb_seconds=self.lambda_gb_seconds * factor,
             eventbridge_events=round(self.eventbridge_events * factor),

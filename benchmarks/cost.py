@@ -9,7 +9,15 @@ registry (timed) and the requests to the API. One run at a time, each recorded f
 - A: 5 compute steps, no webhook endpoint;
 - B: the same with one webhook endpoint subscribed to every event (a local receiver);
 - C: an approval task (transform, approval, log) with that endpoint; the approval is
-  answered with `POST /task-runs/{id}/resume` as soon as the run waits.
+  answered with `POST /task-runs/{id}/resume` as soon as the run waits;
+- AX, BX: A and B with a 120 s timeout, which the routing rule sends to the Express machine
+  (issue 16), so table 5b puts Standard and Express side by side from the same run.
+
+Express is billed per execution started and per GB-second (duration rounded up to 100 ms,
+64 MB for runhook's small state): the duration is the local execution's start to stop
+(moto's DescribeExecution), a proxy like the Lambda durations. Express keeps no history of
+its own: its log group gets one event per history event (`EXPRESS_LOG_BYTES_PER_EVENT`, an
+estimate of one JSON event without execution data), counted as CloudWatch Logs bytes.
 
 Billed quantities (see `benchmarks.calls.usage`): DynamoDB read/write units as DynamoDB
 Local reports them (ReturnConsumedCapacity=INDEXES, so GSI writes count), Step Functions
@@ -22,9 +30,10 @@ the handlers wrote, plus Lambda's START/END/REPORT lines). Prices: benchmarks/pr
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchmarks import calls, stats
@@ -41,6 +50,10 @@ from benchmarks.table import Table, usd
 
 PLATFORM_LOG_BYTES = 300  # Lambda's START, END and REPORT lines per invocation
 QUIET_SECONDS = 2.5
+EXPRESS_TIMEOUT_SECONDS = 120  # fits Express (runhook.engine.routing: <= 240 s)
+EXPRESS_MEMORY_GB = 64 / 1024  # billed in 64 MB chunks; runhook's state is a few hundred bytes
+EXPRESS_LOG_BYTES_PER_EVENT = 400  # one Level ALL event, no execution data (an estimate)
+GOALS = {"A": 20.0, "B": 40.0}  # issue 16: $ per 1M runs on Express
 
 
 @dataclass
@@ -53,6 +66,7 @@ class Scenario:
     usages: list[Usage] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)
     expected_transitions: int | None = None
+    engines: set[str] = field(default_factory=set)  # what the runs said (run.engine)
 
     def mean(self) -> Usage:
         total = Usage()
@@ -90,21 +104,56 @@ def _one_run(bench: BenchCloud, recorder: CallRecorder, scenario: Scenario, task
             raise RuntimeError(f"{scenario.label}: run {run_id} ended {state['status']}")
         recorder.wait_quiet(QUIET_SECONDS, timeout=60)
     api = bench.cloud.registry.get("ApiFunction")
+    with CallRecorder.ignored():  # the run as stored: which machine drove it
+        stored = bench.container.runs.get(run_id)
+    engine = str(getattr(stored, "engine", "standard"))
+    scenario.engines.add(engine)
     scenario.recordings.append(recording)
-    scenario.usages.append(
-        calls.usage(
-            recording,
-            transitions=bench.transitions(run_id),
-            api_memory_mb=int(getattr(api, "memory_mb", 1024) or 1024),
-            platform_log_bytes_per_invocation=PLATFORM_LOG_BYTES,
-        )
+    usage = calls.usage(
+        recording,
+        transitions=0 if engine == "express" else bench.transitions(run_id),
+        api_memory_mb=int(getattr(api, "memory_mb", 1024) or 1024),
+        platform_log_bytes_per_invocation=PLATFORM_LOG_BYTES,
+    )
+    if engine == "express":
+        usage = _express_usage(bench, run_id, usage)
+    scenario.usages.append(usage)
+
+
+def _express_usage(bench: BenchCloud, run_id: str, usage: Usage) -> Usage:
+    """One Express request, its billed duration and its log group's events."""
+    sfn = bench.cloud.client("stepfunctions")
+    deployment = bench.cloud.deployment
+    assert deployment is not None  # the cloud is started
+    machine = deployment.state_machines["ExpressRunStateMachine"]
+    with CallRecorder.ignored():
+        listed = sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
+        arn = next(e["executionArn"] for e in listed if e["name"] == run_id)
+        described = sfn.describe_execution(executionArn=arn)
+        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    seconds = (described["stopDate"] - described["startDate"]).total_seconds()
+    billed = math.ceil(seconds * 10) / 10  # rounded up to 100 ms
+    return replace(
+        usage,
+        sfn_express_requests=usage.sfn_express_requests + 1,
+        sfn_express_gb_seconds=usage.sfn_express_gb_seconds + billed * EXPRESS_MEMORY_GB,
+        log_bytes=usage.log_bytes + EXPRESS_LOG_BYTES_PER_EVENT * len(history),
     )
 
 
+def _express(task: dict[str, Any]) -> dict[str, Any]:
+    return {**task, "name": task["name"] + " (Express)", "timeoutSeconds": EXPRESS_TIMEOUT_SECONDS}
+
+
 def measure(repeats: int) -> list[Scenario]:
+    short = _express(compute_task(5))
     scenarios = [
-        Scenario("A", "A: 5 compute steps", compute_task(5)),
-        Scenario("B", "B: 5 compute steps + 1 webhook endpoint", compute_task(5), webhook=True),
+        Scenario("A", "A: 5 compute steps, Standard", compute_task(5)),
+        Scenario("AX", "AX: 5 compute steps, Express", short),
+        Scenario(
+            "B", "B: 5 compute steps + 1 webhook endpoint, Standard", compute_task(5), webhook=True
+        ),
+        Scenario("BX", "BX: 5 compute steps + 1 webhook endpoint, Express", short, webhook=True),
         Scenario("C", "C: approval + 1 webhook endpoint", approval_task(), True, True),
     ]
     recorder = CallRecorder()
@@ -113,7 +162,7 @@ def measure(repeats: int) -> list[Scenario]:
         tasks = {}
         for scenario in scenarios:
             scenario.expected_transitions = _expected(scenario.task)
-            key = scenario.label.split(":")[1].split("+")[0].strip()
+            key = scenario.task["name"]
             if key not in tasks:
                 tasks[key] = bench.create_task(scenario.task)
             # Warm-up run (not recorded): imports, first connections.
@@ -126,7 +175,7 @@ def measure(repeats: int) -> list[Scenario]:
         for scenario in scenarios:
             if scenario.webhook and endpoint is None:
                 endpoint = bench.subscribe(receiver.url)
-            key = scenario.label.split(":")[1].split("+")[0].strip()
+            key = scenario.task["name"]
             for _ in range(repeats):
                 _one_run(bench, recorder, scenario, tasks[key])
     return scenarios
@@ -238,12 +287,36 @@ def _api(scenario: Scenario) -> str:
     return f"{_num(round(count, 1))} x {stats.median(durations):.0f}"
 
 
-def _cost_table(scenario: Scenario) -> Table:
+def _comparison_table(scenarios: list[Scenario]) -> Table:
+    """Standard and Express side by side, from the same run, with issue 16's goals."""
+    prices = load_prices()
+    by_key = {s.key: s for s in scenarios}
+    table = Table(
+        title="5b. $ per 1M runs: Standard vs Express (same run, same prices file)",
+        columns=["runs", "Standard", "Express", "Express / Standard", "goal (Express)"],
+    )
+    for key, label in (("A", "5 compute steps"), ("B", "5 compute steps + 1 webhook endpoint")):
+        standard = total_per_million(line_items(by_key[key].mean(), prices))
+        express = total_per_million(line_items(by_key[key + "X"].mean(), prices))
+        goal = GOALS[key]
+        verdict = "met" if express <= goal else "NOT met"
+        ratio = f"{express / standard:.2f}x" if standard else "-"
+        table.add(label, usd(standard), usd(express), ratio, f"<= {usd(goal)}: {verdict}")
+    engines = {s.key: ",".join(sorted(s.engines)) for s in scenarios}
+    table.notes.append(
+        "Engines the runs reported (run.engine): "
+        + "; ".join(f"{k} {v}" for k, v in engines.items())
+        + f". Express: a {EXPRESS_TIMEOUT_SECONDS} s timeout and no approval "
+        "(runhook.engine.routing); details in the tables below."
+    )
+    return table
+
+
+def _cost_table(scenario: Scenario, letter: str) -> Table:
     prices = load_prices()
     items = line_items(scenario.mean(), prices)
     table = Table(
-        title=f"5{chr(ord('b') + 'ABC'.index(scenario.key))}. Cost per million runs, "
-        f"{scenario.label} (biggest first)",
+        title=f"5{letter}. Cost per million runs, {scenario.label} (biggest first)",
         columns=["line item", "per run", "list price", "$ per 1M runs", "share"],
     )
     for item in items:
@@ -252,6 +325,8 @@ def _cost_table(scenario: Scenario) -> Table:
             per_run = f"{quantity * 1024**2:,.1f} KB"
         elif item.key == "lambda_gb_second":
             per_run = f"{quantity:.4f} GB-s"
+        elif item.key == "sfn_express_gb_hour":
+            per_run = f"{quantity * 3600:.4f} GB-s"
         else:
             per_run = _num(round(quantity, 2))
         table.add(
@@ -279,7 +354,8 @@ def _cost_table(scenario: Scenario) -> Table:
 def run(quick: bool = False) -> list[Table]:
     repeats = 2 if quick else 3
     scenarios = measure(repeats)
-    tables = [_calls_table(scenarios)] + [_cost_table(s) for s in scenarios]
+    details = [_cost_table(s, "cdefg"[i]) for i, s in enumerate(scenarios)]
+    tables = [_calls_table(scenarios), _comparison_table(scenarios), *details]
     tables[-1].notes.append(
         "Not modelled: free tiers, X-Ray traces of the state machine (sampled; the functions do not trace), CloudWatch "
         "metrics, DynamoDB storage/PITR/streams, data transfer, idle SQS polling by the "

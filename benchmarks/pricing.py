@@ -93,6 +93,8 @@ def line_items(usage: Usage, prices: PriceList) -> list[LineItem]:
     """Every billed quantity of one run, most expensive first."""
     quantities = {
         "sfn_transition": float(usage.sfn_transitions),
+        "sfn_express_request": float(usage.sfn_express_requests),
+        "sfn_express_gb_hour": usage.sfn_express_gb_seconds / 3600,
         "lambda_gb_second": usage.lambda_gb_seconds,
         "lambda_request": float(usage.lambda_requests),
         "dynamodb_wru": usage.dynamodb_wru,

@@ -79,6 +79,7 @@ class Run(Resource):
     retry_of: str | None = None  # the run this one retries
     retried_by: str | None = None  # the run that retried this one
     reused_steps: int = 0  # leading steps whose results were carried over
+    engine: str = "standard"  # the state machine driving it: standard or express (issue 16)
 
     @property
     def is_terminal(self) -> bool:

@@ -28,7 +28,13 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
             "deliveriesExisting": len(result.existing),
             "skipped": result.skipped,
         }
-        logger.info("dispatched", extra=summary)
+        # Most run events find no subscribed endpoint (every event of an organization with
+        # no webhooks): one INFO line each was ~40 % of a short run's log bytes (issue 16,
+        # docs/performance.md, table 5). They are DEBUG; a dispatch that queued, requeued or
+        # found deliveries stays INFO.
+        touched = summary["deliveriesCreated"] or summary["deliveriesRequeued"]
+        quiet = result.skipped is not None and not (touched or summary["deliveriesExisting"])
+        (logger.debug if quiet else logger.info)("dispatched", extra=summary)
         return summary
 
     return handler

@@ -184,9 +184,9 @@ def test_deploying_again_is_idempotent(local_cloud: Any, aws: Any) -> None:
     ).deploy()
     assert {k: q.url for k, q in again.queues.items()} == local_cloud.queue_urls
     assert list(again.tables.values()) == [local_cloud.table_name]
-    assert list(again.state_machines.values()) == (
-        [local_cloud.state_machine_arn] if local_cloud.state_machine_arn else []
-    )
+    # Both run machines (Standard, and Express for short runs: issue 16), the same ARNs.
+    assert again.state_machines == local_cloud.deployment.state_machines
+    assert local_cloud.state_machine_arn == again.state_machines.get("RunStateMachine", "")
     item = aws.dynamodb.get_item(TableName=local_cloud.table_name, Key=key)["Item"]
     assert item["v"]["S"] == "kept"
 

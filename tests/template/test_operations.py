@@ -338,6 +338,16 @@ def test_prod_deploys_gradually_and_rolls_back_on_alarms(
     assert _deploy_alarms(template, function, dev) == []
 
 
+def test_a_step_code_rollout_watches_both_run_machines(template: dict[str, Any]) -> None:
+    """Issue 16: short runs execute the step code on the Express machine, so a canary of
+    StepFunction rolls back on either machine's failed executions."""
+    alarms = _deploy_alarms(template, "StepFunction", _overrides("prod"))
+    assert {"Ref": "RunExecutionsFailedAlarm"} in alarms
+    assert {"Ref": "ExpressRunExecutionsFailedAlarm"} in alarms
+    rows = _dashboard_metrics(_dashboard(template))
+    assert ["AWS/States", "ExecutionTime", "StateMachineArn", "${ExpressRunStateMachine}"] in rows
+
+
 def test_the_routes_and_the_machine_invoke_the_published_alias(template: dict[str, Any]) -> None:
     """Without this a canary would shift nothing: callers of $LATEST skip the alias."""
     machine = template["Resources"]["RunStateMachine"]["Properties"]

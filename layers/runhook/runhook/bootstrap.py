@@ -167,7 +167,9 @@ class Container:
         from runhook.adapters.stepfunctions import StepFunctions
 
         return StepFunctions(
-            self.settings.state_machine_arn, client_factory=partial(self.client, "stepfunctions")
+            self.settings.state_machine_arn,
+            express_state_machine_arn=self.settings.express_state_machine_arn,
+            client_factory=partial(self.client, "stepfunctions"),
         )
 
     @once

@@ -97,6 +97,8 @@ class Run(BaseModel):
     retry_of: str | None = None
     retried_by: str | None = None
     reused_steps: int = 0
+    # Issue 16: the state machine that drives it (runhook.engine.routing; old runs: standard).
+    engine: Literal["standard", "express"] = "standard"
 
     @property
     def active(self) -> bool:
@@ -132,6 +134,7 @@ class Run(BaseModel):
             "retryOf": self.retry_of,
             "retriedBy": self.retried_by,
             "reusedSteps": self.reused_steps,
+            "engine": self.engine,
         }
 
 

@@ -19,6 +19,8 @@ class Settings(BaseModel):
     stage: str = Field(default="dev", alias="STAGE")
     table_name: str = Field(default="runhook-dev", alias="TABLE_NAME")
     state_machine_arn: str = Field(default="", alias="STATE_MACHINE_ARN")
+    # Issue 16: the Express machine for short runs ("": every run goes to Standard).
+    express_state_machine_arn: str = Field(default="", alias="EXPRESS_STATE_MACHINE_ARN")
     event_bus_name: str = Field(default="runhook-dev", alias="EVENT_BUS_NAME")
     deliveries_queue_url: str = Field(default="", alias="DELIVERIES_QUEUE_URL")
     deliveries_dlq_url: str = Field(default="", alias="DELIVERIES_DLQ_URL")

@@ -55,8 +55,12 @@ class Api:
         return list(resp.json()["logEntries"])
 
     def execution_arn(self, run_id: str) -> str:
-        """The run's execution (executions are named by the run id)."""
-        return self.cloud.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        """The run's execution (named by the run id) on the machine its `engine` names:
+        short runs without approvals run on the Express machine (issue 16)."""
+        machine = self.cloud.state_machine_arn
+        if self.run(run_id).get("engine") == "express":
+            machine = self.cloud.deployment.state_machines["ExpressRunStateMachine"]
+        return str(machine).replace(":stateMachine:", ":execution:") + f":{run_id}"
 
     def execution(self, run_id: str) -> dict[str, Any]:
         sfn = self.cloud.new_client("stepfunctions")

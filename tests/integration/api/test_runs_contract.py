@@ -198,13 +198,16 @@ def test_start_failure_is_503_and_a_retry_starts_the_same_run(
     api: httpx.Client, task_id: str, monkeypatch: pytest.MonkeyPatch, aws: Any, local_cloud: Any
 ) -> None:
     from runhook.adapters.stepfunctions import StepFunctions
+    from runhook.engine.routing import EngineName
 
     real_start = StepFunctions.start_run
 
-    def start_on_a_missing_machine(self: StepFunctions, run_id: str) -> None:
+    def start_on_a_missing_machine(
+        self: StepFunctions, run_id: str, engine: EngineName = "standard"
+    ) -> None:
         """The real StartExecution call, on a state machine that does not exist."""
         missing = StepFunctions(self.state_machine_arn + "-missing", boto3_client=self.client)
-        real_start(missing, run_id)
+        real_start(missing, run_id, engine)
 
     with monkeypatch.context() as patch:
         patch.setattr(StepFunctions, "start_run", start_on_a_missing_machine)

@@ -40,11 +40,17 @@ LOGS = [
 
 @pytest.fixture()
 def stuck_run(container: Any) -> Callable[..., Run]:
-    """`stuck_run(status, age, timeout, current_step=0)`: a task version and a run item of
-    that status, created `age` seconds ago, with no execution."""
+    """`stuck_run(status, age, timeout, current_step=0, engine="standard")`: a task version
+    and a run item of that status, created `age` seconds ago, with no execution."""
     from runhook.tasks.definition import validate_definition
 
-    def make(status: RunStatus, age: float, timeout: int = 3600, current_step: int = 0) -> Run:
+    def make(
+        status: RunStatus,
+        age: float,
+        timeout: int = 3600,
+        current_step: int = 0,
+        engine: str = "standard",
+    ) -> Run:
         definition, problems = validate_definition(
             {"name": "t", "steps": LOGS, "timeoutSeconds": timeout}
         )
@@ -70,6 +76,7 @@ def stuck_run(container: Any) -> Callable[..., Run]:
             current_step=current_step,
             steps_total=len(LOGS),
             deadline=clock.iso(created + timedelta(seconds=timeout)),
+            engine=engine,
         )
         container.runs.create(run)
         return run
@@ -134,6 +141,34 @@ def test_stuck_runs_are_started_restarted_or_failed(
         changes={"status": RunStatus.CANCELLED},
     )
     assert not in_index(container, f"RUN#{fresh.id}")
+
+
+def test_express_runs_are_settled_by_time_and_started_on_express(
+    local_cloud: Any, container: Any, stuck_run: Callable[..., Run]
+) -> None:
+    """Issue 16: an Express execution tells no one when it dies. A RUNNING Express run whose
+    execution cannot be alive any more (claimed > 5 min + 60 s ago) is failed; a PENDING one
+    is started again, on the Express machine."""
+    ended = stuck_run(RunStatus.RUNNING, age=600, timeout=240, engine="express")
+    pending = stuck_run(RunStatus.PENDING, age=150, timeout=240, engine="express")
+
+    report = sweep(local_cloud, SCHEDULED)
+
+    assert report["settled"] >= 1 and report["started"] >= 1 and report["errors"] == 0
+    failed = settled(container, ended)
+    assert failed.status is RunStatus.FAILED
+    assert failed.error is not None and failed.error.code == "execution_failed"
+    assert "Express" in failed.error.message
+    assert settled(container, pending).status is RunStatus.COMPLETED
+    sfn = local_cloud.new_client("stepfunctions")
+    machines = local_cloud.deployment.state_machines
+    names = {
+        lid: {e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]}
+        for lid, arn in machines.items()
+    }
+    assert pending.id in names["ExpressRunStateMachine"]
+    assert pending.id not in names["RunStateMachine"]
+    assert ended.id not in names["ExpressRunStateMachine"] | names["RunStateMachine"]
 
 
 @pytest.fixture()

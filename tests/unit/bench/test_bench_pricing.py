@@ -100,3 +100,18 @@ def test_prices_describe_themselves_readably() -> None:
     assert prices["sfn_transition"].describe() == "$0.025 per 1,000 transitions"
     assert prices["lambda_gb_second"].describe() == "$0.0000133334 per GB-second"
     assert prices["apigw_http_request"].describe().startswith("$1.00 per 1,000,000 requests")
+
+
+def test_express_is_priced_per_request_and_gb_second() -> None:
+    """Issue 16: an Express run pays one request and its GB-seconds, no transitions."""
+    prices = load_prices(PRICES_FILE)
+    assert prices["sfn_express_request"].unit_price * 1_000_000 == pytest.approx(1.0)
+    assert prices["sfn_express_gb_hour"].unit_price == pytest.approx(0.06)
+    usage = Usage(sfn_express_requests=1, sfn_express_gb_seconds=1.2 * 64 / 1024)
+    items = {item.key: item for item in line_items(usage, prices)}
+    assert items["sfn_express_request"].per_million_runs == pytest.approx(1.0)
+    # 1.2 s at 64 MB = 0.075 GB-s = 0.0000208 GB-h, at $0.06 per GB-hour: $1.25 per 1M runs
+    assert items["sfn_express_gb_hour"].per_million_runs == pytest.approx(1.25)
+    assert items["sfn_transition"].per_million_runs == 0.0
+    scaled = Usage(sfn_express_requests=2, sfn_express_gb_seconds=0.5).scaled(0.5)
+    assert (scaled.sfn_express_requests, scaled.sfn_express_gb_seconds) == (1, 0.25)

@@ -92,6 +92,7 @@ class FakeExecutions:
     stopped: list[str] = field(default_factory=list)
     described: list[str] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # describing these raises
+    engines: list[str] = field(default_factory=list)  # the engine of each start
 
     def running_runs(self) -> set[str]:
         return {name for name, status in self.status.items() if status == "RUNNING"}
@@ -102,9 +103,11 @@ class FakeExecutions:
             raise ServiceUnavailable(message="stepfunctions: ThrottlingException")
         return self.status.get(run_id)
 
-    def start_run(self, run_id: str) -> None:
+    def start_run(self, run_id: str, engine: str = "standard") -> None:
         self.started.append(run_id)
-        self.status.setdefault(run_id, "RUNNING")  # an existing name starts nothing
+        self.engines.append(engine)
+        if engine == "standard":  # Express executions cannot be described or listed
+            self.status.setdefault(run_id, "RUNNING")  # an existing name starts nothing
 
     def stop_run(self, run_id: str, cause: str) -> None:
         self.stopped.append(run_id)
@@ -121,6 +124,9 @@ class IndexedRuns:
         for run in list(self.store.runs.values()):
             if run.active and (created_before is None or run.created_at < created_before):
                 yield ActiveRun(run.id, run.status, run.created_at, run.deadline)
+
+    def get(self, run_id: str) -> Run | None:
+        return self.store.runs.get(run_id)
 
 
 @dataclass
@@ -389,3 +395,57 @@ def test_the_report_names_what_it_found(w: World) -> None:
         "stuck": 2,
         "errors": 0,
     }
+
+
+# -- Express runs (issue 16): no status events, no DescribeExecution: judged by time ----------
+def express(w: World, run: Run) -> Run:
+    """`run` as the API would have made it for the Express machine."""
+    routed = w.store.runs[run.id].model_copy(update={"engine": "express"})
+    w.store.runs[run.id] = routed
+    return routed
+
+
+def test_an_express_run_whose_execution_ended_unrecorded_is_settled(w: World) -> None:
+    """The execution died (5-minute limit, MarkFailed failed too) and told no one: once
+    it cannot be running any more, the sweeper fails the run as the reconciler would."""
+    run = express(w, w.running(timeout=240))
+    w.later = 300 + 61.0  # past the Express limit + grace since the claim
+    report = w.sweep()
+    assert w.status(run) is RunStatus.FAILED and w.code(run) == "execution_failed"
+    assert "Express" in (w.store.runs[run.id].error or pytest.fail()).message
+    assert w.store.outbox.count("task-run.failed") == 1
+    assert (report["settled"], report["stuck"]) == (1, 1)
+    assert w.executions.started == [] and w.executions.stopped == []
+    assert w.sweep()["stuck"] == 0  # the next sweep finds nothing to do
+
+
+def test_an_express_run_that_may_still_be_running_is_left_alone(w: World) -> None:
+    run = express(w, w.running(timeout=240))
+    w.later = 300 + 59.0
+    report = w.sweep()
+    assert w.status(run) is RunStatus.RUNNING and report["stuck"] == 0
+    assert w.executions.started == []  # never a second execution for a running run
+
+
+def test_a_pending_express_run_is_started_on_express_until_its_deadline(w: World) -> None:
+    run = express(w, w.pending(timeout=240))
+    w.later = 130.0
+    assert w.sweep()["started"] == 1
+    assert (w.executions.started, w.executions.engines) == ([run.id], ["express"])
+    assert w.status(run) is RunStatus.PENDING
+    w.later = 241.0
+    assert w.sweep()["start_failed"] == 1
+    assert w.code(run) == "start_failed"
+
+
+def test_after_a_restart_a_running_express_run_continues_on_express(w: World) -> None:
+    run = express(w, w.running(timeout=240))
+    w.later = 10.0
+    assert w.sweep(SweepPolicy.after_restart())["restarted"] == 1
+    assert w.executions.engines == ["express"] and w.status(run) is RunStatus.RUNNING
+
+
+def test_a_standard_run_without_execution_still_restarts_on_standard(w: World) -> None:
+    run = w.running()
+    w.sweep()
+    assert (w.executions.started, w.executions.engines) == ([run.id], ["standard"])

@@ -1,6 +1,11 @@
 """Step Functions: start, stop and answer the executions that drive runs.
 
-An execution is named by its run id, so starting one is idempotent.
+An execution is named by its run id, so starting one on the Standard machine is
+idempotent. A run routed to Express (runhook.engine.routing) starts on the Express machine:
+that StartExecution is asynchronous and not idempotent (a repeat starts a second execution,
+which the engine's conditional updates make harmless), and Express executions cannot be
+described, listed or stopped, so everything here but `start_run` is about Standard
+(docs/engine.md, "Express").
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any, Unpack
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runhook.aws import ClientOptions, LazyClient, error_code, translate_errors, unavailable
+from runhook.engine.routing import EXPRESS, STANDARD, EngineName
 
 MAX_CAUSE = 32768
 _TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -21,11 +27,24 @@ def execution_arn(state_machine_arn: str, run_id: str) -> str:
 
 
 class StepFunctions:
-    """The run state machine's executions (`state_machine_arn`: settings.state_machine_arn)."""
+    """The run state machines' executions (`state_machine_arn`: settings.state_machine_arn,
+    the Standard machine; `express_state_machine_arn`: the Express one, "" when there is none)."""
 
-    def __init__(self, state_machine_arn: str, **client: Unpack[ClientOptions]) -> None:
+    def __init__(
+        self,
+        state_machine_arn: str,
+        *,
+        express_state_machine_arn: str = "",
+        **client: Unpack[ClientOptions],
+    ) -> None:
         self.state_machine_arn = state_machine_arn
+        self.express_state_machine_arn = express_state_machine_arn
         self._client = LazyClient("stepfunctions", **client)
+
+    @property
+    def express_enabled(self) -> bool:
+        """Whether this deployment has an Express machine to route short runs to."""
+        return bool(self.express_state_machine_arn)
 
     @property
     def client(self) -> Any:
@@ -34,11 +53,15 @@ class StepFunctions:
     def execution_arn(self, run_id: str) -> str:
         return execution_arn(self.state_machine_arn, run_id)
 
-    def start_run(self, run_id: str) -> None:
-        """Start the execution named by the run id; an existing one counts as started."""
+    def start_run(self, run_id: str, engine: EngineName = STANDARD) -> None:
+        """Start the execution named by the run id on the run's machine; an existing one
+        counts as started (Standard; Express does not check names, see the module)."""
+        machine = self.state_machine_arn
+        if engine == EXPRESS and self.express_enabled:
+            machine = self.express_state_machine_arn
         try:
             self.client.start_execution(
-                stateMachineArn=self.state_machine_arn,
+                stateMachineArn=machine,
                 name=run_id,
                 input=json.dumps({"runId": run_id}),
             )
@@ -79,8 +102,14 @@ class StepFunctions:
                 return names
             request["nextToken"] = token
 
-    def stop_run(self, run_id: str, cause: str) -> None:
-        """Best effort: the run's status in DynamoDB already says it is over."""
+    def stop_run(self, run_id: str, cause: str, engine: EngineName = STANDARD) -> None:
+        """Best effort: the run's status in DynamoDB already says it is over.
+
+        An Express execution cannot be stopped (StopExecution is Standard only), so for an
+        Express run this does nothing: its execution ends at the engine's next step boundary,
+        where the conditional write finds the run no longer RUNNING (docs/engine.md, 6b)."""
+        if engine == EXPRESS:
+            return
         try:
             self.client.stop_execution(
                 executionArn=self.execution_arn(run_id), error="Cancelled", cause=cause[:MAX_CAUSE]

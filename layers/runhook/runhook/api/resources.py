@@ -99,6 +99,7 @@ _RUN_EXAMPLE: dict[str, Any] = {
     "retryOf": None,
     "retriedBy": None,
     "reusedSteps": 0,
+    "engine": "express",
 }
 
 
@@ -127,6 +128,11 @@ class Run(Resource):
     retryOf: Identifier | None = Field(description="The run this one retries")
     retriedBy: Identifier | None = Field(description="The run that retried this one")
     reusedSteps: int = Field(ge=0, description="Leading steps whose results were carried over")
+    # Express routing (issue 16).
+    engine: Literal["standard", "express"] = Field(
+        description="The state machine driving the run: express (no approval step, timeout "
+        "fits Express's 5 minutes) or standard (docs/engine.md, Express)"
+    )
 
 
 class RunResponse(Resource):

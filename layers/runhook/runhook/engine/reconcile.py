@@ -28,6 +28,9 @@ from runhook.models import Run
 log = logging.getLogger("runhook.engine.reconcile")
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
+# Not a Step Functions status: the sweeper's verdict on an Express execution (which emits no
+# status events and cannot be described) that outlived its 5-minute life with its run active.
+EXPRESS_ENDED = "EXPRESS_ENDED"
 _CODES = {
     "FAILED": "execution_failed",
     "TIMED_OUT": "timeout",
@@ -35,12 +38,17 @@ _CODES = {
     # Only the sweeper sees this one (the rule matches the three above): an execution that
     # succeeded while its run is still active ended without the engine ending the run.
     "SUCCEEDED": "execution_failed",
+    EXPRESS_ENDED: "execution_failed",
 }
 _MESSAGES = {
     "FAILED": "the run's execution failed",
     "TIMED_OUT": "the run's execution timed out",
     "ABORTED": "the run's execution was stopped",
     "SUCCEEDED": "the run's execution ended before the run did",
+    EXPRESS_ENDED: (
+        "the run's Express execution ended without recording the run's end "
+        "(its history is in the Express machine's log group)"
+    ),
 }
 
 

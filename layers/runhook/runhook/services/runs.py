@@ -22,6 +22,7 @@ from runhook.dal.expressions import TransactAction
 from runhook.dal.run_store import DynamoRunStore
 from runhook.dal.runs import IdempotencyConflict, RunRepository, TransactionRefused, retry_link
 from runhook.dal.tasks import TaskRepository
+from runhook.engine.routing import STANDARD, choose_engine
 from runhook.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from runhook.models import (
     ACTIVE_STATUSES,
@@ -70,9 +71,13 @@ def _new_run(
     *,
     tags: list[str],
     metadata: dict[str, Any],
+    express: bool = False,
 ) -> Run:
-    """A PENDING run of `task` (a saved version), created now."""
+    """A PENDING run of `task` (a saved version), created now; on the Express machine when
+    `express` (the deployment has one) and the routing rule allows it."""
     now = clock.now()
+    timeout = task.definition.timeoutSeconds
+    engine = choose_engine((s.type for s in task.steps), timeout) if express else STANDARD
     return Run(
         id=clock.new_id(),
         org_id=principal.org_id,
@@ -84,9 +89,10 @@ def _new_run(
         steps_total=len(task.steps),
         inputs=inputs,
         client_request_id=client_request_id,
-        deadline=clock.iso(now + timedelta(seconds=task.definition.timeoutSeconds)),
+        deadline=clock.iso(now + timedelta(seconds=timeout)),
         tags=tags,
         metadata=metadata,
+        engine=engine,
     )
 
 
@@ -150,6 +156,7 @@ class RunService:
             trigger_type,
             tags=merged_tags(tags, task.definition.tags),
             metadata=checked_metadata(metadata),
+            express=self.sfn.express_enabled,
         )
         return self._insert(principal, run)
 
@@ -179,7 +186,7 @@ class RunService:
                     return self._replay(holder, principal, retry_of=run.retry_of)
         else:
             raise ServiceUnavailable(message="create run: transaction conflicts persisted")
-        self.sfn.start_run(run.id)
+        self.sfn.start_run(run.id, run.engine)
         return CreatedRun(run, created=True)
 
     def retry_run(
@@ -223,6 +230,7 @@ class RunService:
             "api",
             tags=original.tags,
             metadata=original.metadata,
+            express=self.sfn.express_enabled,
         ).model_copy(update={"retry_of": original.id, "reused_steps": reused})
         if reused and self.steps is not None:
             self.steps.carry_over(original.id, run, reused)
@@ -246,7 +254,8 @@ class RunService:
             # The key names another run of the task (a create, or a retry of another run).
             raise Conflict("client_request_id_in_use", runId=run.id)
         if run.status is RunStatus.PENDING:
-            self.sfn.start_run(run.id)
+            # On Express a repeat may start a second execution: harmless (docs/engine.md).
+            self.sfn.start_run(run.id, run.engine)
         return CreatedRun(run, created=False)
 
     def cancel_run(self, principal: Principal, run_id: str, reason: str | None) -> Run:
@@ -281,7 +290,7 @@ class RunService:
         token = self.runs.task_token(run_id)
         if token:
             self.sfn.send_task_failure(token, "Cancelled", reason or "cancelled")
-        self.sfn.stop_run(run_id, reason or "cancelled")
+        self.sfn.stop_run(run_id, reason or "cancelled", cancelled.engine)
         return cancelled
 
     def resume_run(

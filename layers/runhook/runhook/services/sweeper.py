@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from runhook import clock
 from runhook.adapters.deliveries import QueueMessage
-from runhook.engine.reconcile import StatusChange
+from runhook.engine.reconcile import EXPRESS_ENDED, StatusChange
+from runhook.engine.routing import EXPRESS, EXPRESS_LIMIT_SECONDS, STANDARD, EngineName
 from runhook.errors import RunhookError
-from runhook.models import RunStatus
+from runhook.models import Run, RunStatus
 
 if TYPE_CHECKING:
     from runhook.dal.runs import ActiveRun
@@ -68,7 +69,7 @@ class Executions(Protocol):
         """None: the execution does not exist."""
         ...
 
-    def start_run(self, run_id: str) -> None: ...
+    def start_run(self, run_id: str, engine: EngineName = STANDARD) -> None: ...
 
     def stop_run(self, run_id: str, cause: str) -> None: ...
 
@@ -77,6 +78,10 @@ class ActiveRuns(Protocol):
     """The active-runs index (runhook.dal.runs.RunRepository)."""
 
     def active_runs(self, *, created_before: str | None = None) -> Iterator[ActiveRun]: ...
+
+    def get(self, run_id: str) -> Run | None:
+        """The whole run: its `engine` is not in the index (issue 16)."""
+        ...
 
 
 class DueDeliveries(Protocol):
@@ -109,12 +114,21 @@ class SweepPolicy:
     deadline_grace_seconds: float = 300.0  # the engine ends a run at its deadline by itself
     delivery_grace_seconds: float = 600.0  # SQS hands a due message back within this
     respect_leases: bool = True  # a leased delivery has an attempt in flight: leave it
+    # An Express execution that neither ended the run nor could still be running (its
+    # 5-minute life since the claim, plus this) ended without the engine recording it.
+    express_grace_seconds: float = 60.0
+    executions_lost: bool = False  # the local cloud restarted: no execution survived
 
     @classmethod
     def after_restart(cls) -> SweepPolicy:
         """Every execution and queue message is gone (the local cloud restarted), and so is
         every attempt that held a lease: act now."""
-        return cls(pending_after_seconds=0.0, delivery_grace_seconds=0.0, respect_leases=False)
+        return cls(
+            pending_after_seconds=0.0,
+            delivery_grace_seconds=0.0,
+            respect_leases=False,
+            executions_lost=True,
+        )
 
 
 class RunAction(StrEnum):
@@ -142,6 +156,25 @@ def judge_run(
     if run.status is RunStatus.PENDING:
         return RunAction.FAIL_START if past_deadline else RunAction.START
     return RunAction.FAIL_TIMEOUT if past_deadline else RunAction.RESTART
+
+
+def judge_express_run(run: Run, now: datetime, policy: SweepPolicy) -> RunAction:
+    """What to do with an active Express run (nothing can tell whether its execution runs).
+
+    Express executions cannot be described or listed and emit no status events, but they
+    cannot outlive `EXPRESS_LIMIT_SECONDS`: a run still RUNNING that long (plus the grace)
+    after its claim was left by an execution that ended without the engine recording it
+    (SETTLE, `execution_failed`). A PENDING run is started again (a second execution is
+    harmless: the claim is conditional) until its deadline.
+    """
+    past_deadline = run.deadline is not None and now >= clock.parse_iso(run.deadline)
+    if run.status is RunStatus.PENDING:
+        return RunAction.FAIL_START if past_deadline else RunAction.START
+    if policy.executions_lost:
+        return RunAction.FAIL_TIMEOUT if past_deadline else RunAction.RESTART
+    claimed = clock.parse_iso(run.started_at or run.created_at)
+    over = claimed + timedelta(seconds=EXPRESS_LIMIT_SECONDS + policy.express_grace_seconds)
+    return RunAction.SETTLE if now >= over else RunAction.NONE
 
 
 def delivery_lost(delivery: DueDelivery, now: datetime, policy: SweepPolicy) -> bool:
@@ -216,6 +249,22 @@ class Sweeper:
             work = partial(self._sweep_run, run, alive, now, policy, report)
             self._guarded(report, f"run {run.id}", work)
 
+    def _judge(
+        self, run: ActiveRun, alive: set[str], now: datetime, policy: SweepPolicy
+    ) -> tuple[RunAction, str | None, EngineName]:
+        """The action, the execution's status (None: none) and the run's engine. A run with
+        no Standard execution is read whole: Express runs are judged by time alone."""
+        execution = RUNNING if run.id in alive else self._executions.execution_status(run.id)
+        if execution is not None:
+            return judge_run(run, execution, now, policy), execution, STANDARD
+        stored = self._runs.get(run.id)
+        if stored is None or not stored.active:
+            return RunAction.NONE, None, STANDARD  # it ended meanwhile
+        if stored.engine != EXPRESS:
+            return judge_run(run, None, now, policy), None, STANDARD
+        action = judge_express_run(stored, now, policy)
+        return action, EXPRESS_ENDED if action is RunAction.SETTLE else None, EXPRESS
+
     def _sweep_run(
         self,
         run: ActiveRun,
@@ -224,12 +273,11 @@ class Sweeper:
         policy: SweepPolicy,
         report: SweepReport,
     ) -> None:
-        execution = RUNNING if run.id in alive else self._executions.execution_status(run.id)
-        action = judge_run(run, execution, now, policy)
+        action, execution, engine = self._judge(run, alive, now, policy)
         if action is RunAction.NONE:
             return
         if action in (RunAction.START, RunAction.RESTART):
-            self._executions.start_run(run.id)
+            self._executions.start_run(run.id, engine)
         elif action is RunAction.SETTLE:
             change = StatusChange(name=run.id, status=str(execution))
             outcome = self._reconciler.settle(run.id, change)
