@@ -531,6 +531,8 @@ class DeliveryRepository:
             attempts.setdefault(delivery.success_attempt.number, delivery.success_attempt)
         return delivery.with_attempts([attempts[n] for n in sorted(attempts)])
 
+    # The parts' calls, kept here for the callers that hold a DeliveryRepository (the
+    # sender, the endpoint service, the unit tests' fakes): one object to pass around.
     def payloads(self, delivery_ids: Sequence[str]) -> dict[str, str]:
         return self.bodies.payloads(delivery_ids)
 
