@@ -54,18 +54,20 @@ class WsgiServer:
     """A threaded werkzeug server on an already listening socket."""
 
     def __init__(self, app: Any, sock: socket.socket) -> None:
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        from werkzeug.serving import make_server
 
-        class _QuietHandler(WSGIRequestHandler):
-            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                if log.isEnabledFor(logging.DEBUG):
-                    super().log_request(code, size)
+        # werkzeug's own handler closes every connection; this one keeps them alive, so
+        # boto3 reuses its connections (keepalive.py).
+        from runhook_dev.devcloud.keepalive import KeepAliveRequestHandler
 
-        # HTTP/1.1 keeps connections alive (boto3 reuses them).
-        _QuietHandler.protocol_version = "HTTP/1.1"
         host, port = sock.getsockname()[:2]
         self._server = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler, fd=sock.fileno()
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=KeepAliveRequestHandler,
+            fd=sock.fileno(),
         )
         sock.close()  # werkzeug serves a duplicate of the descriptor
         self.port = int(port)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import os
 import threading
 import time
 import uuid
@@ -24,11 +26,12 @@ import pytest
 from tests.e2e.webhooks.webhook_helpers import Org, Receiver, run_resource
 
 # A successful first attempt, steady state (the endpoint's health was written by an
-# earlier success less than a minute ago), per write: dispatch puts the payload item (1)
-# and the head (1 + gsi1 + gsi3 = 3); the claim updates the head (1 + gsi1; the lease is
-# not projected into gsi3); the final update records the attempt on the head and leaves
-# the due index (1 + gsi1 + gsi3 = 3). 16 before issue 16.
-FIRST_ATTEMPT_SUCCESS_WRU = {"PutItem": 4.0, "UpdateItem": 5.0}
+# earlier success less than a minute ago), per write: dispatch puts the payload item, which
+# carries the delivery's listing entry (1 + gsi1 = 2), and the head (1 + gsi3 = 2); the
+# claim updates the head (1: the head is in no ALL-projected index, and the lease is not
+# projected into gsi3); the final update records the attempt on the head and leaves the
+# due index (1 + gsi3 = 2). 16 before issue 16, 9 while the head was in gsi1.
+FIRST_ATTEMPT_SUCCESS_WRU = {"PutItem": 4.0, "UpdateItem": 3.0}
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -133,7 +136,7 @@ def test_a_first_attempt_success_costs_the_pinned_write_units(
     assert report.outcomes == ["succeeded"] and not report.failed_message_ids
     units = meter.take()
     assert units == FIRST_ATTEMPT_SUCCESS_WRU, units
-    assert sum(units.values()) <= 9
+    assert sum(units.values()) <= 7
     receiver.wait_for(2)
 
 
@@ -152,7 +155,9 @@ def test_the_new_layout_keeps_the_body_apart_and_the_success_on_the_head(
     items = {i["sk"]: i for i in _raw(container, delivery.id)}
     assert set(items) == {"DELIVERY", "PAYLOAD"}  # no attempt item for a success
     head, body = items["DELIVERY"], items["PAYLOAD"]
-    assert "payload" not in head and "gsi1pk" not in body and "gsi3pk" not in body
+    assert "payload" not in head and "gsi3pk" not in body
+    # The listing entry rides on the item written once, never on the head.
+    assert body["gsi1pk"] == f"ENDPOINT#{endpoint_id}" and "gsi1pk" not in head
     assert zlib.decompress(base64.b64decode(body["body"])).decode() == delivery.payload
     assert "gsi3pk" not in head and "leaseMs" not in head and head["status"] == "succeeded"
     stored = json.loads(head["successAttempt"])
@@ -165,6 +170,41 @@ def test_the_new_layout_keeps_the_body_apart_and_the_success_on_the_head(
     assert attempt["responseExcerpt"] == "ok" and attempt["latencyMs"] >= 0
     listed = org.deliveries(endpoint_id)
     assert [d["id"] for d in listed] == [delivery.id] and listed[0]["attempts"] == [attempt]
+
+
+def test_a_large_body_gets_a_listing_item_of_its_own(
+    org: Org, receivers: Any, metered: tuple[Any, WriteMeter]
+) -> None:
+    """A body too large to share one write unit with the listing entry: the entry gets a
+    small item (1 + gsi1), so gsi1 never holds a copy of a large body."""
+    from runhook.dal.webhooks import item_bytes
+
+    container, meter = metered
+    receiver: Receiver = receivers()
+    endpoint_id, _ = org.endpoint(receiver.url)
+    store = container.webhooks.deliveries
+    big = json.loads(_delivery(org, endpoint_id).payload)
+    big["output"] = {"noise": base64.b64encode(os.urandom(2400)).decode()}  # incompressible
+    delivery = _delivery(org, endpoint_id).model_copy(
+        update={"payload": json.dumps(big, separators=(",", ":"))}
+    )
+    meter.take()
+    assert store.create(delivery)
+    created = meter.take()
+    items = {i["sk"]: i for i in _raw(container, delivery.id)}
+    assert set(items) == {"DELIVERY", "PAYLOAD", "LISTING"}
+    assert "gsi1pk" not in items["PAYLOAD"] and "gsi1pk" not in items["DELIVERY"]
+    assert items["LISTING"]["gsi1pk"] == f"ENDPOINT#{endpoint_id}"
+    # the payload item (its size in KB, rounded up) + the listing item (1 + gsi1), then
+    # the head (1 + gsi3)
+    payload_units = math.ceil(item_bytes(items["PAYLOAD"]) / 1024)
+    assert payload_units == 4
+    assert created == {"BatchWriteItem": payload_units + 2.0, "PutItem": 2.0}, created
+    assert _send(container, delivery).outcomes == ["succeeded"]
+    (got,) = receiver.wait_for(1)
+    assert got.body == delivery.payload.encode()
+    listed = org.deliveries(endpoint_id)
+    assert [d["id"] for d in listed] == [delivery.id] and listed[0]["status"] == "succeeded"
 
 
 def test_a_failed_attempt_gets_an_unindexed_item_and_counts_in_the_success_rate(
@@ -287,3 +327,44 @@ def test_an_old_success_attempt_item_is_shown_once_and_an_old_lease_holds(
     head = next(i for i in _raw(container, leased.id) if i["sk"] == keys.DELIVERY_SK)
     assert "leaseUntil" not in head and "leaseMs" not in head  # both names released
     assert not receiver.received()
+
+
+def test_the_listing_mixes_both_layouts_with_its_filter_and_pages(
+    org: Org, receivers: Any, metered: tuple[Any, WriteMeter]
+) -> None:
+    """Heads written before (in gsi1 themselves) and listing entries of the new layout
+    are listed together, newest first; the status filter and the page token work across
+    both."""
+    from runhook import clock
+
+    container, _ = metered
+    receiver: Receiver = receivers()
+    endpoint_id, _ = org.endpoint(receiver.url)
+    old_done = _delivery(org, endpoint_id, status="succeeded", attempts=1)
+    _old_layout(container, old_done)
+    time.sleep(0.01)
+    new_pending = _delivery(org, endpoint_id).model_copy(update={"created_at": clock.now_iso()})
+    assert container.webhooks.deliveries.create(new_pending)
+    time.sleep(0.01)
+    new_done = _delivery(org, endpoint_id).model_copy(update={"created_at": clock.now_iso()})
+    assert container.webhooks.deliveries.create(new_done)
+    assert _send(container, new_done).outcomes == ["succeeded"]
+
+    everything = [new_done.id, new_pending.id, old_done.id]
+    assert [d["id"] for d in org.deliveries(endpoint_id)] == everything
+    succeeded = org.deliveries(endpoint_id, status="succeeded")
+    assert [d["id"] for d in succeeded] == [new_done.id, old_done.id]
+    assert [d["id"] for d in org.deliveries(endpoint_id, status="pending")] == [new_pending.id]
+    assert org.deliveries(endpoint_id, status="failed") == []
+
+    paged, token = [], None
+    while True:
+        params: dict[str, Any] = {"pageSize": 1, **({"pageToken": token} if token else {})}
+        page = org.api.get(f"/webhook-endpoints/{endpoint_id}/deliveries", params=params)
+        assert page.status_code == 200, page.text
+        paged += [d["id"] for d in page.json()["deliveries"]]
+        token = page.json().get("nextPageToken")
+        if not token:
+            break
+    assert paged == everything
+    assert container.webhooks.deliveries.recent_outcomes(endpoint_id) == [True, True]

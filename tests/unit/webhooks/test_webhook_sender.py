@@ -405,3 +405,44 @@ def test_lambda_records_parse() -> None:
         }
     )
     assert again.receive_count == 4
+
+
+def test_a_fast_delivery_is_recorded_while_a_slow_one_of_its_batch_is_still_sending(
+    h: Harness,
+) -> None:
+    """Each message is settled by the thread that sent it: the fast delivery's result is
+    written before the slow POST of the same batch answers (it used to wait for it)."""
+    import threading
+
+    endpoint = h.endpoint()
+    slow, fast = h.delivery(endpoint), h.delivery(endpoint)
+    fast_recorded = threading.Event()
+    seen_before_answer: list[bool] = []
+    finish = h.store.delivery_repo.finish_attempt
+
+    def recording_finish(delivery_id: str, gen: int, **fields: Any) -> bool:
+        done = finish(delivery_id, gen, **fields)
+        if delivery_id == fast.id:
+            fast_recorded.set()
+        return done
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["x-komos-delivery-id"] == slow.id:
+            seen_before_answer.append(fast_recorded.wait(timeout=5))
+        return httpx.Response(200, text="ok")
+
+    h.store.delivery_repo.finish_attempt = recording_finish  # type: ignore[method-assign]
+    h.answer = answer
+    records = [
+        send.Record(
+            f"m-{d.id}",
+            f"rh-{d.id}",
+            Message(d.id, d.endpoint_id, ORG, d.created_at, d.gen).body(),
+            1,
+        )
+        for d in (slow, fast)
+    ]
+    report = h.sender.send_batch(records)
+    assert report.outcomes == ["succeeded", "succeeded"]
+    assert seen_before_answer == [True]
+    assert h.state(slow).status == h.state(fast).status == "succeeded"

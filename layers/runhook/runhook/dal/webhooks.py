@@ -7,21 +7,23 @@ Access patterns (keys are built in runhook.keys):
 | an org's endpoints (dispatch: one Query per event) | `ORG#<org>`, sk begins_with `ENDPOINT#` |
 | one endpoint | `ORG#<org>` / `ENDPOINT#<id>` |
 | a delivery and its attempts (one Query) | `DELIVERY#<id>` / `DELIVERY`, `ATTEMPT#<nnn>` |
-| a delivery's body (written once, never indexed) | `DELIVERY#<id>` / `PAYLOAD` |
-| an endpoint's deliveries, newest first (status filter) | GSI1 `ENDPOINT#<id>`, `<createdAt>#<delivery>` |
-| an endpoint's recent outcomes (success rate) | GSI1 `ENDPOINT#<id>`: its newest deliveries' `status` and `attempts` |
+| a delivery's body (written once) | `DELIVERY#<id>` / `PAYLOAD` |
+| an endpoint's deliveries, newest first (status filter) | GSI1 `ENDPOINT#<id>`, `<createdAt>#<delivery>`: the listing entry (on `PAYLOAD`, or `LISTING` when the body is large), resolved to heads by BatchGetItem |
+| an endpoint's recent outcomes (success rate) | the same, reading the heads' `status` and `attempts` |
 | pending deliveries by when they are due (the sweeper) | GSI3 `DELIVERIES#DUE#<0..7>`, `<due>#<delivery>` |
 
 GSI3 is sparse: a delivery carries its keys only while it is pending; the sort key is
 when its next attempt is due (created, retry scheduled, re-enqueued), so the sweeper
 reads only the deliveries overdue by more than its grace.
 
-Write units (issue 16): the head is small (its body lives in the payload item, written
-once), so each of its writes costs 1 WRU plus one per index it touches; a successful
-attempt is folded into the head's final write (`successAttempt`) and only failed attempts
-get an item of their own (no index keys: the success rate is read from the deliveries).
-Items written before keep their inline `payload`, their success attempt items and their
-`ENDPOINT#<id>#ATTEMPTS` index keys; all of it reads as before.
+Write units (issue 16): the head is small and in no ALL-projected index, so each of its
+writes costs 1 WRU (plus gsi3 while it enters or leaves the due index); the body and the
+listing entry are written once (`DeliveryBodies`); a successful attempt is folded into
+the head's final write (`successAttempt`) and only failed attempts get an item of their
+own (`AttemptRepository`). A first-attempt success: 7 WRU (9 before the listing entry
+left the head, 17 before issue 16). Items written before keep their inline `payload`,
+their success attempt items, their `ENDPOINT#<id>#ATTEMPTS` index keys and their heads'
+gsi1 keys; all of it reads as before (the listing takes a head found in gsi1 as it is).
 
 Deliveries and attempts carry the table's TTL attribute `expiresAt`.
 """
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +78,13 @@ def _release(update: Update) -> Update:
     """Remove the lease (both attribute names)."""
     return update.remove(attribute(Delivery, "lease_until_ms")).remove(_OLD_LEASE)
 
+
+# The items of a delivery's partition, by `type`: the head (rewritten by each attempt),
+# the body (written once; carries the listing entry when both fit one write unit) and the
+# listing entry on its own (written once, when the body is too large to carry it).
+HEAD_TYPE, PAYLOAD_TYPE, LISTING_TYPE = "delivery", "delivery-payload", "delivery-listing"
+LISTING_SK = "LISTING"
+WRITE_UNIT_BYTES = 1024
 
 _DUE_PROJECTION = ("id", "orgId", "endpointId", "createdAt", "gen", "leaseUntil", "status")
 
@@ -262,13 +271,198 @@ def _delivery_key(delivery_id: str) -> Key:
     return key(keys.delivery_pk(delivery_id), keys.DELIVERY_SK)
 
 
-# Long on purpose: every write of a delivery's items (head, payload, attempts) sits in one class, so the write units each costs are read in one place (issue 16).
+def _listing_keys(delivery: Delivery) -> Item:
+    """A delivery's entry in its endpoint's listing (gsi1): newest first by creation."""
+    return {
+        "gsi1pk": keys.endpoint_deliveries_gsi1(delivery.endpoint_id),
+        "gsi1sk": keys.created_sort(delivery.created_at, delivery.id),
+    }
+
+
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """An upper bound of DynamoDB's size of a flat item of strings and numbers (pure)."""
+    return sum(len(str(k).encode()) + len(str(v).encode()) + 1 for k, v in item.items())
+
+
+def _delivery_id_of(entry: Mapping[str, Any]) -> str:
+    """The delivery a listing entry (any item of its partition) belongs to."""
+    return str(entry["pk"]).removeprefix(keys.delivery_pk(""))
+
+
+class DeliveryBodies:
+    """The items of a delivery written once, at dispatch, and never updated: its body
+    (`PAYLOAD`, compressed) and its entry in the endpoint's listing (gsi1).
+
+    The listing entry rides on the payload item when both fit one write unit (a typical
+    run resource, compressed, does), else it gets a small `LISTING` item of its own:
+    either way gsi1 (projected ALL, shared with runs) is written once per delivery, where
+    a head in gsi1 had its copy rewritten by each of its three writes.
+    """
+
+    def __init__(self, table: Table, expires_at: Callable[[], int]) -> None:
+        self.table = table
+        self._expires_at = expires_at
+
+    def items(self, delivery: Delivery) -> list[Item]:
+        """The body as base64 text (a binary attribute would reach the table's stream,
+        whose decoding, runhook.dal.stream, expects none) and the listing entry."""
+        expires = self._expires_at()
+        payload: Item = {
+            **_payload_key(delivery.id),
+            "type": PAYLOAD_TYPE,
+            "body": base64.b64encode(zlib.compress(delivery.payload.encode(), 6)).decode(),
+            "expiresAt": expires,
+        }
+        listed = {**payload, **_listing_keys(delivery)}
+        if item_bytes(listed) <= WRITE_UNIT_BYTES:
+            return [listed]
+        listing: Item = {
+            **key(keys.delivery_pk(delivery.id), LISTING_SK),
+            "type": LISTING_TYPE,
+            **_listing_keys(delivery),
+            "expiresAt": expires,
+        }
+        return [payload, listing]
+
+    def put(self, deliveries: Sequence[Delivery]) -> None:
+        """Write the bodies and listing entries (unconditionally: a repeated dispatch
+        writes the same bytes)."""
+        items = [i for d in deliveries for i in self.items(d)]
+        if len(items) == 1:
+            self.table.put(items[0])
+        else:
+            self.table.batch_put(items)
+
+    def payloads(self, delivery_ids: Sequence[str]) -> dict[str, str]:
+        """The bodies of these deliveries (one BatchGetItem, consistent: the sender may read
+        right after dispatch); deliveries written before issue 16 have none here."""
+        if not delivery_ids:
+            return {}
+        items = self.table.batch_get(
+            [_payload_key(d) for d in dict.fromkeys(delivery_ids)], consistent=True
+        )
+        return {
+            _delivery_id_of(i): zlib.decompress(base64.b64decode(str(i["body"]))).decode()
+            for i in items
+        }
+
+
+class AttemptRepository:
+    """Failed attempts, one item each under the delivery (a success rides on the head's
+    final write, `successAttempt`). Not indexed: one write unit each; the success rate is
+    read from the deliveries (`DeliveryListing.recent_outcomes`)."""
+
+    def __init__(self, table: Table, expires_at: Callable[[], int]) -> None:
+        self.table = table
+        self._expires_at = expires_at
+
+    def item(self, attempt: Attempt) -> Item:
+        return {
+            **key(keys.delivery_pk(attempt.delivery_id), keys.attempt_sk(attempt.number)),
+            "type": "attempt",
+            "expiresAt": self._expires_at(),
+            **to_attributes(attempt),
+        }
+
+    def put(self, attempts: Sequence[Attempt]) -> None:
+        self.table.batch_put([self.item(a) for a in attempts])
+
+
+class DeliveryListing:
+    """An endpoint's deliveries, newest first, from gsi1.
+
+    gsi1 holds, per delivery, either its listing entry (the payload or listing item:
+    the layout since issue 16's second round) or its head (written before): entries are
+    resolved to their heads with one BatchGetItem; heads are used as they are.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def _heads(self, entries: Sequence[Item], *, consistent: bool = True) -> list[Item]:
+        """The heads of these gsi1 items, in their order; an entry whose head does not
+        exist (dispatch stopped between its writes) is left out."""
+        wanted = [_delivery_id_of(e) for e in entries if e.get("type") != HEAD_TYPE]
+        found: dict[str, Item] = {}
+        if wanted:
+            heads = [_delivery_key(d) for d in dict.fromkeys(wanted)]
+            for item in self.table.batch_get(heads, consistent=consistent):
+                found[_delivery_id_of(item)] = item
+        out, seen = [], set()
+        for entry in entries:
+            delivery_id = _delivery_id_of(entry)
+            head = entry if entry.get("type") == HEAD_TYPE else found.get(delivery_id)
+            # A head of the earlier layout and a listing entry of a repeated dispatch
+            # may both name one delivery: it is listed once.
+            if head is not None and delivery_id not in seen:
+                seen.add(delivery_id)
+                out.append(head)
+        return out
+
+    def list_for_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        page_size: int = 20,
+        page_token: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        """A page of an endpoint's deliveries and the token of the next; `status` filters
+        heads in the query and listing entries once resolved (a page may hold fewer)."""
+        query = index_query("gsi1", keys.endpoint_deliveries_gsi1(endpoint_id), newest_first=True)
+        if status:
+            query = query.with_filter(
+                "#type <> :head OR #status = :status",
+                {":head": HEAD_TYPE, ":status": status},
+                {"#type": "type", "#status": "status"},
+            )
+        page = self.table.page(query, page_size=page_size, token=page_token)
+        heads = self._heads(page.items)
+        deliveries = [delivery_from_item(h) for h in heads]
+        if status:
+            deliveries = [d for d in deliveries if d.status == status]
+        return deliveries, page.next_token
+
+    def recent_outcomes(self, endpoint_id: str, limit: int = 100) -> list[bool]:
+        """Success flags of the endpoint's most recent attempts (up to `limit`), newest
+        delivery first, as its deliveries' heads imply them (`outcomes_of`): no write per
+        attempt. One Query of the endpoint's listing and one BatchGetItem of the heads it
+        names (a delivery has at least one attempt, so `limit` deliveries hold enough)."""
+        names = {f"#{a}": a for a in (*_OUTCOME_PROJECTION, "type", "pk")}
+        query = index_query(
+            "gsi1",
+            keys.endpoint_deliveries_gsi1(endpoint_id),
+            projection=", ".join(names),
+            names=names,
+            newest_first=True,
+        )
+        entries, _ = self.table.query(query, limit=limit)
+        out: list[bool] = []
+        for item in self._heads(entries, consistent=False):
+            status, count = str(item.get("status", "")), int(item.get("attempts", 0))
+            leased = "leaseMs" in item or _OLD_LEASE in item
+            out.extend(outcomes_of(status, count, in_flight=leased))
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+
 class DeliveryRepository:
-    """Deliveries (one per event and endpoint) and their attempts."""
+    """Deliveries (one per event and endpoint): the head, which every attempt rewrites
+    (claim, result), and, through its parts, the items written once (`bodies`), failed
+    attempts (`attempts`) and the endpoint's listing (`listing`).
+
+    Write units of a first-attempt success (issue 16): the bodies' items 1 + gsi1 1, the
+    head 1 + gsi3 1 at dispatch; the claim 1; the result 1 + gsi3 1 (leaving the due
+    index). The head is in no ALL-projected index, so no write of it is paid twice.
+    """
 
     def __init__(self, table: Table, retention_days: int) -> None:
         self.table = table
         self.retention_days = retention_days
+        self.bodies = DeliveryBodies(table, self._expires_at)
+        self.attempts = AttemptRepository(table, self._expires_at)
+        self.listing = DeliveryListing(table)
 
     def _expires_at(self) -> int:
         return clock.epoch() + self.retention_days * 86400
@@ -276,9 +470,7 @@ class DeliveryRepository:
     def _item(self, delivery: Delivery) -> Item:
         item = {
             **_delivery_key(delivery.id),
-            "type": "delivery",
-            "gsi1pk": keys.endpoint_deliveries_gsi1(delivery.endpoint_id),
-            "gsi1sk": keys.created_sort(delivery.created_at, delivery.id),
+            "type": HEAD_TYPE,
             "expiresAt": self._expires_at(),
             **to_attributes(delivery),
         }
@@ -289,24 +481,13 @@ class DeliveryRepository:
             item["gsi3sk"] = keys.created_sort(delivery.created_at, delivery.id)
         return item
 
-    def _payload_item(self, delivery: Delivery) -> Item:
-        """The body, compressed (a large run resource shrinks several times), as base64
-        text: a binary attribute would reach the table's stream, whose decoding (the
-        outbox, runhook.dal.stream) expects none."""
-        return {
-            **_payload_key(delivery.id),
-            "type": "delivery-payload",
-            "body": base64.b64encode(zlib.compress(delivery.payload.encode(), 6)).decode(),
-            "expiresAt": self._expires_at(),
-        }
-
     def create(self, delivery: Delivery) -> bool:
         """Put a new delivery; False when one with this id exists already.
 
-        The payload item goes first and unconditionally (a repeated dispatch writes the
-        same bytes), so a head that exists always has its body.
+        The items written once go first, unconditionally (a repeated dispatch writes the
+        same bytes), so a head that exists always has its body and its listing entry.
         """
-        self.table.put(self._payload_item(delivery))
+        self.bodies.put([delivery])
         return self.table.put(self._item(delivery), condition="attribute_not_exists(pk)")
 
     def create_many(self, deliveries: Sequence[Delivery]) -> bool:
@@ -321,7 +502,7 @@ class DeliveryRepository:
             return False
         if len(deliveries) == 1:
             return self.create(deliveries[0])
-        self.table.batch_put([self._payload_item(d) for d in deliveries])
+        self.bodies.put(deliveries)
         try:
             self.table.transact_write(
                 [Put(self._item(d), "attribute_not_exists(pk)") for d in deliveries]
@@ -350,20 +531,28 @@ class DeliveryRepository:
             attempts.setdefault(delivery.success_attempt.number, delivery.success_attempt)
         return delivery.with_attempts([attempts[n] for n in sorted(attempts)])
 
+    # The parts' calls, kept here for the callers that hold a DeliveryRepository (the
+    # sender, the endpoint service, the unit tests' fakes): one object to pass around.
     def payloads(self, delivery_ids: Sequence[str]) -> dict[str, str]:
-        """The bodies of these deliveries (one BatchGetItem, consistent: the sender may read
-        right after dispatch); deliveries written before issue 16 have none here."""
-        if not delivery_ids:
-            return {}
-        items = self.table.batch_get(
-            [_payload_key(d) for d in dict.fromkeys(delivery_ids)], consistent=True
+        return self.bodies.payloads(delivery_ids)
+
+    def put_attempts(self, attempts: Sequence[Attempt]) -> None:
+        self.attempts.put(attempts)
+
+    def list_for_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        page_size: int = 20,
+        page_token: str | None = None,
+    ) -> tuple[list[Delivery], str | None]:
+        return self.listing.list_for_endpoint(
+            endpoint_id, status=status, page_size=page_size, page_token=page_token
         )
-        return {
-            str(i["pk"]).removeprefix(keys.delivery_pk("")): zlib.decompress(
-                base64.b64decode(str(i["body"]))
-            ).decode()
-            for i in items
-        }
+
+    def recent_outcomes(self, endpoint_id: str, limit: int = 100) -> list[bool]:
+        return self.listing.recent_outcomes(endpoint_id, limit)
 
     def claim(
         self, delivery_id: str, gen: int, *, now: float, lease_seconds: float
@@ -479,23 +668,6 @@ class DeliveryRepository:
         )
         return delivery_from_item(item) if item else None
 
-    def list_for_endpoint(
-        self,
-        endpoint_id: str,
-        *,
-        status: DeliveryStatus | None = None,
-        page_size: int = 20,
-        page_token: str | None = None,
-    ) -> tuple[list[Delivery], str | None]:
-        """An endpoint's deliveries, newest first (GSI1), with a status filter and a cursor."""
-        query = index_query("gsi1", keys.endpoint_deliveries_gsi1(endpoint_id), newest_first=True)
-        if status:
-            query = query.with_filter(
-                "#status = :status", {":status": status}, {"#status": "status"}
-            )
-        page = self.table.page(query, page_size=page_size, token=page_token)
-        return [delivery_from_item(i) for i in page.items], page.next_token
-
     def due(self, *, due_before: str) -> Iterator[DueDelivery]:
         """Pending deliveries whose next attempt was due before `due_before`: one Query per
         shard of the sparse due index (never a Scan)."""
@@ -521,43 +693,6 @@ class DeliveryRepository:
                     due_at=str(item["gsi3sk"]).rsplit("#", 1)[0],
                     lease_until_ms=int(lease) if lease is not None else None,
                 )
-
-    # -- attempts ------------------------------------------------------------------------
-    def _attempt_item(self, attempt: Attempt) -> Item:
-        """A failed attempt: not indexed (one write unit; the success rate is read from
-        the deliveries, `recent_outcomes`)."""
-        return {
-            **key(keys.delivery_pk(attempt.delivery_id), keys.attempt_sk(attempt.number)),
-            "type": "attempt",
-            "expiresAt": self._expires_at(),
-            **to_attributes(attempt),
-        }
-
-    def put_attempts(self, attempts: Sequence[Attempt]) -> None:
-        self.table.batch_put([self._attempt_item(a) for a in attempts])
-
-    def recent_outcomes(self, endpoint_id: str, limit: int = 100) -> list[bool]:
-        """Success flags of the endpoint's most recent attempts (up to `limit`), newest
-        delivery first, as its deliveries' heads imply them (`outcomes_of`): no write per
-        attempt. One Query of the endpoint's deliveries (a delivery has at least one
-        attempt, so `limit` deliveries hold enough)."""
-        names = {f"#{a}": a for a in _OUTCOME_PROJECTION}
-        query = index_query(
-            "gsi1",
-            keys.endpoint_deliveries_gsi1(endpoint_id),
-            projection=", ".join(names),
-            names=names,
-            newest_first=True,
-        )
-        items, _ = self.table.query(query, limit=limit)
-        out: list[bool] = []
-        for item in items:
-            status, count = str(item.get("status", "")), int(item.get("attempts", 0))
-            leased = "leaseMs" in item or _OLD_LEASE in item
-            out.extend(outcomes_of(status, count, in_flight=leased))
-            if len(out) >= limit:
-                break
-        return out[:limit]
 
 
 class WebhookRepository:

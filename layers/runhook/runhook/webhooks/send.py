@@ -450,11 +450,11 @@ class Sender:
         workers = max(1, min(self.max_workers, len(records))) + 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
             bodies = pool.submit(self._bodies, records)
-            outcomes = list(pool.map(lambda r: self._safe_process(r, cache, bodies), records))
-            # Record before release: a failed attempt's item, then the delivery's state (a
-            # success rides on that update), and only then does its message become visible
-            # again (or move to the DLQ).
-            list(pool.map(self._safe_settle, outcomes))
+            # Each message is settled by the thread that sent it, as soon as it is sent: a
+            # fast delivery's result is not held behind the batch's slowest claim or POST.
+            outcomes = list(
+                pool.map(lambda r: self._settled(self._safe_process(r, cache, bodies)), records)
+            )
         report.disabled_endpoints = self.health.record(outcomes, cache)
         report.failed_message_ids = [o.message_id for o in outcomes if o.retry]
         report.outcomes = [o.note for o in outcomes]
@@ -471,14 +471,18 @@ class Sender:
             return {}
 
     @staticmethod
-    def _safe_settle(outcome: _Outcome) -> None:
+    def _settled(outcome: _Outcome) -> _Outcome:
+        """Record before release: a failed attempt's item, then the delivery's state (a
+        success rides on that update), and only then does its message become visible
+        again (or move to the DLQ)."""
         if outcome.settle is None:
-            return
+            return outcome
         try:
             outcome.settle()
         except Exception:
             log.exception("could not record delivery message %s", outcome.message_id)
             outcome.retry = True
+        return outcome
 
     def _safe_process(
         self, record: Record, cache: _EndpointCache, bodies: Future[dict[str, str]]
