@@ -69,7 +69,7 @@ def test_payload_size_counts_entries_and_chunks() -> None:
 
 
 def test_priced_call_reads_units_items_and_chunks_from_the_response() -> None:
-    transact = {"TransactItems": [{"Put": {}}, {"Update": {}}]}
+    transact: dict[str, object] = {"TransactItems": [{"Put": {}}, {"Update": {}}]}
     reported = calls.priced_call(
         "dynamodb",
         "TransactWriteItems",
