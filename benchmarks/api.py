@@ -55,43 +55,67 @@ def _load(config: dict[str, Any], java_pid: int | None = None) -> dict[str, Any]
     return result
 
 
-# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
 def run(quick: bool = False) -> list[Table]:
     seconds = 4.0 if quick else 8.0
     concurrency = 8
+    results, boot = _measure(seconds, concurrency)
+    return [_table(seconds, concurrency, results, boot)]
+
+
+def _measure(seconds: float, concurrency: int) -> tuple[dict[str, dict[str, Any]], float]:
+    """Every row's load result by key, and the local cloud's boot time in seconds."""
     recorder = CallRecorder()
     recorder.keep_params = {"TransactWriteItems"}
     recorder.keep_limit = 200
-    results: dict[str, dict[str, Any]] = {}
     with BenchCloud(recorder=recorder) as bench:
         task_id = bench.create_task(parked_task())
         api = {"mode": "api", "base": bench.base_url, "key": bench.api_key, "task": task_id}
         _load({**api, "clients": 4, "seconds": 2.0, "mix": "mixed"})  # warm-up
-        templates = [
-            t for name, params in recorder.kept if (t := make_template(params)) is not None
-        ]
-        recorder.keep_params = set()
-        if not templates:
-            raise RuntimeError("no create-run transaction was captured during the warm-up")
         raw = {
             "mode": "dynamodb",
             "endpoint": bench.cloud.dynamodb_endpoint,
             "region": bench.cloud.region,
-            "templates": templates[:50],
+            "templates": _captured_templates(recorder)[:50],
         }
-        java = bench.cloud.java_pid
-        # Alternate ours and the baseline so both see similar background load.
-        results["post1"] = _load({**api, "clients": 1, "seconds": seconds, "mix": "post"}, java)
-        results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds}, java)
-        results["postN"] = _load(
-            {**api, "clients": concurrency, "seconds": seconds, "mix": "post"}, java
-        )
-        results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds}, java)
-        results["mixedN"] = _load(
-            {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}, java
-        )
+        results = _alternate_loads(api, raw, seconds, concurrency, bench.cloud.java_pid)
         boot = bench.boot_seconds
+    return results, boot
 
+
+def _captured_templates(recorder: CallRecorder) -> list[str]:
+    """The create-run transactions the warm-up sent, as the baseline's templates; stops
+    keeping requests, so the measured rows do not pay for it."""
+    templates = [t for name, params in recorder.kept if (t := make_template(params)) is not None]
+    recorder.keep_params = set()
+    if not templates:
+        raise RuntimeError("no create-run transaction was captured during the warm-up")
+    return templates
+
+
+def _alternate_loads(
+    api: dict[str, Any],
+    raw: dict[str, Any],
+    seconds: float,
+    concurrency: int,
+    java: int | None,
+) -> dict[str, dict[str, Any]]:
+    """Ours and the baseline alternate, so both see similar background load."""
+    results: dict[str, dict[str, Any]] = {}
+    results["post1"] = _load({**api, "clients": 1, "seconds": seconds, "mix": "post"}, java)
+    results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds}, java)
+    results["postN"] = _load(
+        {**api, "clients": concurrency, "seconds": seconds, "mix": "post"}, java
+    )
+    results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds}, java)
+    results["mixedN"] = _load(
+        {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}, java
+    )
+    return results
+
+
+def _table(
+    seconds: float, concurrency: int, results: dict[str, dict[str, Any]], boot: float
+) -> Table:
     table = Table(
         title=f"2. API over HTTP on the local cloud ({seconds:.0f} s per row)",
         columns=[
@@ -107,51 +131,18 @@ def run(quick: bool = False) -> list[Table]:
             "CPU ms/req: cloud, JVM, client",
         ],
     )
-
-    def add(
-        label: str, clients: int, result: dict[str, Any], op: str | None, base: str | None
-    ) -> None:
-        ops: dict[str, list[float]] = result["ops"]
-        values = ops[op] if op else [v for vs in ops.values() for v in vs]
-        summary = stats.summarize(values)
-        throughput = stats.rate(summary.n, float(result["elapsed"]))
-        errors = sum(n for key, n in result["errors"].items() if op is None or key.startswith(op))
-        cpu = "-"
-        if op is None or (op == "POST run" and len(result["ops"]) == 1):
-            total = sum(len(v) for v in ops.values())
-            parts = [
-                result["cpu"][k] * 1000 / total if total else float("nan")
-                for k in ("cloud", "jvm", "client")
-            ]
-            cpu = ", ".join(ms(v, 0) for v in parts)
-        versus = "-"
-        if base:
-            other = results[base]
-            other_rate = stats.rate(
-                len(other["ops"]["TransactWriteItems"]), float(other["elapsed"])
-            )
-            versus = times(stats.ratio(throughput, other_rate))
-        table.add(
-            label,
-            clients,
-            summary.n,
-            per_second(throughput),
-            ms(summary.p50),
-            ms(summary.p95),
-            ms(summary.p99),
-            errors,
-            versus,
-            cpu,
-        )
-
-    add("API: POST run", 1, results["post1"], "POST run", "raw1")
-    add("API: POST run", concurrency, results["postN"], "POST run", "rawN")
-    add("API: POST run + GET run + GET logs (all)", concurrency, results["mixedN"], None, None)
-    add("  of which POST run", concurrency, results["mixedN"], "POST run", None)
-    add("  of which GET run", concurrency, results["mixedN"], "GET run", None)
-    add("  of which GET logs", concurrency, results["mixedN"], "GET logs", None)
-    add("baseline: TransactWriteItems → DynamoDB Local", 1, results["raw1"], None, None)
-    add("baseline: TransactWriteItems → DynamoDB Local", concurrency, results["rawN"], None, None)
+    mixed = results["mixedN"]
+    raw = "baseline: TransactWriteItems → DynamoDB Local"
+    _add_row(table, results, "API: POST run", 1, results["post1"], "POST run", "raw1")
+    _add_row(table, results, "API: POST run", concurrency, results["postN"], "POST run", "rawN")
+    _add_row(
+        table, results, "API: POST run + GET run + GET logs (all)", concurrency, mixed, None, None
+    )
+    _add_row(table, results, "  of which POST run", concurrency, mixed, "POST run", None)
+    _add_row(table, results, "  of which GET run", concurrency, mixed, "GET run", None)
+    _add_row(table, results, "  of which GET logs", concurrency, mixed, "GET logs", None)
+    _add_row(table, results, raw, 1, results["raw1"], None, None)
+    _add_row(table, results, raw, concurrency, results["rawN"], None, None)
     table.notes.append(
         "The API (uvicorn serving the same FastAPI app as the Lambda), the AWS dispatcher, moto, "
         "the handlers and the load generator share this machine's CPUs; the API runs in the "
@@ -170,4 +161,52 @@ def run(quick: bool = False) -> list[Table]:
         "included)."
     )
     table.notes.append(f"local cloud boot: {boot:.1f} s (not in any figure)")
-    return [table]
+    return table
+
+
+def _add_row(
+    table: Table,
+    results: dict[str, dict[str, Any]],
+    label: str,
+    clients: int,
+    result: dict[str, Any],
+    op: str | None,
+    base: str | None,
+) -> None:
+    """One row: `op`'s requests of `result` (all of them if None), against `base`'s rate."""
+    ops: dict[str, list[float]] = result["ops"]
+    values = ops[op] if op else [v for vs in ops.values() for v in vs]
+    summary = stats.summarize(values)
+    throughput = stats.rate(summary.n, float(result["elapsed"]))
+    errors = sum(n for key, n in result["errors"].items() if op is None or key.startswith(op))
+    versus = "-"
+    if base:
+        other = results[base]
+        other_rate = stats.rate(len(other["ops"]["TransactWriteItems"]), float(other["elapsed"]))
+        versus = times(stats.ratio(throughput, other_rate))
+    table.add(
+        label,
+        clients,
+        summary.n,
+        per_second(throughput),
+        ms(summary.p50),
+        ms(summary.p95),
+        ms(summary.p99),
+        errors,
+        versus,
+        _cpu_per_request(result, op),
+    )
+
+
+def _cpu_per_request(result: dict[str, Any], op: str | None) -> str:
+    """CPU ms per request of the cloud, the JVM and the client, or "-" where the row's
+    CPU time is shared with other operations (the mixed row's parts)."""
+    ops: dict[str, list[float]] = result["ops"]
+    if not (op is None or (op == "POST run" and len(ops) == 1)):
+        return "-"
+    total = sum(len(v) for v in ops.values())
+    parts = [
+        result["cpu"][k] * 1000 / total if total else float("nan")
+        for k in ("cloud", "jvm", "client")
+    ]
+    return ", ".join(ms(v, 0) for v in parts)

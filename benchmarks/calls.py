@@ -6,7 +6,8 @@ All of the local cloud's handlers run in one process, so one recorder sees every
   created afterwards (runhook's, the local cloud's, moto's Step Functions interpreter's)
   gets two event handlers: ``before-parameter-build`` (asks DynamoDB for
   ``ReturnConsumedCapacity=INDEXES`` and remembers the request) and ``after-call`` (records
-  a `Call`). Install it before the cloud starts.
+  a `Call`, priced from the response by the pure `priced_call`). Install it before the
+  cloud starts.
 - `wrap_registry` times every Lambda invocation of the local cloud (`Invocation`) and marks
   the calls made inside it; `asgi` wraps the API app (`ApiRequest`, one per API Gateway
   request) the same way.
@@ -15,7 +16,7 @@ All of the local cloud's handlers run in one process, so one recorder sees every
   benchmark itself makes (inside `ignored()`, or API requests with the `IGNORE_HEADER`)
   are origin ``driver``. Neither is billed.
 
-The aggregation helpers at the bottom are pure (unit-tested).
+The pricing and aggregation helpers (the section before the recorder) are pure (unit-tested).
 """
 
 from __future__ import annotations
@@ -339,6 +340,78 @@ def state_transitions(history: Iterable[Mapping[str, Any]]) -> int:
     return sum(1 for event in history if str(event.get("type", "")).endswith("StateEntered"))
 
 
+def put_events_sources(service: str, operation: str, params: Mapping[str, Any]) -> str:
+    """The sources of a PutEvents' entries, comma-joined: `classify` tells the emulated
+    Step Functions status-change events (local only) from runhook's own by them."""
+    if service == "events" and operation == "PutEvents":
+        return ",".join(sorted({str(e.get("Source", "")) for e in params.get("Entries") or []}))
+    return ""
+
+
+def dynamodb_units(
+    operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any]
+) -> tuple[float, float, bool, int]:
+    """(read units, write units, reported by DynamoDB?, items written) of one DynamoDB call.
+
+    A refused write reports no capacity, so its units are the documented minimum; a read
+    without a report counts as half a unit, the least a read is billed.
+    """
+    consumed = parsed.get("ConsumedCapacity")
+    units = capacity(consumed)
+    reported = consumed is not None
+    if operation in DYNAMODB_WRITES:
+        items = write_items(operation, params)
+        return 0.0, units if reported else refused_write_units(operation, items), reported, items
+    if operation in DYNAMODB_READS:
+        return units if reported else 0.5, 0.0, reported, 0
+    return 0.0, 0.0, reported, 0
+
+
+def received_messages(parsed: Mapping[str, Any]) -> tuple[int, int]:
+    """(messages, billing chunks of their bodies) of a successful SQS ReceiveMessage."""
+    messages = parsed.get("Messages") or []
+    size = sum(len(str(m.get("Body", "")).encode()) for m in messages)
+    return len(messages), chunks(size)
+
+
+def priced_call(
+    service: str,
+    operation: str,
+    params: Mapping[str, Any],
+    parsed: Mapping[str, Any],
+    *,
+    status: int,
+    origin: str,
+    detail: str = "",
+) -> Call:
+    """The `Call` of one botocore response, with every field the bill is made of."""
+    ok = status < 300
+    error_code = None if ok else str((parsed.get("Error") or {}).get("Code", status))
+    read = write = 0.0
+    reported = False
+    items, chunk_count = payload_size(service, operation, params)
+    if service == "dynamodb":
+        read, write, reported, items = dynamodb_units(operation, params, parsed)
+    returned = None
+    if service == "sqs" and operation == "ReceiveMessage" and ok:
+        returned, chunk_count = received_messages(parsed)
+    return Call(
+        service=service,
+        operation=operation,
+        origin=origin,
+        ok=ok,
+        error_code=error_code,
+        read_units=read,
+        write_units=write,
+        capacity_reported=reported,
+        items=items,
+        chunks=chunk_count,
+        returned=returned,
+        detail=detail,
+        at=time.monotonic(),
+    )
+
+
 # -- the recorder ------------------------------------------------------------------------------
 
 
@@ -352,7 +425,6 @@ def _created_by_moto_stepfunctions() -> bool:
     return False
 
 
-# Over ~250 lines on purpose: the recorder is one botocore event-hook lifecycle (install, record, attribute, report) whose state is shared by every hook.
 class CallRecorder:
     """Records AWS calls, Lambda invocations and API requests while `recording()`."""
 
@@ -446,7 +518,6 @@ class CallRecorder:
             with self._lock:
                 self.kept.append((model.name, json.loads(json.dumps(params, default=str))))
 
-    # Long on purpose: one botocore after-call hook reads every priced field of every recorded call (units, bytes, items) in one pass.
     def _after(
         self,
         http_response: Any,
@@ -460,15 +531,7 @@ class CallRecorder:
         if not self._on or not isinstance(context, dict) or "bench_params" not in context:
             return
         params: Mapping[str, Any] = context["bench_params"]
-        operation = model.name
-        status = getattr(http_response, "status_code", 200)
-        ok = status < 300
-        error_code = None if ok else str((parsed.get("Error") or {}).get("Code", status))
-        detail = ""
-        if service == "events" and operation == "PutEvents":
-            detail = ",".join(
-                sorted({str(e.get("Source", "")) for e in params.get("Entries") or []})
-            )
+        detail = put_events_sources(service, model.name, params)
         call_origin = classify(
             ignored=bool(context.get("bench_ignored")),
             client_origin=origin,
@@ -477,44 +540,20 @@ class CallRecorder:
             queue_url=str(params.get("QueueUrl", "")),
             detail=detail,
         )
-        read = write = 0.0
-        reported = False
-        items, chunk_count = payload_size(service, operation, params)
-        if service == "dynamodb":
-            consumed = parsed.get("ConsumedCapacity")
-            units = capacity(consumed)
-            reported = consumed is not None
-            if operation in DYNAMODB_WRITES:
-                items = write_items(operation, params)
-                write = units if reported else refused_write_units(operation, items)
-            elif operation in DYNAMODB_READS:
-                read = units if reported else 0.5
-        returned = None
-        if service == "sqs" and operation == "ReceiveMessage" and ok:
-            messages = parsed.get("Messages") or []
-            returned = len(messages)
-            size = sum(len(str(m.get("Body", "")).encode()) for m in messages)
-            chunk_count = chunks(size)
-        call = Call(
-            service=service,
-            operation=operation,
+        call = priced_call(
+            service,
+            model.name,
+            params,
+            parsed,
+            status=getattr(http_response, "status_code", 200),
             origin=call_origin,
-            ok=ok,
-            error_code=error_code,
-            read_units=read,
-            write_units=write,
-            capacity_reported=reported,
-            items=items,
-            chunks=chunk_count,
-            returned=returned,
             detail=detail,
-            at=time.monotonic(),
         )
         with self._lock:
             if not self._on:
                 return
             self._data.calls.append(call)
-            if call_origin not in UNBILLED_ORIGINS and returned != 0:
+            if call_origin not in UNBILLED_ORIGINS and call.returned != 0:
                 self.last_activity = call.at
 
     # -- Lambda invocations and API requests ------------------------------------------------

@@ -252,10 +252,13 @@ def measure(rounds: int, seed: int = 7) -> list[Subject]:
     return items
 
 
-# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
 def run(quick: bool = False) -> list[Table]:
     rounds = 7  # the brief: a median of at least 7 (quick changes nothing here)
-    items = measure(rounds)
+    return [_table(rounds, measure(rounds))]
+
+
+def _table(rounds: int, items: list[Subject]) -> Table:
+    """The functions first, each beside its baseline, then the baselines on their own."""
     by_name = {s.name: s for s in items}
     table = Table(
         title=f"1. Cold-start proxy: import + init of each handler in a fresh interpreter "
@@ -275,31 +278,36 @@ def run(quick: bool = False) -> list[Table]:
             "CPU ratio",
         ],
     )
-
-    def row(subject: Subject, base: Subject | None) -> None:
-        value, cpu = stats.median(subject.samples), stats.median(subject.cpu)
-        table.add(
-            subject.name,
-            (f"{subject.memory_mb} MB" if subject.memory_mb else "-")
-            + (" (image)" if subject.image else ""),
-            ms(value, 0),
-            ms(cpu, 0),
-            ms(min(subject.samples), 0),
-            ms(stats.median(subject.wall), 0),
-            subject.modules,
-            base.name.removeprefix("baseline: ") if base else "-",
-            ms(stats.median(base.samples), 0) if base else "-",
-            ms(stats.median(base.cpu), 0) if base else "-",
-            times(stats.ratio(value, stats.median(base.samples))) if base else "-",
-            times(stats.ratio(cpu, stats.median(base.cpu))) if base else "-",
-        )
-
     for subject in items:
         if subject.baseline is not None:
-            row(subject, by_name[subject.baseline])
+            _add_row(table, subject, by_name[subject.baseline])
     for subject in items:
         if subject.baseline is None:
-            row(subject, None)
+            _add_row(table, subject, None)
+    _add_notes(table, items)
+    return table
+
+
+def _add_row(table: Table, subject: Subject, base: Subject | None) -> None:
+    value, cpu = stats.median(subject.samples), stats.median(subject.cpu)
+    table.add(
+        subject.name,
+        (f"{subject.memory_mb} MB" if subject.memory_mb else "-")
+        + (" (image)" if subject.image else ""),
+        ms(value, 0),
+        ms(cpu, 0),
+        ms(min(subject.samples), 0),
+        ms(stats.median(subject.wall), 0),
+        subject.modules,
+        base.name.removeprefix("baseline: ") if base else "-",
+        ms(stats.median(base.samples), 0) if base else "-",
+        ms(stats.median(base.cpu), 0) if base else "-",
+        times(stats.ratio(value, stats.median(base.samples))) if base else "-",
+        times(stats.ratio(cpu, stats.median(base.cpu))) if base else "-",
+    )
+
+
+def _add_notes(table: Table, items: list[Subject]) -> None:
     leaking = [s.name for s in items if s.baseline and "Api" not in s.name and s.web]
     table.notes.append(
         "init ms: wall time to import the handler module (module-level init included), "
@@ -315,4 +323,3 @@ def run(quick: bool = False) -> list[Table]:
         "Worker functions importing a web framework: "
         + (", ".join(leaking) if leaking else "none (tests/template/test_handlers.py guards it)")
     )
-    return [table]

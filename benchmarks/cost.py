@@ -181,15 +181,43 @@ def measure(repeats: int) -> list[Scenario]:
     return scenarios
 
 
-# Long on purpose: one row builder per column of the printed table, kept beside the header it fills.
+_SERVICE_NAMES = {
+    "stepfunctions": "Step Functions",
+    "dynamodb": "DynamoDB",
+    "events": "EventBridge",
+}
+
+_PerOperation = dict[tuple[str, str], dict[str, float]]
+
+
 def _calls_table(scenarios: list[Scenario]) -> Table:
     columns = ["service", "operation"] + [f"{s.key}: per run" for s in scenarios]
     table = Table(
         title="5a. Cost model: AWS calls per run, by service and operation (mean of the runs)",
         columns=columns,
     )
-    per: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    units: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    _add_operation_rows(table, scenarios)
+    _add_usage_rows(table, scenarios)
+    table.notes.append(
+        "Scenarios: " + "; ".join(s.label for s in scenarios) + ". Webhook endpoint: one, "
+        "subscribed to every event, at a local receiver answering 204."
+    )
+    table.notes.append(
+        "Left out as local-only: the SQS shim queues standing in for EventBridge → Lambda "
+        "targets, the emulated Step Functions status-change events, and the benchmark's own "
+        "reads. Durations: wall time of each invocation in the local cloud on this machine "
+        "(x86, Python 3.11, shared CPUs) as a proxy for arm64 Lambda's billed duration."
+    )
+    return table
+
+
+def _per_run_by_operation(scenarios: list[Scenario]) -> tuple[_PerOperation, _PerOperation]:
+    """(calls, capacity units) per run of each (service, operation), by scenario key.
+
+    Empty SQS receives are left out of the calls: idle polling is a cost of the queue.
+    """
+    per: _PerOperation = defaultdict(dict)
+    units: _PerOperation = defaultdict(dict)
     for scenario in scenarios:
         totals: dict[tuple[str, str], float] = defaultdict(float)
         capacity: dict[tuple[str, str], float] = defaultdict(float)
@@ -202,7 +230,12 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
         for key, value in totals.items():
             per[key][scenario.key] = value / runs
             units[key][scenario.key] = capacity[key] / runs
-    names = {"stepfunctions": "Step Functions", "dynamodb": "DynamoDB", "events": "EventBridge"}
+    return per, units
+
+
+def _add_operation_rows(table: Table, scenarios: list[Scenario]) -> None:
+    """One row per (service, operation); DynamoDB's cells also give the capacity units."""
+    per, units = _per_run_by_operation(scenarios)
     for (service, operation), values in sorted(per.items()):
         note = ""
         if service == "lambda" and operation == "Invoke":
@@ -217,10 +250,14 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
         else:
             cells = [_num(values.get(s.key, 0.0)) for s in scenarios]
         table.add(
-            names.get(service, service.upper() if service in {"sqs"} else service),
+            _SERVICE_NAMES.get(service, service.upper() if service in {"sqs"} else service),
             operation + note,
             *cells,
         )
+
+
+def _add_usage_rows(table: Table, scenarios: list[Scenario]) -> None:
+    """The "=" rows: each scenario's mean billed usage, then invocations by function."""
 
     def row(label: str, value: Callable[[Scenario, Usage], str]) -> None:
         table.add("=", label, *[value(s, s.mean()) for s in scenarios])
@@ -247,17 +284,6 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
     table.add("=", "  api: requests x p50 ms", *[_api(s) for s in scenarios])
     row("Lambda GB-seconds", lambda s, u: f"{u.lambda_gb_seconds:.4f}")
     row("log bytes (CloudWatch Logs)", lambda s, u: f"{u.log_bytes:,}")
-    table.notes.append(
-        "Scenarios: " + "; ".join(s.label for s in scenarios) + ". Webhook endpoint: one, "
-        "subscribed to every event, at a local receiver answering 204."
-    )
-    table.notes.append(
-        "Left out as local-only: the SQS shim queues standing in for EventBridge → Lambda "
-        "targets, the emulated Step Functions status-change events, and the benchmark's own "
-        "reads. Durations: wall time of each invocation in the local cloud on this machine "
-        "(x86, Python 3.11, shared CPUs) as a proxy for arm64 Lambda's billed duration."
-    )
-    return table
 
 
 def _num(value: float) -> str:

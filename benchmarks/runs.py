@@ -78,22 +78,19 @@ def _time_run(bench: BenchCloud, task_id: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-# Long on purpose: one benchmark's steps in the order they run and print (setup, baseline, measurement, table); splitting it would scatter the table's rows.
+_Row = tuple[str, list[float], str, list[float]]  # task, its wall ms, baseline, its wall ms
+
+
 def run(quick: bool = False) -> list[Table]:
     repeats = 3 if quick else 5
-    rows: list[tuple[str, list[float], str, list[float]]] = []
+    return [_table(repeats, _measure(repeats))]
+
+
+def _measure(repeats: int) -> list[_Row]:
+    rows: list[_Row] = []
     with BenchCloud() as bench:
-        cloud = bench.cloud
-        cloud.register_function(NOOP, _noop)
-        sfn = cloud.client("stepfunctions")
-        arn = cloud.function_arn(NOOP)
-        machines = {}
-        for label, wait in (("compute", None), ("wait", 2)):
-            machines[label] = sfn.create_state_machine(
-                name=f"runhook-bench-{label}-{uuid.uuid4().hex[:6]}",
-                definition=json.dumps(_baseline_machine(arn, wait)),
-                roleArn=ROLE,
-            )["stateMachineArn"]
+        sfn = bench.cloud.client("stepfunctions")
+        machines = _baseline_machines(bench, sfn)
         cases = [
             ("5 compute steps", bench.create_task(compute_task(5)), "compute", "Task → Done"),
             (
@@ -104,15 +101,41 @@ def run(quick: bool = False) -> list[Table]:
             ),
         ]
         for label, task_id, machine, shape in cases:
-            _time_run(bench, task_id)  # warm-up: imports the handlers
-            _time_execution(sfn, machines[machine])
-            ours: list[float] = []
-            base: list[float] = []
-            for _ in range(repeats):  # interleaved, so both see the same load
-                ours.append(_time_run(bench, task_id))
-                base.append(_time_execution(sfn, machines[machine]))
+            ours, base = _interleaved(bench, sfn, task_id, machines[machine], repeats)
             rows.append((label, ours, f"no-op Lambda machine ({shape})", base))
+    return rows
 
+
+def _baseline_machines(bench: BenchCloud, sfn: Any) -> dict[str, str]:
+    """The baseline state machines' ARNs by shape ("compute", "wait"), over a no-op Lambda."""
+    cloud = bench.cloud
+    cloud.register_function(NOOP, _noop)
+    arn = cloud.function_arn(NOOP)
+    machines = {}
+    for label, wait in (("compute", None), ("wait", 2)):
+        machines[label] = sfn.create_state_machine(
+            name=f"runhook-bench-{label}-{uuid.uuid4().hex[:6]}",
+            definition=json.dumps(_baseline_machine(arn, wait)),
+            roleArn=ROLE,
+        )["stateMachineArn"]
+    return machines
+
+
+def _interleaved(
+    bench: BenchCloud, sfn: Any, task_id: str, machine: str, repeats: int
+) -> tuple[list[float], list[float]]:
+    """(our runs' wall ms, the baseline's), one of each in turn so both see the same load."""
+    _time_run(bench, task_id)  # warm-up: imports the handlers
+    _time_execution(sfn, machine)
+    ours: list[float] = []
+    base: list[float] = []
+    for _ in range(repeats):
+        ours.append(_time_run(bench, task_id))
+        base.append(_time_execution(sfn, machine))
+    return ours, base
+
+
+def _table(repeats: int, rows: list[_Row]) -> Table:
     table = Table(
         title=f"4. Run execution, end to end on the local cloud (one run at a time, {repeats} runs)",
         columns=[
@@ -146,4 +169,4 @@ def run(quick: bool = False) -> list[Table]:
         "Everything (API, moto's interpreter, handlers, DynamoDB Local's JVM) shares this "
         "machine's CPUs; on AWS each piece has its own."
     )
-    return [table]
+    return table

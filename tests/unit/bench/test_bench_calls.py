@@ -68,6 +68,49 @@ def test_payload_size_counts_entries_and_chunks() -> None:
     assert calls.payload_size("dynamodb", "GetItem", {}) == (0, 1)
 
 
+def test_priced_call_reads_units_items_and_chunks_from_the_response() -> None:
+    transact: dict[str, object] = {"TransactItems": [{"Put": {}}, {"Update": {}}]}
+    reported = calls.priced_call(
+        "dynamodb",
+        "TransactWriteItems",
+        transact,
+        {"ConsumedCapacity": [{"CapacityUnits": 4.0}, {"CapacityUnits": 2.0}]},
+        status=200,
+        origin=calls.FUNCTION,
+    )
+    assert (reported.write_units, reported.read_units, reported.items) == (6.0, 0.0, 2)
+    assert reported.capacity_reported and reported.ok and reported.origin == calls.FUNCTION
+    refused = calls.priced_call(
+        "dynamodb",
+        "TransactWriteItems",
+        transact,
+        {"Error": {"Code": "TransactionCanceledException"}},
+        status=400,
+        origin=calls.API,
+    )
+    assert (refused.write_units, refused.items, refused.capacity_reported) == (4.0, 2, False)
+    assert not refused.ok and refused.error_code == "TransactionCanceledException"
+    read = calls.priced_call("dynamodb", "Query", {}, {}, status=200, origin=calls.API)
+    assert (read.read_units, read.write_units, read.items) == (0.5, 0.0, 0)
+    other = calls.priced_call("dynamodb", "DescribeTable", {}, {}, status=200, origin=calls.API)
+    assert (other.read_units, other.write_units, other.items) == (0.0, 0.0, 0)
+    body = "x" * (70 * 1024)
+    received = calls.priced_call(
+        "sqs",
+        "ReceiveMessage",
+        {"QueueUrl": "q"},
+        {"Messages": [{"Body": body}, {"Body": "y"}]},
+        status=200,
+        origin=calls.ESM,
+    )
+    assert (received.returned, received.chunks) == (2, 2)
+    failed = calls.priced_call("sqs", "ReceiveMessage", {}, {}, status=500, origin=calls.ESM)
+    assert failed.returned is None and failed.error_code == "500"
+    entries = {"Entries": [{"Source": "runhook", "Detail": "{}"}, {"Source": "aws.states"}]}
+    assert calls.put_events_sources("events", "PutEvents", entries) == "aws.states,runhook"
+    assert calls.put_events_sources("sqs", "SendMessage", entries) == ""
+
+
 def test_by_operation_leaves_out_local_and_driver_calls() -> None:
     recorded = [
         Call("dynamodb", "GetItem", calls.FUNCTION, read_units=0.5, capacity_reported=True),
