@@ -172,7 +172,10 @@ class FunctionRegistry:
     seam of invoker.py, chosen when the cloud is composed)."""
 
     def __init__(self) -> None:
+        from runhook_dev.devcloud import printguard
         from runhook_dev.devcloud.invoker import InProcessInvoker
+
+        printguard.install()  # handlers print (EMF) on threads: see printguard
 
         self._by_key: dict[str, LocalFunction] = {}
         self._lock = threading.Lock()
