@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from runhook_dev.devcloud import printguard
 from tests.support.browser import require_chromium
 from tests.support.loopback import Target
 from tests.support.orgs import Organizations
@@ -129,3 +130,10 @@ def site() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Handlers run on threads here (the local cloud, threaded tests) and Powertools prints
+    their EMF lines while pytest swaps sys.stdout at every capture boundary: on CPython 3.11
+    that can segfault the worker (see runhook_dev/devcloud/printguard.py)."""
+    printguard.install()
