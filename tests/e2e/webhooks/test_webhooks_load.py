@@ -17,7 +17,7 @@ EVENTS = 1000
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1080)
 def test_thousand_events_to_three_endpoints(org: Org, receivers: Any) -> None:
     targets: list[Receiver] = [receivers() for _ in range(3)]
     for receiver in targets:
@@ -29,11 +29,13 @@ def test_thousand_events_to_three_endpoints(org: Org, receivers: Any) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:  # PutEvents from several producers
         list(pool.map(org.bus.publish, chunks))
     published = time.time()
+    # A liveness bound, not a speed check (throughput is measured by `make bench`, table 3a):
+    # 3,000 deliveries take ~300 s on a quiet 2-core machine, bound by DynamoDB Local's writes.
     for receiver in targets:  # every run's event, not just EVENTS requests (retries count too)
-        receiver.wait_for(EVENTS, timeout=600)
+        receiver.wait_for(EVENTS, timeout=900)
         eventually(
             lambda r=receiver: {q.json["id"] for q in r.received()} >= run_ids,
-            timeout=600,
+            timeout=900,
             interval=0.5,
             message=lambda _: f"{len(run_ids)} runs published, not all delivered",
         )
