@@ -32,12 +32,15 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks import stats
 from benchmarks.calls import CallRecorder, Recording
 from benchmarks.localcloud import BenchCloud, Receiver, compute_task
 from benchmarks.table import Table, ms, per_second, times
+
+if TYPE_CHECKING:
+    from runhook.webhook_models import Delivery
 
 BATCH = 10
 WRU_SENDS = 50  # deliveries whose write units are counted (table 3c)
@@ -96,7 +99,6 @@ def _send_throughput(
     recording of the deliveries' creation and sending when `recorder` is given)."""
     from runhook import clock
     from runhook.adapters.deliveries import QueueMessage
-    from runhook.webhook_models import Delivery
 
     store = bench.container.webhooks.deliveries
 
@@ -111,16 +113,12 @@ def _send_throughput(
         run_id = str(uuid.uuid4())
         runs.add(run_id)
         did = str(uuid.uuid4())
-        payload = json.dumps({**body, "id": run_id}, separators=(",", ":"))
-        delivery = Delivery(
-            id=did,
-            org_id=bench.org_id,
-            endpoint_id=endpoint_id,
-            event_type="task-run.completed",
-            webhook_id=did,
-            payload=payload,
-            created_at=now,
-            updated_at=now,
+        delivery = _completed_delivery(
+            bench,
+            endpoint_id,
+            did,
+            {**body, "id": run_id},
+            now,
             run_id=run_id,
             task_id=str(body.get("taskId") or ""),
             sequence=3,
@@ -236,29 +234,43 @@ def _old_layout_writes(
     return recording
 
 
+def _completed_delivery(
+    bench: BenchCloud,
+    endpoint_id: str,
+    delivery_id: str,
+    body: dict[str, Any],
+    now: str,
+    **extra: Any,
+) -> Delivery:
+    """A `task-run.completed` delivery of `body` to the benchmark org's endpoint."""
+    from runhook.webhook_models import Delivery
+
+    return Delivery(
+        id=delivery_id,
+        org_id=bench.org_id,
+        endpoint_id=endpoint_id,
+        event_type="task-run.completed",
+        webhook_id=delivery_id,
+        payload=json.dumps(body, separators=(",", ":")),
+        created_at=now,
+        updated_at=now,
+        **extra,
+    )
+
+
 def _writes_ceiling(bench: BenchCloud, endpoint_id: str, body: dict[str, Any], count: int) -> float:
     """Deliveries/s DynamoDB Local allows the send path: only its two writes per delivery
     (the conditional claim, then the result's update), through the same repository and
     local endpoint, 10 threads per batch of 10, no reads and no POST."""
     from runhook import clock
-    from runhook.webhook_models import Attempt, Delivery
+    from runhook.webhook_models import Attempt
 
     store = bench.container.webhooks.deliveries
     now = clock.now_iso()
     created = []
     for _ in range(count):
         did = str(uuid.uuid4())
-        payload = json.dumps({**body, "id": did}, separators=(",", ":"))
-        delivery = Delivery(
-            id=did,
-            org_id=bench.org_id,
-            endpoint_id=endpoint_id,
-            event_type="task-run.completed",
-            webhook_id=did,
-            payload=payload,
-            created_at=now,
-            updated_at=now,
-        )
+        delivery = _completed_delivery(bench, endpoint_id, did, {**body, "id": did}, now)
         store.create(delivery)
         created.append(delivery)
 

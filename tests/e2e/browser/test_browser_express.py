@@ -18,6 +18,7 @@ import pytest
 
 from runhook.engine.steps.browser import procs
 from tests.e2e.engine.engine_e2e import Api
+from tests.support.browser import step_chromium_processes
 from tests.support.examples import load_example
 from tests.support.polling import eventually, poll
 
@@ -62,11 +63,7 @@ def test_cancel_ends_a_browser_step_on_express(browser_api: Api, site: Any) -> N
         timeout=RUN_TIMEOUT,
         message="the page never asked for /slow",
     )
-    sessions = {
-        p
-        for p in procs.processes_of("/usr/lib/chromium/chromium")
-        if "runhook-chromium-" in procs._cmdline(p)
-    }
+    sessions = step_chromium_processes()
     assert sessions, "no Chromium is running the step"
 
     cancelled_at = time.monotonic()

@@ -13,6 +13,7 @@ import pytest
 from runhook.clock import parse_iso
 from runhook.engine.steps.browser import procs
 from tests.e2e.engine.engine_e2e import Api
+from tests.support.browser import step_chromium_processes
 from tests.support.examples import load_example
 from tests.support.polling import eventually, poll
 
@@ -169,11 +170,7 @@ def test_cancel_stops_a_long_browser_step(browser_api: Api, site: Any) -> None:
         message="the page never asked for /slow",
     )
     assert "/slow" in site.requests[before:], "the page never asked for /slow"
-    sessions = {
-        p
-        for p in procs.processes_of("/usr/lib/chromium/chromium")
-        if "runhook-chromium-" in procs._cmdline(p)
-    }
+    sessions = step_chromium_processes()
     assert sessions, "no Chromium is running the step"
 
     cancelled_at = time.monotonic()
