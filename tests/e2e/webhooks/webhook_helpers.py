@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import httpx
 
+from runhook import run_events
 from tests.support.loopback import Answer, LoopbackServer, Request
 from tests.support.polling import eventually
 
@@ -155,9 +156,11 @@ def event(
         "occurredAt": "2025-10-14T18:22:03.481Z",
     }
     if event_type == "task-run.log":
+        entry_id = str(uuid.uuid4())
+        detail["eventId"] = run_events.log_event_id(run_id, entry_id)
         detail["logEntries"] = [
             {
-                "id": str(uuid.uuid4()),
+                "id": entry_id,
                 "timestamp": None,
                 "level": "info",
                 "message": "hi",
@@ -165,6 +168,9 @@ def event(
             }
         ]
     else:
+        # The outbox names every event (run_events): a PutEvents retried by a producer under
+        # load reaches the dispatcher twice with two bus ids but one eventId, one delivery.
+        detail["eventId"] = run_events.lifecycle_event_id(run_id, sequence, event_type)
         detail["run"] = run_resource(run_id, task_id, status)
     return event_type, detail
 
