@@ -38,7 +38,9 @@ def a_run(**changes: Any) -> Run:
     return run.model_copy(update=changes)
 
 
-def record(name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None) -> Any:
+def record(
+    name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None
+) -> dict[str, Any]:
     stream: dict[str, Any] = {"SequenceNumber": "000000000000000000001"}
     if new is not None:
         stream["NewImage"] = serialize(new)
