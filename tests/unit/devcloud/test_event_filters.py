@@ -13,15 +13,17 @@ from runhook_dev.devcloud.event_filters import (
     RecordFilter,
     compile_filter_criteria,
 )
+from runhook_dev.devcloud.registry import FunctionRegistry
+from runhook_dev.devcloud.streams import Checkpoints, StreamEventSource, StreamSourceSpec
 
 
 def criteria(*patterns: dict[str, Any]) -> dict[str, Any]:
     return {"Filters": [{"Pattern": json.dumps(p)} for p in patterns]}
 
 
-def record(name: str, **image: str) -> dict[str, Any]:
+def record(name: str, number: str = "1", **image: str) -> dict[str, Any]:
     new = {attr: {"S": value} for attr, value in image.items()}
-    return {"eventName": name, "dynamodb": {"SequenceNumber": "1", "NewImage": new}}
+    return {"eventName": name, "dynamodb": {"SequenceNumber": number, "NewImage": new}}
 
 
 def test_no_criteria_passes_every_record() -> None:
@@ -84,3 +86,39 @@ def test_a_record_passes_when_any_filter_matches() -> None:
 def test_criteria_lambda_would_reject_fail_the_deploy(bad: Any) -> None:
     with pytest.raises(FilterCriteriaError):
         compile_filter_criteria(bad)
+
+
+def test_the_stream_source_sends_only_passing_records_and_skips_empty_batches() -> None:
+    """What a mapping with FilterCriteria does with a batch (streams.py): dropped records
+    are not sent; a batch with nothing left invokes nothing and counts as handled."""
+    registry = FunctionRegistry()
+    batches: list[list[str]] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        batches.append([r["dynamodb"]["SequenceNumber"] for r in event["Records"]])
+        return {"batchItemFailures": []}
+
+    spec = StreamSourceSpec(
+        function="fn",
+        event_name="Stream",
+        table_name="t",
+        batch_size=100,
+        report_batch_item_failures=True,
+        record_filter=compile_filter_criteria(
+            criteria({"dynamodb": {"NewImage": {"type": {"S": ["run"]}}}})
+        ),
+    )
+    source = StreamEventSource(
+        client=lambda service: None,
+        registry=registry,
+        function=registry.register("fn", handler),
+        spec=spec,
+        checkpoints=Checkpoints(None),
+    )
+
+    def numbered(number: str, kind: str) -> dict[str, Any]:
+        return record("INSERT", number, type=kind)
+
+    assert source.invoke([numbered("1", "delivery"), numbered("2", "run")], "arn") is True
+    assert source.invoke([numbered("3", "attempt"), numbered("4", "step")], "arn") is True
+    assert batches == [["2"]]
