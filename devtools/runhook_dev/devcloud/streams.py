@@ -6,10 +6,11 @@ DynamoDB"): shards are read in order, a child only after its parent is drained;
 batches of up to BatchSize records in Lambda's event shape; a failed invocation is
 retried with the same records (nothing after them is read meanwhile); with
 ``ReportBatchItemFailures`` the batch is checkpointed before the first reported record
-and the next batch starts at it. Not emulated: FilterCriteria (every record reaches the
-function; the publisher skips what it does not publish), bisecting, and the
-MaximumRetryAttempts/on-failure destination (locally a batch is retried until it
-succeeds, with backoff).
+and the next batch starts at it; ``FilterCriteria`` (event_filters.py) is applied to each
+record before the invocation: records no filter matches never reach the function and
+are checkpointed as handled, and a batch that filters to nothing invokes nothing. Not
+emulated: bisecting, and the MaximumRetryAttempts/on-failure destination (locally a
+batch is retried until it succeeds, with backoff).
 
 Idle, a reader waits for the dispatcher's word that a table was written (its `wake`
 channel, activity.py), looking anyway after a back-off that grows to `IDLE_CAP` seconds
@@ -37,6 +38,7 @@ from typing import Any
 
 from runhook_dev.devcloud.activity import Channel
 from runhook_dev.devcloud.cfn import REGION
+from runhook_dev.devcloud.event_filters import RecordFilter
 from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
 
 log = logging.getLogger("devcloud.streams")
@@ -59,6 +61,7 @@ class StreamSourceSpec:
     table_name: str
     batch_size: int
     report_batch_item_failures: bool
+    record_filter: RecordFilter = field(default_factory=RecordFilter)  # FilterCriteria
 
 
 class Checkpoints:
@@ -175,9 +178,16 @@ class StreamEventSource:
 
     def invoke(self, records: list[dict[str, Any]], stream_arn: str) -> str | bool:
         """Hand a batch to the function: True when all succeeded, False when the whole
-        batch failed, else the sequence number to continue from (a reported failure)."""
-        event = {"Records": [lambda_record(r, stream_arn) for r in records]}
-        result = self.registry.invoke(self.function, event)
+        batch failed, else the sequence number to continue from (a reported failure).
+
+        Records the mapping's FilterCriteria drops are not sent (and count as handled,
+        like Lambda); when none is left the function is not invoked at all."""
+        shaped = ((r, lambda_record(r, stream_arn)) for r in records)
+        kept = [(r, s) for r, s in shaped if self.spec.record_filter.passes(s)]
+        if not kept:
+            return True
+        records = [r for r, _ in kept]
+        result = self.registry.invoke(self.function, {"Records": [s for _, s in kept]})
         if result.error:
             log.info("%s: batch of %d failed (%s)", self.name, len(records), result.error_type)
             return False

@@ -4,10 +4,12 @@ outage neither slows a run down nor loses one of its webhooks."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from runhook.webhooks.dispatch import delivery_id
+from runhook_dev.devcloud.testing import swapped_handler
 from tests.e2e.webhooks.webhook_helpers import Org, Receiver, verify_both
 from tests.support.polling import eventually
 
@@ -94,3 +96,33 @@ def test_a_cancel_from_the_api_is_announced_from_the_stream(org: Org, receivers:
     event_id = f"{run['id']}:{sequence}:task-run.cancelled"
     delivery = org.delivery(delivery_id(event_id, endpoint_id))
     assert (delivery["eventId"], delivery["eventType"]) == (event_id, "task-run.cancelled")
+
+
+def test_delivery_writes_never_invoke_the_publisher(
+    org: Org, receivers: Any, local_cloud: Any
+) -> None:
+    """The publisher's FilterCriteria, as the local cloud applies it: the delivery items
+    a webhook writes (head, payload, listing, attempts), like step results, usage counters
+    and the PENDING run's insert, never reach PublisherFunction, while the run's
+    transitions and log lines still do and are published."""
+    publisher = local_cloud.registry.get("PublisherFunction")
+    real = publisher.load()
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def recording(event: Any, context: Any) -> Any:
+        with lock:
+            for r in event["Records"]:
+                image = r["dynamodb"].get("NewImage") or {}
+                seen.append(f"{r['eventName']} {image.get('type', {}).get('S')}")
+        return real(event, context)
+
+    receiver: Receiver = receivers()
+    task_id = org.task(STEPS_TASK)
+    org.endpoint(receiver.url, taskId=task_id)
+    with swapped_handler(local_cloud, "PublisherFunction", recording):
+        for count in (1, 2):  # the second run is read after the first one's delivery writes
+            started = org.api.post(f"/tasks/{task_id}/runs", json={})
+            assert started.is_success, started.text
+            receiver.wait_for(count, timeout=60, event="task-run.completed")
+    assert {"MODIFY run", "INSERT log"} <= set(seen) <= {"MODIFY run", "INSERT log"}, seen

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.deployment import SqsSourceSpec, str_value
+from runhook_dev.devcloud.event_filters import compile_filter_criteria
 from runhook_dev.devcloud.registry import AsyncConfig, LocalFunction, function_arn
 from runhook_dev.devcloud.resources.dynamodb import table_of_stream
 from runhook_dev.devcloud.resources.events import bus_name, put_rule, shim
@@ -133,7 +134,7 @@ def wire_events(deployer: Deployer, logical_id: str) -> None:
 def _stream_source(
     deployer: Deployer, function: LocalFunction, event_name: str, props: Mapping[str, Any]
 ) -> None:
-    """A DynamoDB stream mapping (read by devcloud/streams.py; filters not applied)."""
+    """A DynamoDB stream mapping (read by devcloud/streams.py, FilterCriteria applied)."""
     if props.get("Enabled") in (False, "false"):
         return
     table = table_of_stream(str(props["Stream"]))
@@ -148,6 +149,7 @@ def _stream_source(
             batch_size=int(props.get("BatchSize", 100)),
             report_batch_item_failures="ReportBatchItemFailures"
             in (props.get("FunctionResponseTypes") or []),
+            record_filter=compile_filter_criteria(props.get("FilterCriteria")),
         )
     )
 
