@@ -16,26 +16,13 @@ from runhook.dal.table import serialize
 from runhook.dal.webhooks import HEAD_TYPE, LISTING_TYPE, PAYLOAD_TYPE
 from runhook.models import LogEntry, Run, RunStatus
 from runhook_dev.devcloud.event_filters import RecordFilter, compile_filter_criteria
+from tests.support.runs import a_run
 
 
 @pytest.fixture()
 def publisher_filter(template: dict[str, Any]) -> RecordFilter:
     events = template["Resources"]["PublisherFunction"]["Properties"]["Events"]
     return compile_filter_criteria(events["TableStream"]["Properties"]["FilterCriteria"])
-
-
-def a_run(**changes: Any) -> Run:
-    run = Run(
-        id=clock.new_id(),
-        org_id="org-1",
-        task_id=clock.new_id(),
-        task_version=1,
-        status=RunStatus.PENDING,
-        created_at=clock.now_iso(),
-        steps_total=2,
-        tags=["nightly"],
-    )
-    return run.model_copy(update=changes)
 
 
 def record(
@@ -64,7 +51,7 @@ def log_line(run: Run) -> dict[str, Any]:
 
 
 def run_event_records() -> dict[str, dict[str, Any]]:
-    run = a_run()
+    run = a_run(steps_total=2, tags=["nightly"])
     running = run.model_copy(update={"status": RunStatus.RUNNING, "sequence": 1})
     return {
         "started": transitioned(run, "task-run.started", status=RunStatus.RUNNING),
@@ -75,7 +62,7 @@ def run_event_records() -> dict[str, dict[str, Any]]:
 
 
 def other_records() -> dict[str, dict[str, Any]]:
-    run = a_run()
+    run = a_run(steps_total=2, tags=["nightly"])
     pk = {"pk": f"DELIVERY#{clock.new_id()}", "sk": "DELIVERY"}
     return {
         "created run (PENDING)": record("INSERT", run_item(run)),

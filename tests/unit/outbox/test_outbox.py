@@ -17,6 +17,7 @@ from runhook.errors import ServiceUnavailable
 from runhook.models import LogEntry, Run, RunStatus
 from runhook.outbox import MAX_LOG_EVENT_BYTES, Outbox, build_events
 from runhook.run_events import Event
+from tests.support.runs import a_run
 
 BASE = "https://runhook.test"
 
@@ -34,19 +35,6 @@ class FlakyBus:
         if self.calls in self.failing:
             raise ServiceUnavailable(message="events: PutEvents kept failing")
         self.events.extend(events)
-
-
-def a_run(**changes: Any) -> Run:
-    run = Run(
-        id=clock.new_id(),
-        org_id="org-1",
-        task_id=clock.new_id(),
-        task_version=1,
-        status=RunStatus.PENDING,
-        created_at=clock.now_iso(),
-        steps_total=3,
-    )
-    return run.model_copy(update=changes)
 
 
 def record(
