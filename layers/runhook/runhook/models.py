@@ -4,6 +4,12 @@ Free of storage and HTTP: fields are snake_case, and their camelCase aliases are
 attribute names a repository stores them under (runhook.dal.codec); `to_resource` gives
 the public API's JSON shape. A saved task is runhook.tasks.task.Task; webhook models
 live in runhook.webhook_models (each apart, so a function imports only what it reads).
+
+Every model here is `defer_build=True` (as are the webhook, API body, engine and task
+models): pydantic then builds a model's validator when it first validates, not at import,
+so a function's cold start pays only for the models it uses (issue 16: the step function
+imports this module but never validates an organization or a key here).
+tests/unit/test_model_deferral.py keeps every model so.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH, pattern=TAG_
 
 
 class RunError(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str
     message: str
     nodeId: str | None = None
@@ -61,6 +69,8 @@ class RunError(BaseModel):
 
 
 class Waiting(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     nodeId: str
     prompt: str
     since: str
@@ -70,7 +80,7 @@ class Waiting(BaseModel):
 class Run(BaseModel):
     """A run as stored; `to_resource` gives the public API's JSON shape."""
 
-    model_config = ConfigDict(frozen=True, **STORED_AS_CAMEL)
+    model_config = ConfigDict(frozen=True, **STORED_AS_CAMEL, defer_build=True)
 
     id: str
     org_id: str
@@ -142,7 +152,7 @@ class RunFilter(BaseModel):
     """Which of an organization's runs to list (None: not filtered); created bounds are
     ISO timestamps, `created_after` inclusive and `created_before` exclusive."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     status: str | None = None
     task_id: str | None = None
@@ -153,6 +163,8 @@ class RunFilter(BaseModel):
 
 
 class LogEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     timestamp: str | None
     level: LogLevel
@@ -167,7 +179,7 @@ Scope = Literal["admin", "runs"]
 
 
 class ApiKey(BaseModel):
-    model_config = STORED_AS_CAMEL
+    model_config = ConfigDict(**STORED_AS_CAMEL, defer_build=True)
 
     id: str
     org_id: str
@@ -209,7 +221,7 @@ class OrganizationSettings(BaseModel):
     organization out (issue 12: a rate of 5e-324 once made every request a 500).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
     ipAllowlist: list[Annotated[str, Field(min_length=1, max_length=MAX_CIDR_LENGTH)]] | None = (
         Field(
@@ -327,7 +339,7 @@ def _stored_allowlist(value: Any, problems: list[str]) -> list[str] | None:
 class Organization(BaseModel):
     """A tenant; `settings` holds its IP allowlist, run quota and rate limits."""
 
-    model_config = STORED_AS_CAMEL
+    model_config = ConfigDict(**STORED_AS_CAMEL, defer_build=True)
 
     id: str
     name: str | None = None
@@ -341,6 +353,8 @@ class Organization(BaseModel):
 
 class Principal(BaseModel):
     """Who is calling: the organization and the key's scopes."""
+
+    model_config = ConfigDict(defer_build=True)
 
     org_id: str
     key_id: str
@@ -363,7 +377,7 @@ class BulkCancelJob(BaseModel):
     `cancelled` and `skipped` count runs (skipped: over by the time their turn came).
     """
 
-    model_config = ConfigDict(frozen=True, **STORED_AS_CAMEL)
+    model_config = ConfigDict(frozen=True, **STORED_AS_CAMEL, defer_build=True)
 
     id: str
     org_id: str

@@ -27,7 +27,7 @@ DISABLED_FAILING = "failing_continuously"  # failing for WEBHOOK_DISABLE_AFTER_S
 
 
 class Endpoint(BaseModel):
-    model_config = _STORED_AS_CAMEL
+    model_config = ConfigDict(**_STORED_AS_CAMEL, defer_build=True)
 
     id: str
     org_id: str
@@ -91,6 +91,8 @@ class Endpoint(BaseModel):
 class Health(BaseModel):
     """Success rate over the endpoint's most recent attempts (None: no attempt yet)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     success_rate: float | None = None
     recent_attempts: int = 0
 
@@ -104,7 +106,7 @@ class Health(BaseModel):
 
 
 class Delivery(BaseModel):
-    model_config = _STORED_AS_CAMEL
+    model_config = ConfigDict(**_STORED_AS_CAMEL, defer_build=True)
 
     id: str
     org_id: str
@@ -174,7 +176,7 @@ class Delivery(BaseModel):
 
 
 class Attempt(BaseModel):
-    model_config = _STORED_AS_CAMEL
+    model_config = ConfigDict(**_STORED_AS_CAMEL, defer_build=True)
 
     delivery_id: str
     endpoint_id: str
@@ -199,5 +201,3 @@ class Attempt(BaseModel):
             "nextAttemptAt": self.next_attempt_at,
         }
 
-
-Delivery.model_rebuild()  # `attempt_log` names Attempt, defined after Delivery

@@ -413,6 +413,8 @@ class HealthStatus(Resource):
 
 
 class ErrorItem(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     path: str = Field(description="Where in the request, dotted (e.g. steps.0.url)")
     message: str
 
@@ -421,7 +423,7 @@ class Error(BaseModel):
     """Every error answer: a snake_case `detail` code, sometimes with more (`errors` for
     invalid input, `usage` with usage_limit_exceeded, `limit`, `callerIp`, `requestId`)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     detail: str = Field(description="snake_case error code", examples=["run_not_found"])
     errors: list[ErrorItem] | None = Field(default=None, description="Every problem found")

@@ -55,7 +55,7 @@ _MESSAGES = {
 class StatusChange(BaseModel):
     """The `detail` of an "Execution Status Change" event (the fields we use)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     executionArn: str = ""
     stateMachineArn: str = ""

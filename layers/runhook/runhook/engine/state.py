@@ -23,7 +23,7 @@ NextKind = Literal["compute", "wait", "approval", "end"]
 class Next(BaseModel):
     """Where the machine goes after a Lambda action."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     kind: NextKind
     index: int | None = Field(default=None, ge=0)
@@ -44,7 +44,7 @@ END = Next(kind="end")
 class MachineState(BaseModel):
     """The execution state a Lambda action receives (``"state.$": "$"``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     runId: str = Field(min_length=1, max_length=64)
     next: Next | None = None
@@ -55,7 +55,7 @@ class MachineState(BaseModel):
 class StepEvent(BaseModel):
     """The step function's event: an action and the execution state."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     action: Literal["advance", "await", "fail"]
     state: MachineState
