@@ -1,8 +1,8 @@
 """Benchmark 7: a browser step's launch and whole run, beside bare Playwright on the same binary.
 
-Three subjects per round, in a shuffled order, against the tests' local order-lookup page
-(tests/browser_site) on 127.0.0.1, each with a fresh Playwright driver (as a browser step
-has today) and the same Chromium (RUNHOOK_CHROMIUM or Debian's /usr/lib/chromium/chromium):
+Four subjects per round, in a shuffled order, against the tests' local order-lookup page
+(tests/browser_site) on 127.0.0.1, with the same Chromium (RUNHOOK_CHROMIUM or Debian's
+/usr/lib/chromium/chromium), each starting its own Playwright driver except the last:
 
 - bare Playwright: `chromium.launch(executable_path=...)`, a new page, the 5 actions with
   plain Playwright calls (goto, fill, click, wait_for_selector, inner_text), close;
@@ -11,7 +11,11 @@ has today) and the same Chromium (RUNHOOK_CHROMIUM or Debian's /usr/lib/chromium
   profile cost, apart from runhook's own machinery;
 - runhook: one browser step exactly as the browser function runs it
   (runhook.engine.steps.browser.session.BrowserSession: the guard proxy, route
-  interception, the watchdog, console capture).
+  interception, the watchdog, console capture), as the first step of a cold container;
+- runhook, warm: the same step in a warm container, whose driver an earlier step kept
+  (issue 16 §5, runhook.engine.steps.browser.launch): an unmeasured step runs first, the
+  measured one uses its driver, then the driver is stopped (the other subjects start
+  their own in this thread).
 
 "launch" is from starting the driver to a page ready for the first action; "driver" is the
 part spent starting Playwright's Node.js driver. Wall times only (Chromium's processes are
@@ -132,8 +136,9 @@ class _Store:
         return {"name": name, "size": len(data)}
 
 
-def flow_session(site: str, executable: str) -> BrowserSession:
-    """A browser step running FLOW against `site`, built as the browser function builds it."""
+def flow_session(site: str, executable: str, keep_driver: bool = False) -> BrowserSession:
+    """A browser step running FLOW against `site`, built as the browser function builds it
+    (`keep_driver`: hand Playwright's driver on to the next step, as a warm container does)."""
     from runhook.engine.steps.browser.options import BrowserOptions
     from runhook.engine.steps.browser.session import BrowserSession
     from runhook.tasks.definition import parse_step
@@ -146,14 +151,34 @@ def flow_session(site: str, executable: str) -> BrowserSession:
         render=lambda source: source,
         log=lambda level, message: None,
         timeout=120,
-        options=BrowserOptions(executable_path=executable, allow_private_targets=True),
+        options=BrowserOptions(
+            executable_path=executable, allow_private_targets=True, keep_driver=keep_driver
+        ),
         store=_Store(),
     )
 
 
 def runhook(site: str, executable: str) -> Sample:
-    """One browser step as the browser function runs it."""
-    session = flow_session(site, executable)
+    """One browser step as the browser function runs it, its container cold."""
+    return _runhook_step(flow_session(site, executable))
+
+
+def runhook_warm(site: str, executable: str) -> Sample:
+    """One browser step in a warm container: the driver an earlier step kept."""
+    from runhook.engine.steps.browser import launch
+
+    try:
+        _runhook_step(flow_session(site, executable, keep_driver=True))  # keeps the driver
+        session = flow_session(site, executable, keep_driver=True)
+        sample = _runhook_step(session)
+        if not session.driver_reused:
+            raise RuntimeError("runhook warm step: the driver was not kept")
+        return sample
+    finally:
+        launch.release_kept_driver()
+
+
+def _runhook_step(session: BrowserSession) -> Sample:
     started = time.monotonic()
     result = session.run()
     step_ms = (time.monotonic() - started) * 1000
@@ -189,6 +214,7 @@ SUBJECTS: dict[str, Callable[[str, str], Sample]] = {
     "baseline: bare Playwright launch + flow": bare,
     "Playwright + runhook's flags and profile": runhook_flags,
     "runhook browser step (BrowserSession)": runhook,
+    "runhook browser step, warm container (driver kept)": runhook_warm,
 }
 
 
@@ -243,8 +269,9 @@ def run(quick: bool = False) -> list[Table]:
             times(stats.ratio(median(rows, "step_ms"), median(base, "step_ms"))),
         )
     table.notes.append(
-        f"Chromium: {executable()}; every subject starts its own Playwright driver (node) and "
-        "Chromium. launch: driver start + Chromium + a page ready; driver: the driver's part; "
+        f"Chromium: {executable()}; every subject starts its own Chromium, and its own "
+        "Playwright driver (node) except the warm step, which uses the one an earlier step "
+        "kept. launch: driver start + Chromium + a page ready; driver: the driver's part; "
         "flow: goto, fill, click, wait_for, extract on the local order-lookup page."
     )
     table.notes.append(

@@ -200,4 +200,3 @@ class Attempt(BaseModel):
             "responseExcerpt": self.response_excerpt,
             "nextAttemptAt": self.next_attempt_at,
         }
-

@@ -57,6 +57,9 @@ def run_browser(chromium: str) -> Callable[..., Outcome]:
 
         step = parse_step({"id": "browse", "type": "browser", "actions": actions})
         option_overrides.setdefault("executable_path", chromium)
+        # Each session starts and ends its own driver here (the strict life cycle these
+        # tests check); keeping it for the next session is tested in test_driver_kept.py.
+        option_overrides.setdefault("keep_driver", False)
         options = BrowserOptions(
             allow_private_targets=option_overrides.pop("allow_private_targets", True),
             cancel_poll_interval=0.2,

@@ -62,6 +62,8 @@ class BrowserOptions:
     # does not notice a browser that died once its first page was attached).
     driver_grace: float = 1.0
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
+    # Keep Playwright's driver for the next session of a warm container (launch.py).
+    keep_driver: bool = True
 
     @classmethod
     def from_environment(

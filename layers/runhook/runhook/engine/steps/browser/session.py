@@ -18,8 +18,9 @@ step runs, the light step function never does.
 - a watchdog thread (watchdog.py) ends the browser's processes, and if need be the
   Playwright driver, when the run is cancelled or the step overruns its deadline by
   `kill_grace`, so a stuck page or launch never outlives its step;
-- Chromium and the driver are always ended and the profile removed, also on failure,
-  timeout and cancel;
+- Chromium is always ended and the profile removed, also on failure, timeout and
+  cancel; the driver too after a stop, else a warm container keeps it for its next
+  step (launch.py);
 - a named session's storage state is loaded before the first action and read back when
   the step succeeds (`state`, saved by the kind); a failure leaves the page's
   screenshot, HTML and console log (evidence.py), and `record` adds a HAR or a trace.
@@ -113,6 +114,11 @@ class BrowserSession:
         return self._browser.driver_pid
 
     @property
+    def driver_reused(self) -> bool:
+        """Whether this session used a driver kept by an earlier one (launch.py)."""
+        return self._browser.reused_driver
+
+    @property
     def extracted(self) -> dict[str, Any]:
         return self._runner.extracted if self._runner else {}
 
@@ -204,7 +210,8 @@ class BrowserSession:
         # Stopped meanwhile: Playwright may even return a context whose browser is gone.
         self._check_stop()
         self.metrics["launch_ms"] = (time.monotonic() - started) * 1000
-        self.log("info", f"Chromium started in {self.metrics['launch_ms']:.0f} ms")
+        kept = " (Playwright's driver kept from an earlier step)" if self.driver_reused else ""
+        self.log("info", f"Chromium started in {self.metrics['launch_ms']:.0f} ms{kept}")
         assert self._guard is not None
         try:
             self._guard.install(context)
@@ -239,7 +246,8 @@ class BrowserSession:
         """Close what was opened, end what is left of Chromium, remove the profile."""
         if self._guard is not None:
             self._guard.drain_refusals()
-        self._browser.leave(profile)
+        watchdog = self._watchdog
+        self._browser.leave(profile, stopped=watchdog is not None and watchdog.fired is not None)
         if self._watchdog is not None:
             self._watchdog.stop()
         left = procs.end_session(profile)
