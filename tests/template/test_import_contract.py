@@ -17,10 +17,11 @@ The rules (docs/architecture.md, "Dependency rules"):
 | deployed-code-never-imports-dev-code | runhook, functions | runhook_dev, runhook_client, moto, werkzeug, uvicorn, pytest |
 | only-the-api-imports-fastapi | runhook, functions (not runhook.api, functions.api) | fastapi, mangum, starlette |
 | run-writers-never-import-the-bus | engine, services, dal | runhook.adapters.events (run events come from the stream) |
+| asyncio-only-in-the-api-and-the-browser-launch (direct) | runhook, functions (not the API, not the browser launch) | asyncio |
 | domain-never-imports-boto3 (direct) | models, tasks, engine (not its adapters), services | boto3, botocore |
 
-All but the last are transitive: going through another module does not make an import
-allowed. The boto3 rule is direct: the domain reaches AWS through adapters and the table
+All but the last two are transitive: going through another module does not make an import
+allowed. The asyncio and boto3 rules are direct: the domain reaches AWS through adapters and the table
 gateway, which may import boto3.
 
 The synthetic tests at the end build a small package tree with one break of each rule
@@ -90,6 +91,17 @@ RULES = (
         forbidden=("fastapi", "mangum", "starlette"),
         why="cold start: FastAPI costs every non-API function time at import, and only "
         "ApiFunction packages it",
+    ),
+    Rule(
+        "asyncio-only-in-the-api-and-the-browser-launch",
+        sources=DEPLOYED,
+        exempt=("runhook.api", "functions.api", "runhook.engine.steps.browser.launch"),
+        forbidden=("asyncio",),
+        transitive=False,
+        why="a warm browser container keeps Playwright's sync driver, and with it an event "
+        "loop that stays running in the handler's thread (docs/browser.md): asyncio.run "
+        "there fails. Only the API (Mangum) and the launch (reading the driver's error) "
+        "use asyncio",
     ),
     Rule(
         "domain-never-imports-boto3",
@@ -214,6 +226,11 @@ BREAKS: dict[str, tuple[dict[str, str], list[str], set[str]]] = {
             "from runhook.adapters.events import EventBus\n"
         },
         ["runhook.services.runs imports runhook.adapters.events"],
+        set(),
+    ),
+    "asyncio-only-in-the-api-and-the-browser-launch": (
+        {"layers/runhook/runhook/engine/plan.py": "import asyncio\n"},
+        ["runhook.engine.plan imports asyncio"],
         set(),
     ),
     "domain-never-imports-boto3": (
