@@ -14,7 +14,9 @@ or process is shared between runs. The driver is kept only by the main thread (w
 Lambda calls a handler, one invocation at a time: Playwright's sync API is bound to the
 thread that started it) and only after a session that was not stopped; a session the
 watchdog stopped, or a kept driver that has died, gets a new one. `release_kept_driver`
-stops it (at interpreter exit, too).
+stops it (at interpreter exit, too). While a driver is kept, Playwright's event loop
+stays running in the main thread, so nothing else there may use asyncio (asyncio.run
+fails): the import contract allows asyncio only here and in the API.
 """
 
 from __future__ import annotations
