@@ -81,6 +81,15 @@ print(json.dumps({"ms": (t1 - t0) * 1000, "cpu": (c1 - c0) * 1000, "modules": le
 
 WORKER_BASELINE = "import boto3\nfrom aws_lambda_powertools import Logger\nLogger()"
 API_BASELINE = "import fastapi, mangum, boto3"
+# Not a baseline of any function: the floor of a worker that validates with pydantic v2
+# (every runhook worker does, on every invocation: runs, deliveries, events, settings).
+# Its ratio to the worker baseline is the part of issue 16's 1.3x goal pydantic alone takes.
+PYDANTIC_FLOOR = (
+    WORKER_BASELINE + "\nfrom pydantic import BaseModel\n"
+    "class Settings(BaseModel):\n    stage: str = 'dev'\nSettings()"
+)
+WORKER_BASELINE_NAME = "baseline: boto3 + Powertools Logger"
+FLOOR_NAME = "floor: boto3 + Powertools Logger + one pydantic model"
 HIDDEN = ",".join(ABSENT_ON_LAMBDA)
 
 
@@ -178,7 +187,7 @@ def _lambda_env(name: str, extra: dict[str, str]) -> dict[str, str]:
 def subjects() -> list[Subject]:
     out = [
         Subject(
-            name="baseline: boto3 + Powertools Logger",
+            name=WORKER_BASELINE_NAME,
             argv=[sys.executable, "-c", _BASELINE_CHILD, HIDDEN, WORKER_BASELINE],
             env=_lambda_env("baseline-worker", {}),
             cwd=ROOT,
@@ -187,6 +196,12 @@ def subjects() -> list[Subject]:
             name="baseline: fastapi + mangum + boto3",
             argv=[sys.executable, "-c", _BASELINE_CHILD, HIDDEN, API_BASELINE],
             env=_lambda_env("baseline-api", {}),
+            cwd=ROOT,
+        ),
+        Subject(
+            name=FLOOR_NAME,
+            argv=[sys.executable, "-c", _BASELINE_CHILD, HIDDEN, PYDANTIC_FLOOR],
+            env=_lambda_env("floor-pydantic", {}),
             cwd=ROOT,
         ),
     ]
@@ -282,8 +297,10 @@ def _table(rounds: int, items: list[Subject]) -> Table:
         if subject.baseline is not None:
             _add_row(table, subject, by_name[subject.baseline])
     for subject in items:
-        if subject.baseline is None:
+        if subject.baseline is None and subject.name != FLOOR_NAME:
             _add_row(table, subject, None)
+    if FLOOR_NAME in by_name and WORKER_BASELINE_NAME in by_name:
+        _add_row(table, by_name[FLOOR_NAME], by_name[WORKER_BASELINE_NAME])
     _add_notes(table, items)
     return table
 
@@ -318,6 +335,11 @@ def _add_notes(table: Table, items: list[Subject]) -> None:
     table.notes.append(
         f"Local interpreter: Python {sys.version.split()[0]} on this machine's CPU; Lambda runs "
         "python3.12 on arm64 (Graviton), so absolute figures differ; the ratio is the point."
+    )
+    table.notes.append(
+        "floor: not a function; boto3 + a Powertools Logger + pydantic v2 and one small "
+        "model, which every worker needs on every invocation (settings, runs, deliveries, "
+        "events): its CPU ratio is the part of the 1.3x goal pydantic alone takes."
     )
     table.notes.append(
         "Worker functions importing a web framework: "

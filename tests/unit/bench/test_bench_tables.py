@@ -121,3 +121,20 @@ def test_coldstart_table_puts_functions_beside_their_baseline_then_the_baselines
     ]
     assert table.rows[1][7:] == ["-"] * 5
     assert table.notes[-1] == "Worker functions importing a web framework: StepFunction"
+
+
+def test_coldstart_table_ends_with_the_pydantic_floor_beside_the_worker_baseline() -> None:
+    def subject(name: str, samples: list[float], baseline: str | None = None) -> Any:
+        made = coldstart.Subject(name=name, argv=[], env={}, cwd=Path("."), baseline=baseline)
+        made.samples, made.cpu, made.wall = samples, samples, samples
+        return made
+
+    base = subject(coldstart.WORKER_BASELINE_NAME, [100.0, 100.0])
+    floor = subject(coldstart.FLOOR_NAME, [150.0, 150.0])
+    worker = subject("StepFunction", [180.0, 180.0], baseline=base.name)
+
+    table = coldstart._table(2, [base, floor, worker])
+
+    assert [row[0] for row in table.rows] == ["StepFunction", base.name, floor.name]
+    assert table.rows[2][7:] == ["boto3 + Powertools Logger", "100", "100", "1.50x", "1.50x"]
+    assert any(note.startswith("floor: not a function") for note in table.notes)
