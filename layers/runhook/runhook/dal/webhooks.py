@@ -625,10 +625,10 @@ class DeliveryRepository:
         Dispatch writes a head without a due entry (SQS carries the first attempt, issue
         16): this is the fallback when SendMessage failed, one UpdateItem each.
         """
-        marked = 0
+        marked, now = 0, clock.now_iso()
         for delivery_id, gen in pending:
-            update = Update().set("updatedAt", clock.now_iso())
-            _due_keys(update, delivery_id, clock.now_iso())
+            update = Update().set("updatedAt", now)
+            _due_keys(update, delivery_id, now)
             condition = (
                 f"attribute_exists(pk) AND {update.name('gen')} = {update.value('gen', gen)} "
                 f"AND {update.name('status')} = {update.value('pending', 'pending')}"
