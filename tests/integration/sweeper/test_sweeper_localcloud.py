@@ -178,6 +178,16 @@ def receiver() -> Iterator[LoopbackServer]:
     server.stop()
 
 
+def _due_since_creation(container: Any, delivery: Delivery) -> None:
+    from runhook import keys
+    from runhook.dal.expressions import Update
+
+    update = Update().set("gsi3pk", keys.due_deliveries_gsi3(keys.sweep_shard(delivery.id)))
+    update.set("gsi3sk", keys.created_sort(delivery.created_at, delivery.id))
+    head = {"pk": keys.delivery_pk(delivery.id), "sk": keys.DELIVERY_SK}
+    container.table.update(head, update, condition="attribute_exists(pk)")
+
+
 def test_a_delivery_whose_message_is_gone_is_sent_with_its_webhook_id(
     local_cloud: Any, container: Any, receiver: LoopbackServer
 ) -> None:
@@ -204,6 +214,11 @@ def test_a_delivery_whose_message_is_gone_is_sent_with_its_webhook_id(
         updated_at=created,
     )
     assert container.webhooks.deliveries.create(delivery)  # and no queue message
+    # Due since its creation, as every new head was before issue 16's third round (a head
+    # of that layout must still be swept); a new head enters the due index only when its
+    # message cannot be sent or an attempt schedules a retry
+    # (tests/e2e/webhooks/test_webhooks_first_attempt.py).
+    _due_since_creation(container, delivery)
     assert in_index(container, f"DELIVERY#{delivery.id}")
 
     report = sweep(local_cloud, SCHEDULED)

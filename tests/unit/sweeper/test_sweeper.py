@@ -136,7 +136,10 @@ class FakeDeliveries:
     items: dict[str, Delivery] = field(default_factory=dict)
     due_at: dict[str, str] = field(default_factory=dict)
 
-    def add(self, *, overdue: float, lease_in: float | None = None, gen: int = 3) -> Delivery:
+    def add(
+        self, *, overdue: float, lease_in: float | None = None, gen: int = 3, indexed: bool = True
+    ) -> Delivery:
+        """`indexed=False`: a first attempt, outside the due index (only SQS carries it)."""
         # The World sweeps `later` seconds after now (not after this module's import); made
         # a moment ago, so that "overdue by exactly the grace" survives ms-precision ISO times.
         made = clock.now() - timedelta(milliseconds=10)
@@ -155,21 +158,26 @@ class FakeDeliveries:
             lease_until_ms=lease,
         )
         self.items[delivery.id] = delivery
-        self.due_at[delivery.id] = at
+        if indexed:
+            self.due_at[delivery.id] = at
         return delivery
 
     def due(self, *, due_before: str) -> Iterator[DueDelivery]:
         for d in self.items.values():
-            if d.status == "pending" and self.due_at[d.id] < due_before:
-                yield DueDelivery(
-                    d.id,
-                    d.org_id,
-                    d.endpoint_id,
-                    d.created_at,
-                    d.gen,
-                    self.due_at[d.id],
-                    d.lease_until_ms,
-                )
+            due_at = self.due_at.get(d.id)
+            if d.status == "pending" and due_at is not None and due_at < due_before:
+                yield self._entry(d, due_at)
+
+    def unqueued(self) -> Iterator[DueDelivery]:
+        for d in self.items.values():
+            if d.status == "pending" and d.id not in self.due_at:
+                yield self._entry(d, d.created_at)
+
+    @staticmethod
+    def _entry(d: Delivery, due_at: str) -> DueDelivery:
+        return DueDelivery(
+            d.id, d.org_id, d.endpoint_id, d.created_at, d.gen, due_at, d.lease_until_ms
+        )
 
     def requeue(
         self,
@@ -377,6 +385,21 @@ def test_after_a_restart_every_due_delivery_is_enqueued_again(w: World) -> None:
     w.deliveries.add(overdue=-60)  # its retry is due in a minute: the scheduled sweep's
     w.sweep(SweepPolicy.after_restart())
     assert sorted(m.delivery_id for m in w.queue.sent) == sorted([first.id, killed.id])
+
+
+def test_first_attempts_are_left_to_sqs_until_a_restart_loses_the_queue(w: World) -> None:
+    """A first attempt is outside the due index (issue 16): however old, a scheduled sweep
+    leaves it to its queue message; after a restart (the queue was in memory) it is
+    enqueued again, leased or not."""
+    waiting = w.deliveries.add(overdue=3600, indexed=False)
+    killed = w.deliveries.add(overdue=0.5, lease_in=50, indexed=False)
+    assert w.sweep().get("deliveries_requeued", 0) == 0 and w.queue.sent == []
+    w.later = 0.001
+    report = w.sweep(SweepPolicy.after_restart())
+    assert sorted((m.delivery_id, m.gen) for m in w.queue.sent) == sorted(
+        [(waiting.id, waiting.gen + 1), (killed.id, killed.gen + 1)]
+    )
+    assert report["deliveries_requeued"] == 2
 
 
 def test_a_sweep_that_finds_nothing_reports_zero_stuck(w: World) -> None:

@@ -12,16 +12,21 @@ Access patterns (keys are built in runhook.keys):
 | an endpoint's recent outcomes (success rate) | the same, reading the heads' `status` and `attempts` |
 | pending deliveries by when they are due (the sweeper) | GSI3 `DELIVERIES#DUE#<0..7>`, `<due>#<delivery>` |
 
-GSI3 is sparse: a delivery carries its keys only while it is pending; the sort key is
-when its next attempt is due (created, retry scheduled, re-enqueued), so the sweeper
-reads only the deliveries overdue by more than its grace.
+GSI3 is sparse: a delivery carries its keys only while it is pending and something
+other than its first queue message must answer for it: a retry is scheduled, it was
+re-enqueued (dispatch retry, replay, recover, sweep), or dispatch could not send its
+message (`mark_due`). The sort key is when its next attempt is due, so the sweeper reads
+only the deliveries overdue by more than its grace. A first attempt is carried by SQS
+alone (at-least-once, visibility timeout, redrive to the DLQ); after a restart of the
+local cloud, whose queue lives in memory, `unqueued` finds those too.
 
 Write units (issue 16): the head is small and in no ALL-projected index, so each of its
 writes costs 1 WRU (plus gsi3 while it enters or leaves the due index); the body and the
 listing entry are written once (`DeliveryBodies`); a successful attempt is folded into
 the head's final write (`successAttempt`) and only failed attempts get an item of their
-own (`AttemptRepository`). A first-attempt success: 7 WRU (9 before the listing entry
-left the head, 17 before issue 16). Items written before keep their inline `payload`,
+own (`AttemptRepository`). A first-attempt success: 5 WRU (7 while every new head
+entered the due index, 9 before the listing entry left the head, 17 before issue 16).
+Items written before keep their inline `payload`,
 their success attempt items, their `ENDPOINT#<id>#ATTEMPTS` index keys and their heads'
 gsi1 keys; all of it reads as before (the listing takes a head found in gsi1 as it is).
 
@@ -48,7 +53,7 @@ from runhook.dal.expressions import (
     partition_query,
     prefix_query,
 )
-from runhook.dal.table import Table, TransactionCancelled
+from runhook.dal.table import Table, TransactionCancelled, deserialize, serialize
 from runhook.webhook_models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 ENDPOINT_JSON_FIELDS = frozenset({"events"})
@@ -453,8 +458,10 @@ class DeliveryRepository:
     attempts (`attempts`) and the endpoint's listing (`listing`).
 
     Write units of a first-attempt success (issue 16): the bodies' items 1 + gsi1 1, the
-    head 1 + gsi3 1 at dispatch; the claim 1; the result 1 + gsi3 1 (leaving the due
-    index). The head is in no ALL-projected index, so no write of it is paid twice.
+    head 1 at dispatch (no due entry: its queue message carries the first attempt); the
+    claim 1; the result 1. The head is in no ALL-projected index, so no write of it is
+    paid twice; it enters the due index (1 more) only when a retry is scheduled, it is
+    re-enqueued or its message could not be sent.
     """
 
     def __init__(self, table: Table, retention_days: int) -> None:
@@ -476,13 +483,12 @@ class DeliveryRepository:
         }
         item.pop(attribute(Delivery, "lease_until_ms"), None)  # only `claim` leases
         item.pop(attribute(Delivery, "payload"), None)  # in the payload item
-        if delivery.status == "pending":
-            item["gsi3pk"] = keys.due_deliveries_gsi3(keys.sweep_shard(delivery.id))
-            item["gsi3sk"] = keys.created_sort(delivery.created_at, delivery.id)
+        # No due entry (gsi3): the first attempt is carried by its queue message, and a
+        # dispatch that cannot send it marks the delivery due (`mark_due`) before failing.
         return item
 
     def create(self, delivery: Delivery) -> bool:
-        """Put a new delivery; False when one with this id exists already.
+        """Put a new delivery, outside the due index; False when one with this id exists.
 
         The items written once go first, unconditionally (a repeated dispatch writes the
         same bytes), so a head that exists always has its body and its listing entry.
@@ -611,6 +617,28 @@ class DeliveryRepository:
         )
         return done is not None
 
+    def mark_due(self, pending: Sequence[tuple[str, int]]) -> int:
+        """Put these (delivery id, generation) in the due index (due now), for the sweeper:
+        their queue messages could not be sent. How many were still pending at that
+        generation.
+
+        Dispatch writes a head without a due entry (SQS carries the first attempt, issue
+        16): this is the fallback when SendMessage failed, one UpdateItem each.
+        """
+        marked, now = 0, clock.now_iso()
+        for delivery_id, gen in pending:
+            update = Update().set("updatedAt", now)
+            _due_keys(update, delivery_id, now)
+            condition = (
+                f"attribute_exists(pk) AND {update.name('gen')} = {update.value('gen', gen)} "
+                f"AND {update.name('status')} = {update.value('pending', 'pending')}"
+            )
+            done = self.table.update(
+                _delivery_key(delivery_id), update, condition=condition, return_new=False
+            )
+            marked += done is not None
+        return marked
+
     def mark_failed(self, delivery_id: str, gen: int, error: str) -> bool:
         """Give up on a pending delivery without an attempt (endpoint disabled or deleted)."""
         update = Update().set("status", "failed").set("lastError", error)
@@ -693,6 +721,40 @@ class DeliveryRepository:
                     due_at=str(item["gsi3sk"]).rsplit("#", 1)[0],
                     lease_until_ms=int(lease) if lease is not None else None,
                 )
+
+    def unqueued(self) -> Iterator[DueDelivery]:
+        """Pending deliveries outside the due index: first attempts, which only their queue
+        message carries (issue 16). For the local cloud's sweep after a restart, when
+        moto's queue messages are gone; never on AWS, where SQS keeps them. A filtered
+        Scan, the one place runhook scans: a laptop's table, once per restart."""
+        names = {f"#{a}": a for a in ("id", "orgId", "endpointId", "createdAt", "gen")}
+        names.update({"#type": "type", "#status": "status", "#lease": "leaseMs"})
+        names["#old"] = _OLD_LEASE
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "FilterExpression": "#type = :head AND #status = :pending "
+            "AND attribute_not_exists(gsi3pk)",
+            "ProjectionExpression": ", ".join(n for n in names if n not in ("#type", "#status")),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize({":head": HEAD_TYPE, ":pending": "pending"}),
+        }
+        while True:
+            with self.table.errors():
+                resp = self.table.client.scan(**kwargs)
+            for item in map(deserialize, resp.get("Items", [])):
+                lease = item.get("leaseMs", item.get(_OLD_LEASE))
+                yield DueDelivery(
+                    id=str(item["id"]),
+                    org_id=str(item["orgId"]),
+                    endpoint_id=str(item["endpointId"]),
+                    created_at=str(item["createdAt"]),
+                    gen=int(item.get("gen", 0)),
+                    due_at=str(item["createdAt"]),
+                    lease_until_ms=int(lease) if lease is not None else None,
+                )
+            if not resp.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 class WebhookRepository:

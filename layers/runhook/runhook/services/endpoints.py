@@ -23,7 +23,7 @@ from runhook.netguard import is_public_address
 from runhook.settings import Settings
 from runhook.webhook_models import DISABLED_BY_USER, Delivery, DeliveryStatus, Endpoint, Health
 from runhook.webhooks import catalog
-from runhook.webhooks.dispatch import dumps_body
+from runhook.webhooks.dispatch import dumps_body, send_or_mark_due
 from runhook.webhooks.signing import generate_secret
 
 MAX_ENDPOINTS_PER_ORG = 100
@@ -312,7 +312,8 @@ class EndpointService:
             test=True,
         )
         self.deliveries.create(delivery)
-        self.queue.send([QueueMessage.of(delivery)])
+        # No due entry on a new delivery (issue 16): if the send fails, mark it due.
+        send_or_mark_due(self.queue, self.deliveries, [QueueMessage.of(delivery)])
         return delivery
 
     def list_deliveries(

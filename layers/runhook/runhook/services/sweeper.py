@@ -21,10 +21,15 @@ nothing would ever look at that run or delivery again. The sweeper looks, on a s
   presumed gone) and not leased by an attempt in flight is enqueued again under a new
   generation: the same delivery, the same webhook-id, and any older message that still
   surfaces is dropped as stale by the sender. Its retry schedule starts again (the
-  attempt number is the new message's receive count).
+  attempt number is the new message's receive count). Since issue 16 a delivery is in
+  the due index only once an attempt failed (its retry), after a re-enqueue, or when
+  dispatch could not send its message: a first attempt is carried by SQS alone
+  (docs/webhooks.md, "What a delivery writes"), so after a restart of the local cloud,
+  whose queue lived in memory, the pending deliveries outside the index are read too.
 
 Candidates come from the table's sparse index gsi3 (only active runs and pending
-deliveries carry its keys; one Query per shard, never a Scan). One ListExecutions
+deliveries carry its keys; one Query per shard, never a Scan, except for the unqueued
+deliveries after a local-cloud restart). One ListExecutions
 (RUNNING) per sweep saves a DescribeExecution for every run whose execution is alive.
 After the local cloud restarts, every execution and message is known to be lost:
 `SweepPolicy.after_restart()` drops the waiting periods.
@@ -39,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
+from itertools import chain
 from typing import TYPE_CHECKING, Protocol
 
 from runhook import clock
@@ -88,6 +94,11 @@ class DueDeliveries(Protocol):
     """The due-deliveries index and the re-enqueue (runhook.dal.webhooks.DeliveryRepository)."""
 
     def due(self, *, due_before: str) -> Iterator[DueDelivery]: ...
+
+    def unqueued(self) -> Iterator[DueDelivery]:
+        """Pending deliveries outside the due index (first attempts: only SQS carries
+        them); read only after a restart of the local cloud, whose queue was in memory."""
+        ...
 
     def requeue(
         self,
@@ -296,7 +307,10 @@ class Sweeper:
         now = self._now()
         cutoff = clock.iso(now - timedelta(seconds=policy.delivery_grace_seconds))
         messages: list[QueueMessage] = []
-        for due in self._deliveries.due(due_before=cutoff):
+        candidates: Iterator[DueDelivery] = self._deliveries.due(due_before=cutoff)
+        if policy.executions_lost:  # the queue's messages are gone with the rest
+            candidates = chain(candidates, self._deliveries.unqueued())
+        for due in candidates:
             report.counts["deliveries_checked"] += 1
             if not delivery_lost(due, now, policy):
                 continue

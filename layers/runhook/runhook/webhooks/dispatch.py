@@ -12,6 +12,12 @@ change (run, sequence, type; or a log batch's first entry), so an event put on t
 twice is still one delivery. A delivery that exists already is enqueued again only if no attempt
 was made yet, under a new generation, so the first message (if it was sent) is
 dropped as stale by the sender.
+
+Nothing lost (issue 16): a new delivery's head has no due entry, its queue message carries
+the first attempt. If the send fails, the deliveries are put in the due index and the
+invocation fails (`send_or_mark_due`); if the process dies between the writes and the send,
+the invocation fails too. Either way Lambda retries it (EventInvokeConfig: two retries,
+then AsyncFailuresQueue, alarmed), and the retry enqueues the unattempted deliveries again.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +133,29 @@ def delivery_id(event_key: str, endpoint_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{event_key}/{endpoint_id}"))
 
 
+def send_or_mark_due(
+    queue: DeliveryQueue, deliveries: DeliveryRepository, messages: Sequence[QueueMessage]
+) -> None:
+    """Enqueue the messages; if that fails, put their deliveries in the sweeper's due index
+    (best effort) and fail, so the event is tried again.
+
+    A new delivery's head has no due entry (issue 16): its queue message carries the first
+    attempt. A process killed between the head's write and the send leaves a pending
+    delivery with neither: the failed invocation is retried (Lambda's async retries, then
+    AsyncFailuresQueue), and the retry enqueues it again (`_create_or_requeue`, which puts
+    it in the due index), as for an event that failed before any write.
+    """
+    try:
+        queue.send(messages)
+    except Exception:
+        try:
+            marked = deliveries.mark_due([(m.delivery_id, m.gen) for m in messages])
+            log.warning("could not enqueue %d deliveries; %d marked due", len(messages), marked)
+        except Exception:
+            log.exception("could not mark %d unsent deliveries due", len(messages))
+        raise
+
+
 class Dispatcher:
     """Turns run events into deliveries on the queue (one per subscribed endpoint)."""
 
@@ -192,7 +221,7 @@ class Dispatcher:
                 message = self._create_or_requeue(delivery, result)
                 if message is not None:
                     messages.append(message)
-        self.queue.send(messages)
+        send_or_mark_due(self.queue, self.deliveries, messages)
         return result
 
     def _create_or_requeue(self, delivery: Delivery, result: DispatchResult) -> QueueMessage | None:
