@@ -1,4 +1,4 @@
-"""Runs, their idempotency claims and their log entries.
+"""Runs, their idempotency claims, listing entries and log entries.
 
 A run's status only moves through `transition`, a conditional update that also bumps
 the run's `sequence`; that is what makes retried steps and racing cancels harmless.
@@ -8,6 +8,10 @@ stream"): every transition writes the event it announces onto the run item
 (`eventType`, `eventAt`) in the same update, and every log item carries the run's
 organization, task and sequence, so the publisher builds each event from the stream
 record alone. Nothing here calls the bus.
+
+The run item is in no ALL-projected index (issue 16): its task's and organization's
+listings (gsi1, gsi2) hold a write-once entry, resolved to runs per page
+(runhook.dal.runs_listing), so an update of the run costs one write unit.
 """
 
 from __future__ import annotations
