@@ -306,13 +306,15 @@ class RunRepository:
             return self.list_for_tag(
                 org_id, runs.tag, runs, page_size=page_size, page_token=page_token
             )
-        if runs.task_id:
-            index, pk = "gsi1", keys.task_runs_gsi1(runs.task_id)
-        else:
-            index, pk = "gsi2", keys.org_runs_gsi2(org_id)
-        filters = ["orgId = :org"]
-        values: dict[str, Any] = {":org": org_id}
+        filters: list[str] = []
+        values: dict[str, Any] = {}
         names: dict[str, str] = {}
+        if runs.task_id:  # any organization's task id may be asked for: scope it
+            index, pk = "gsi1", keys.task_runs_gsi1(runs.task_id)
+            filters.append("orgId = :org")
+            values[":org"] = org_id
+        else:  # ORG#<org> holds only this organization's runs: no filter, no over-read
+            index, pk = "gsi2", keys.org_runs_gsi2(org_id)
         if runs.status:
             filters.append(entry_or_status(names, values, [runs.status]))
         if runs.trigger_type:
@@ -320,7 +322,9 @@ class RunRepository:
             values[":trigger"] = runs.trigger_type
         query = index_query(
             index, pk, after=runs.created_after, before=runs.created_before, newest_first=True
-        ).with_filter(" AND ".join(filters), values, names)
+        )
+        if filters:
+            query = query.with_filter(" AND ".join(filters), values, names)
         status = runs.status
         return self.listing.page(
             query,

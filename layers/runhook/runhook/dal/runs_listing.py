@@ -107,9 +107,10 @@ class RunListing:
         The same contract as `Table.page`: a filtered read (a Query filter or `keep`,
         applied to the resolved runs) reads `FILTERED_READ_FACTOR` times what the page
         still lacks, at most `MAX_PAGE_READS` Queries; the token resumes after the last
-        returned run of a full page, else after the last item read. Only the entries a
-        page needs are resolved when nothing filters the runs. `org_id` (when given)
-        must own every listed run.
+        returned run of a full page, else after the last item read. Entries are resolved
+        as the page needs them (what it lacks, at least `MIN_FILTERED_READ` when `keep`
+        filters), not all that a filtered Query read. `org_id` (when given) must own
+        every listed run.
         """
         fields = query.key_attributes
         start = None
@@ -126,8 +127,11 @@ class RunListing:
             items, last = self.table.query(query, limit=limit, start=start)
             position = 0
             while position < len(items):
-                # Unfiltered runs: resolve only what the page still lacks.
-                size = len(items) if keep is not None else page_size - len(out)
+                # Resolve only what the page still lacks (a filtered one: at least
+                # MIN_FILTERED_READ at a time, so a rare status takes few round trips).
+                size = page_size - len(out)
+                if keep is not None:
+                    size = max(size, MIN_FILTERED_READ)
                 chunk = items[position : position + size]
                 runs = self.resolve(chunk)
                 for offset, item in enumerate(chunk):
