@@ -1,4 +1,4 @@
-"""Runs, their idempotency claims and their log entries.
+"""Runs, their idempotency claims, listing entries and log entries.
 
 A run's status only moves through `transition`, a conditional update that also bumps
 the run's `sequence`; that is what makes retried steps and racing cancels harmless.
@@ -8,6 +8,10 @@ stream"): every transition writes the event it announces onto the run item
 (`eventType`, `eventAt`) in the same update, and every log item carries the run's
 organization, task and sequence, so the publisher builds each event from the stream
 record alone. Nothing here calls the bus.
+
+The run item is in no ALL-projected index (issue 16): its task's and organization's
+listings (gsi1, gsi2) hold a write-once entry, resolved to runs per page
+(runhook.dal.runs_listing), so an update of the run costs one write unit.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from runhook.dal.expressions import (
     key,
     prefix_query,
 )
+from runhook.dal.runs_listing import RunListing, entry_or_status, listing_item
 from runhook.dal.table import Table, TransactionCancelled
 from runhook.models import (
     ACTIVE_STATUSES,
@@ -86,20 +91,22 @@ def run_from_item(item: Mapping[str, Any]) -> Run:
     return from_attributes(Run, item, json_fields=RUN_JSON_FIELDS)
 
 
+def runs_from_items(items: Sequence[Mapping[str, Any]]) -> list[Run]:
+    return [run_from_item(i) for i in items]
+
+
 def run_item(run: Run) -> Item:
-    created = keys.created_sort(run.created_at, run.id)
+    """The run item. In no ALL-projected index (issue 16): its listings are its write-once
+    `listing_item` (runhook.dal.runs_listing), so an update costs one write unit (plus
+    gsi3's small projection while it enters or leaves the sweeper's index)."""
     item: Item = {
         **key(keys.run_pk(run.id), keys.RUN_SK),
         "type": "run",
-        "gsi1pk": keys.task_runs_gsi1(run.task_id),
-        "gsi1sk": created,
-        "gsi2pk": keys.org_runs_gsi2(run.org_id),
-        "gsi2sk": created,
         **to_attributes(run, json_fields=RUN_JSON_FIELDS),
     }
     if run.active:
         item["gsi3pk"] = keys.active_runs_gsi3(keys.sweep_shard(run.id))
-        item["gsi3sk"] = created
+        item["gsi3sk"] = keys.created_sort(run.created_at, run.id)
     return item
 
 
@@ -148,12 +155,14 @@ class RunRepository:
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        self.listing = RunListing(table, runs_from_items)
 
     def create(self, run: Run, extra: Sequence[TransactAction] = ()) -> None:
-        """Write the run and its idempotency claim in one transaction.
+        """Write the run, its idempotency claim and its listing entry in one transaction.
 
         `extra` are further actions of the transaction (the usage counter, a retry's
-        link), after the run, its claim and its tag items (`tag_items`). Raises
+        link), after the run, its claim, its listing entry (`listing_item`) and its tag
+        items (`tag_items`). Raises
         IdempotencyConflict when the claim exists already, TransactionRefused when
         another condition failed (or the transaction conflicted).
         """
@@ -165,6 +174,7 @@ class RunRepository:
                 "createdAt": run.created_at,
             }
             actions.append(Put(claim, "attribute_not_exists(pk)"))
+        actions.append(Put(listing_item(run)))
         actions.extend(Put(t) for t in tag_items(run))
         actions.extend(extra)
         try:
@@ -281,38 +291,48 @@ class RunRepository:
 
     # -- lists ---------------------------------------------------------------------------
     def list_for_task(self, task_id: str, limit: int = 50) -> list[Run]:
-        """The task's most recent runs, newest first."""
+        """The task's most recent runs, newest first (gsi1, resolved: `RunListing`)."""
         query = index_query("gsi1", keys.task_runs_gsi1(task_id), newest_first=True)
-        items, _ = self.table.query(query, limit=limit)
-        return [run_from_item(i) for i in items]
+        runs, _ = self.listing.page(query, page_size=limit, token=None, org_id=None)
+        return runs
 
     def list_for_org(
         self, org_id: str, runs: RunFilter, *, page_size: int, page_token: str | None
     ) -> tuple[list[Run], str | None]:
-        """The organization's runs, newest first, filtered (docs/data-model.md, pattern 9)."""
+        """The organization's runs, newest first, filtered (docs/data-model.md, pattern 9):
+        gsi2 (gsi1 for one task) holds listing entries (and run items written before
+        issue 16); `status` is checked on the runs they resolve to (`RunListing`)."""
         if runs.tag is not None:
             return self.list_for_tag(
                 org_id, runs.tag, runs, page_size=page_size, page_token=page_token
             )
-        if runs.task_id:
-            index, pk = "gsi1", keys.task_runs_gsi1(runs.task_id)
-        else:
-            index, pk = "gsi2", keys.org_runs_gsi2(org_id)
-        filters = ["orgId = :org"]
-        values: dict[str, Any] = {":org": org_id}
+        filters: list[str] = []
+        values: dict[str, Any] = {}
         names: dict[str, str] = {}
+        if runs.task_id:  # any organization's task id may be asked for: scope it
+            index, pk = "gsi1", keys.task_runs_gsi1(runs.task_id)
+            filters.append("orgId = :org")
+            values[":org"] = org_id
+        else:  # ORG#<org> holds only this organization's runs: no filter, no over-read
+            index, pk = "gsi2", keys.org_runs_gsi2(org_id)
         if runs.status:
-            filters.append("#status = :status")
-            names["#status"] = "status"
-            values[":status"] = runs.status
+            filters.append(entry_or_status(names, values, [runs.status]))
         if runs.trigger_type:
             filters.append("triggerType = :trigger")
             values[":trigger"] = runs.trigger_type
         query = index_query(
             index, pk, after=runs.created_after, before=runs.created_before, newest_first=True
-        ).with_filter(" AND ".join(filters), values, names)
-        page = self.table.page(query, page_size=page_size, token=page_token)
-        return [run_from_item(i) for i in page.items], page.next_token
+        )
+        if filters:
+            query = query.with_filter(" AND ".join(filters), values, names)
+        status = runs.status
+        return self.listing.page(
+            query,
+            page_size=page_size,
+            token=page_token,
+            org_id=org_id,
+            keep=(lambda run: run.status == status) if status else None,
+        )
 
     def list_for_tag(
         self, org_id: str, tag: str, runs: RunFilter, *, page_size: int, page_token: str | None
@@ -356,20 +376,25 @@ class RunRepository:
     ) -> tuple[list[Run], str | None]:
         """One page of the organization's PENDING/RUNNING runs (or only `status`) created
         before `created_before`, newest first: what a bulk cancel walks (a Query of gsi2,
-        or gsi1 for one task; never a Scan)."""
+        or gsi1 for one task, resolved to the runs; never a Scan)."""
         if task_id:
             index, pk = "gsi1", keys.task_runs_gsi1(task_id)
         else:
             index, pk = "gsi2", keys.org_runs_gsi2(org_id)
-        wanted = [status] if status else sorted(ACTIVE_STATUSES)
+        wanted = {status} if status else set(ACTIVE_STATUSES)
+        names: dict[str, str] = {}
         values: dict[str, Any] = {":org": org_id}
-        values.update({f":s{i}": s.value for i, s in enumerate(wanted)})
-        statuses = ", ".join(f":s{i}" for i in range(len(wanted)))
+        condition = entry_or_status(names, values, sorted(s.value for s in wanted))
         query = index_query(index, pk, before=created_before, newest_first=True).with_filter(
-            f"orgId = :org AND #status IN ({statuses})", values, {"#status": "status"}
+            f"orgId = :org AND {condition}", values, names
         )
-        page = self.table.page(query, page_size=page_size, token=token)
-        return [run_from_item(i) for i in page.items], page.next_token
+        return self.listing.page(
+            query,
+            page_size=page_size,
+            token=token,
+            org_id=org_id,
+            keep=lambda run: run.status in wanted,
+        )
 
     # -- logs ----------------------------------------------------------------------------
     def log_items(self, run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
