@@ -23,11 +23,12 @@ MODULES = (
     "runhook.tasks.definition",
     "runhook.engine.state",
     "runhook.engine.reconcile",
-    "runhook.api.schemas",
     "runhook.api.resources",
-    "runhook.api.routes.secrets",
-    "runhook.api.routes.webhooks",
 )
+# Not here: the request bodies (runhook.api.schemas, the bodies in runhook.api.routes).
+# FastAPI makes an adapter per body at route creation; for a deferred body model that
+# adapter is built late and pydantic (2.14) warns about Body's alias: they stay eager
+# (test_the_api_document_builds_without_a_warning).
 
 
 def _models(module_name: str) -> list[type[BaseModel]]:
@@ -61,6 +62,20 @@ def test_the_step_function_builds_no_model_it_does_not_use_at_import() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "", f"built at import: {out}"
+
+
+def test_the_api_document_builds_without_a_warning() -> None:
+    """Every deferred model the API uses builds cleanly when the OpenAPI document is made
+    (a request body, deferred, made pydantic warn about Body's alias)."""
+    probe = (
+        "import warnings\n"
+        "warnings.simplefilter('error')\n"
+        "from runhook.api.app import create_app\n"
+        "print(len(create_app().openapi()['paths']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) > 20
 
 
 def test_a_deferred_model_still_validates() -> None:

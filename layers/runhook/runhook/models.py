@@ -5,8 +5,8 @@ attribute names a repository stores them under (runhook.dal.codec); `to_resource
 the public API's JSON shape. A saved task is runhook.tasks.task.Task; webhook models
 live in runhook.webhook_models (each apart, so a function imports only what it reads).
 
-Every model here is `defer_build=True` (as are the webhook, API body, engine and task
-models): pydantic then builds a model's validator when it first validates, not at import,
+Every model here is `defer_build=True` (as are the webhook, engine, task and API
+resource models; request bodies are not, see the test): pydantic then builds a model's validator when it first validates, not at import,
 so a function's cold start pays only for the models it uses (issue 16: the step function
 imports this module but never validates an organization or a key here).
 tests/unit/test_model_deferral.py keeps every model so.

@@ -63,7 +63,7 @@ def merged(**codes: str) -> dict[int | str, dict[str, Any]]:
 
 
 class CreateRunBody(BaseModel):
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
     inputs: dict[str, Any] | None = Field(
         default=None, description="Merged over the task's defaults"
@@ -82,13 +82,13 @@ class CreateRunBody(BaseModel):
 
 
 class CancelRunBody(BaseModel):
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
     reason: str | None = Field(default=None, max_length=1024)
 
 
 class ResumeRunBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     approved: bool
     data: dict[str, Any] | None = None
@@ -96,7 +96,7 @@ class ResumeRunBody(BaseModel):
 
 
 class CreateKeyBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=lambda: ["runs"], min_length=1)
@@ -104,6 +104,9 @@ class CreateKeyBody(BaseModel):
 
 class PatchOrganizationBody(OrganizationSettings):
     """The settings to change (each within the bounds the schema states), and `force`."""
+
+    # A request body: built at import like every body here (OrganizationSettings defers).
+    model_config = ConfigDict(defer_build=False)
 
     force: bool = Field(
         default=False, description="Save an allowlist even if it excludes the caller"
@@ -114,7 +117,7 @@ class PatchOrganizationBody(OrganizationSettings):
 
 
 class RetryRunBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     fromStart: bool = Field(
         default=False,
@@ -132,7 +135,7 @@ class RetryRunBody(BaseModel):
 class BulkCancelBody(BaseModel):
     """Either `runIds` or a filter (at least one of `taskId`, `status`, `createdBefore`)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     runIds: list[str] | None = Field(
         default=None, description="At most 100 run ids (others' runs count as not found)"

@@ -22,7 +22,7 @@ router = APIRouter(tags=["secrets"], route_class=StrictJSONRoute)
 
 
 class PutSecretBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     value: str = Field(
         description="The value (4 characters to 8 KB of UTF-8); write-only: never returned"

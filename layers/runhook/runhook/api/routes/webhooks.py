@@ -38,7 +38,7 @@ _EVENTS_DOC = (
 
 
 class CreateEndpointBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH, description="https URL to POST to")
     events: list[str] | None = Field(default=None, max_length=32, description=_EVENTS_DOC)
@@ -48,7 +48,7 @@ class CreateEndpointBody(BaseModel):
 
 
 class PatchEndpointBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
     events: list[str] | None = Field(default=None, max_length=32, description=_EVENTS_DOC)
@@ -60,7 +60,7 @@ class PatchEndpointBody(BaseModel):
 
 
 class RotateSecretBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     overlapSeconds: int = Field(
         default=ROTATION_OVERLAP_SECONDS,
@@ -71,13 +71,13 @@ class RotateSecretBody(BaseModel):
 
 
 class TestSendBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     eventType: str | None = Field(default=None, description="Default task-run.completed")
 
 
 class RecoverBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid")
 
     since: datetime = Field(description="Replay dead letters of deliveries created since …")
     until: datetime | None = Field(default=None, description="… and before (default: now)")
