@@ -1,0 +1,142 @@
+"""Keep moto's per-request work down (profiled: it was most of a POST run's CPU locally).
+
+moto is a test double, written for correctness rather than for a server under load, and
+the local cloud sends it every SQS, EventBridge and Step Functions call. Profiling a
+POST run on the local cloud (docs/performance.md, "The local cloud's throughput") found
+four costs that are the same for every request and can be computed once:
+
+- `MemoizedDomainDispatcher`: moto's WSGI front door lists moto's package directory and
+  stats its ~180 entries on every request (`backends.list_of_moto_modules`), then tries
+  every service URL pattern, all under one process-wide lock: each request paid ~1.5 ms
+  of CPU and every concurrent request queued behind it. The answer depends only on the
+  host the request is for, so it is remembered per host.
+- `cache_jsonpath_parsers`: EventBridge builds its target input with jsonpath_ng, whose
+  ``parse`` builds a new PLY parser (a yacc table) for every expression, 8 per target per
+  event (~50 ms per PutEvents here); the Step Functions interpreter does the same for
+  every InputPath/ResultPath/OutputPath. A parsed JSONPath expression is immutable, so
+  parses are kept per expression text.
+- `cache_asl_parse_trees`: every StartExecution makes the interpreter parse the state
+  machine's ASL with ANTLR again (~45 ms of CPU for runhook's machine). The parse tree is
+  kept per definition text; the evaluation program is still built afresh from it for each
+  execution (~9 ms), because its components are the execution's own, not shareable.
+- `event_deliveries`: which SQS queues EventBridge delivered to inside one PutEvents,
+  so the dispatcher wakes those queues' pollers only (it used to wake every queue,
+  ~13 empty receives per POST run).
+
+Each patch is installed once per process (idempotent) and changes what moto computes,
+never what it answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+_installed: set[str] = set()
+_install_lock = threading.Lock()
+_deliveries = threading.local()
+_PARSE_CACHE_SIZE = 1024
+
+
+class MemoizedDomainDispatcher(DomainDispatcherApplication):
+    """moto's WSGI application, resolving each host to its backend once."""
+
+    def __init__(self, create_app: Callable[..., Any]) -> None:
+        super().__init__(create_app)
+        self._backend_by_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:
+            return self._backend_by_host[host]
+        except KeyError:
+            backend = super().get_backend_for_host(host)
+            self._backend_by_host[host] = backend
+            return backend
+
+
+def _once(name: str) -> bool:
+    """True the first time `name` is asked for in this process (then install it)."""
+    with _install_lock:
+        if name in _installed:
+            return False
+        _installed.add(name)
+        return True
+
+
+def cache_jsonpath_parsers() -> None:
+    """Parse each JSONPath expression once (jsonpath_ng's ``parse`` builds a parser per call)."""
+    if not _once("jsonpath"):
+        return
+    import jsonpath_ng
+    import jsonpath_ng.ext
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    plain = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(jsonpath_ng.parse)
+    extended = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(jsonpath_ng.ext.parse)
+    # moto.events.utils imports jsonpath_ng.ext.parse inside the function, at call time.
+    jsonpath_ng.ext.parse = extended
+    json_path.parse = extended  # type: ignore[attr-defined]
+    result_path.parse = plain  # type: ignore[attr-defined]
+
+
+def cache_asl_parse_trees() -> None:
+    """Parse each state machine definition once; build its program per execution."""
+    if not _once("asl"):
+        return
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    moto_parse = AmazonStateLanguageParser.parse
+
+    @functools.lru_cache(maxsize=64)
+    def parse_tree(definition: str) -> Any:
+        return moto_parse(definition)[1]  # raises ASLParserException, which is not cached
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = parse_tree(definition)
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+def record_event_deliveries() -> None:
+    """Make `event_deliveries` work: note the queue of each EventBridge → SQS delivery."""
+    if not _once("deliveries"):
+        return
+    from moto.events.models import Rule
+
+    send = Rule._send_to_sqs_queue
+
+    @functools.wraps(send)
+    def recorded(self: Any, resource_id: str, *args: Any, **kwargs: Any) -> None:
+        send(self, resource_id, *args, **kwargs)
+        names: set[str] | None = getattr(_deliveries, "names", None)
+        if names is not None:
+            names.add(resource_id)
+
+    Rule._send_to_sqs_queue = recorded  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def event_deliveries() -> Iterator[set[str]]:
+    """The names of the queues moto's EventBridge sends to in this thread during the block."""
+    previous = getattr(_deliveries, "names", None)
+    names: set[str] = set()
+    _deliveries.names = names
+    try:
+        yield names
+    finally:
+        _deliveries.names = previous
+
+
+def install() -> None:
+    """Every cache and hook above (idempotent)."""
+    cache_jsonpath_parsers()
+    cache_asl_parse_trees()
+    record_event_deliveries()
