@@ -83,8 +83,12 @@ class BenchCloud:
         *,
         recorder: CallRecorder | None = None,
         env: Mapping[str, str] | None = None,
+        api_workers: int = 0,
     ) -> None:
         from runhook_dev.devcloud import LocalCloud
+
+        if recorder is not None and api_workers:
+            raise ValueError("a CallRecorder sees this process only: use api_workers=0")
 
         self.recorder = recorder
         self._state = tempfile.TemporaryDirectory(prefix="runhook-bench-")
@@ -106,6 +110,7 @@ class BenchCloud:
             state_dir=Path(self._state.name),
             env_overrides=dict(env or {}),
             install_signal_handlers=True,
+            api_workers=api_workers,
         )
         if recorder is not None:
             recorder.wrap_registry(self.cloud.registry)

@@ -72,17 +72,18 @@ def cache_jsonpath_parsers() -> None:
     """Parse each JSONPath expression once (jsonpath_ng's ``parse`` builds a parser per call)."""
     if not _once("jsonpath"):
         return
-    import jsonpath_ng
     import jsonpath_ng.ext
+    from jsonpath_ng import parser as plain_parser
+    from jsonpath_ng.ext import parser as ext_parser
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    plain = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(jsonpath_ng.parse)
-    extended = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(jsonpath_ng.ext.parse)
+    plain = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(plain_parser.parse)
+    extended = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(ext_parser.parse)
     # moto.events.utils imports jsonpath_ng.ext.parse inside the function, at call time.
-    jsonpath_ng.ext.parse = extended
-    json_path.parse = extended  # type: ignore[attr-defined]
-    result_path.parse = plain  # type: ignore[attr-defined]
+    setattr(jsonpath_ng.ext, "parse", extended)  # noqa: B010 - not re-exported for mypy
+    setattr(json_path, "parse", extended)  # noqa: B010
+    setattr(result_path, "parse", plain)  # noqa: B010
 
 
 def cache_asl_parse_trees() -> None:
