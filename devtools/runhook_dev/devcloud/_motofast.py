@@ -3,7 +3,7 @@
 moto is a test double, written for correctness rather than for a server under load, and
 the local cloud sends it every SQS, EventBridge and Step Functions call. Profiling a
 POST run on the local cloud (docs/performance.md, "The local cloud's throughput") found
-four costs that are the same for every request and can be computed once:
+costs that are the same for every request and can be computed once:
 
 - `MemoizedDomainDispatcher`: moto's WSGI front door lists moto's package directory and
   stats its ~180 entries on every request (`backends.list_of_moto_modules`), then tries
@@ -19,6 +19,8 @@ four costs that are the same for every request and can be computed once:
   machine's ASL with ANTLR again (~45 ms of CPU for runhook's machine). The parse tree is
   kept per definition text; the evaluation program is still built afresh from it for each
   execution (~9 ms), because its components are the execution's own, not shareable.
+- `cheap_retention_check`: SQS's ReceiveMessage computed every attribute of the queue
+  three times per message to read its retention period.
 - `event_deliveries`: which SQS queues EventBridge delivered to inside one PutEvents,
   so the dispatcher wakes those queues' pollers only (it used to wake every queue,
   ~13 empty receives per POST run).
@@ -106,6 +108,27 @@ def cache_asl_parse_trees() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
 
 
+def cheap_retention_check() -> None:
+    """SQS's ReceiveMessage checks each message's retention period through
+    ``get_queue_attributes``, which computes every attribute of the queue (message counts
+    included) three times: ~3 ms per message received. The period is a plain attribute."""
+    if not _once("retention"):
+        return
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.is_message_valid_based_on_retention_period
+
+    @functools.wraps(original)
+    def is_valid(self: Any, queue_name: str, message: Any) -> bool:
+        period = getattr(self.get_queue(queue_name), "message_retention_period", None)
+        if period is None:
+            return original(self, queue_name, message)
+        return bool(int(period) + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
+
+
 def record_event_deliveries() -> None:
     """Make `event_deliveries` work: note the queue of each EventBridge → SQS delivery."""
     if not _once("deliveries"):
@@ -140,4 +163,5 @@ def install() -> None:
     """Every cache and hook above (idempotent)."""
     cache_jsonpath_parsers()
     cache_asl_parse_trees()
+    cheap_retention_check()
     record_event_deliveries()
