@@ -19,6 +19,8 @@ costs that are the same for every request and can be computed once:
   machine's ASL with ANTLR again (~45 ms of CPU for runhook's machine). The parse tree is
   kept per definition text; the evaluation program is still built afresh from it for each
   execution (~9 ms), because its components are the execution's own, not shareable.
+- `share_task_clients`: the interpreter created a new boto3 client for every Lambda Task
+  it ran (~45 ms of CPU each: most of an execution's cost); one per service is shared.
 - `cheap_retention_check`: SQS's ReceiveMessage computed every attribute of the queue
   three times per message to read its retention period.
 - `event_deliveries`: which SQS queues EventBridge delivered to inside one PutEvents,
@@ -108,6 +110,66 @@ def cache_asl_parse_trees() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
 
 
+def share_task_clients() -> None:
+    """One boto3 client per (region, service, endpoint) for the interpreter's Task states.
+
+    moto's ``boto_client_for`` creates a new boto3 client (a service model loaded, an
+    event system copied, ~45 ms of CPU) for every Lambda Task it runs and every service
+    integration call; a client is safe to share between threads once made. Its users
+    import the function by name, so each already imported reference is replaced (after
+    importing the preprocessor, which imports every state's module).
+    """
+    if not _once("task clients"):
+        return
+    import sys
+
+    import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 - every Task module
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def shared(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        # What moto's own function does, plus room for concurrent executions' connections.
+        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+        key = (region, service, str(endpoint))
+        with lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = _task_client(region, service, endpoint)
+        return client
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "boto_client_for", None) is original:
+            setattr(module, "boto_client_for", shared)  # noqa: B010
+
+
+def _task_client(region: str, service: str, endpoint: str | None) -> Any:
+    """The client moto's ``boto_client_for`` makes, with a larger connection pool."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    config = Config(
+        parameter_validation=False,
+        retries={"max_attempts": 0, "total_max_attempts": 1},
+        connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        max_pool_connections=50,
+    )
+    session = boto3.session.Session(
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",  # noqa: S106 - moto's fixed test credentials
+        region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+
 def cheap_retention_check() -> None:
     """SQS's ReceiveMessage checks each message's retention period through
     ``get_queue_attributes``, which computes every attribute of the queue (message counts
@@ -163,5 +225,6 @@ def install() -> None:
     """Every cache and hook above (idempotent)."""
     cache_jsonpath_parsers()
     cache_asl_parse_trees()
+    share_task_clients()
     cheap_retention_check()
     record_event_deliveries()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # The API in processes of its own: it then no longer shares an interpreter lock with moto,
 # the handlers and the pollers (api_workers.py).
-DEFAULT_API_WORKERS = 2
+DEFAULT_API_WORKERS = 1
 
 
 def add_parser(subparsers: Any) -> None:
