@@ -146,3 +146,19 @@ def test_events_put_wakes_only_the_queues_delivered_to() -> None:
 
     assert shim.wait(generations[0], 0)
     assert not other.wait(generations[1], 0)
+
+
+def test_task_states_share_one_client_per_service_aimed_like_moto_s_own() -> None:
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    _motofast.share_task_clients()
+    first = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+    again = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+    other = lambda_eval_utils.boto_client_for(region="us-east-1", service="sqs")
+
+    assert first is again and other is not first
+    assert first.meta.endpoint_url == f"http://localhost:{moto_server_port()}"
+    assert first.meta.region_name == "us-east-1"
+    assert first.meta.config.max_pool_connections == 50
+    assert first.meta.config.retries["total_max_attempts"] == 1
