@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -84,6 +85,9 @@ class ApiWorkers:
         config = json.dumps(
             {
                 "environment": dict(environment) if environment is not None else None,
+                # Spawned before the deploy: os.environ as it is now (the module's app of
+                # the factory-less mode reads it).
+                "process_environment": dict(os.environ),
                 "log_format": _log_format(),
                 "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             }
@@ -221,10 +225,15 @@ def main(argv: list[str]) -> int:
     from runhook_dev.devcloud.servers import API_APP
     from runhook_dev.devcloud.terminal import RequestLog
 
+    # Ctrl-C reaches the whole process group: until uvicorn handles it, the cloud decides
+    # (it stops the workers, or their lifeline ends them), without a traceback from here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # While the cloud boots; if this fails, load_api_app says why (with the traceback).
     with contextlib.suppress(Exception):
         importlib.import_module(API_APP.partition(":")[0])
     config = _read_config()
+    os.environ.clear()
+    os.environ.update(config["process_environment"])
     configure_logging(config["log_level"], config["log_format"])
     sock = socket.socket(fileno=int(argv[1]))
     app, error = _app(config["environment"])
