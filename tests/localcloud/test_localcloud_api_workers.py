@@ -1,8 +1,9 @@
 """`runhook dev` serves the API from worker processes of its own, and they die with it.
 
 As a user runs it (a subprocess): the API answers from the workers (a run is created and
-completes, the terminal prints its request line), and whether `runhook dev` is stopped with
-Ctrl-C or killed with SIGKILL, no worker is left behind.
+completes, the terminal prints its request line), and after Ctrl-C no worker is left
+behind. After SIGKILL neither: the crash test (test_localcloud_crash.py, which runs the
+default, one worker) checks it with `api_workers_of` and `wait_no_workers`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.localcloud.workers import api_workers_of, wait_no_workers
 from tests.support.devprocess import DevProcess
 from tests.support.polling import eventually
 
@@ -22,27 +24,6 @@ pytestmark = [
     pytest.mark.localcloud,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
-
-WORKER_MODULE = "runhook_dev.devcloud.api_workers"
-
-
-def api_workers_of(parent: int) -> list[int]:
-    """Live processes running the API worker module whose parent is `parent`, or whose
-    parent is gone (an orphan is re-parented: it would still be listed)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if WORKER_MODULE in cmdline and state != "Z" and (ppid == parent or ppid == 1):
-            found.append(int(entry.name))
-    return found
 
 
 def run_once(dev: DevProcess, key: str) -> None:
@@ -62,11 +43,9 @@ def run_once(dev: DevProcess, key: str) -> None:
         )
 
 
-@pytest.mark.parametrize(
-    "stop", [pytest.param(signal.SIGINT, id="ctrl-c"), pytest.param(signal.SIGKILL, id="kill-9")]
-)
-def test_the_api_is_served_by_workers_that_die_with_runhook_dev(
-    tmp_path: Path, clean_env: dict[str, str], stop: signal.Signals
+# SIGKILL: the crash test (test_localcloud_crash.py) checks that no worker is left behind.
+def test_the_api_is_served_by_workers_that_stop_with_runhook_dev(
+    tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
     key = "sk_test_" + secrets.token_urlsafe(32)
     env = {**clean_env, "RUNHOOK_DEV_API_KEY": key}
@@ -84,34 +63,6 @@ def test_the_api_is_served_by_workers_that_die_with_runhook_dev(
             message=lambda out: f"no request line for the POST:\n{out}",
         )
     finally:
-        code = dev.stop(stop)
-    if stop == signal.SIGINT:
-        assert code == 0, dev.output
-    eventually(
-        lambda: [pid for pid in workers if _alive(pid)],
-        lambda left: not left,
-        timeout=10,
-        message=lambda left: f"API workers left behind: {left}",
-    )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def test_zero_workers_serves_the_api_in_process(tmp_path: Path, clean_env: dict[str, str]) -> None:
-    key = "sk_test_" + secrets.token_urlsafe(32)
-    env = {**clean_env, "RUNHOOK_DEV_API_KEY": key}
-    dev = DevProcess(tmp_path / "state", env, "--in-memory", "--api-workers", "0")
-    try:
-        dev.wait_ready()
-        assert api_workers_of(dev.process.pid) == []
-        assert "worker processes" not in dev.output
-        answer = httpx.get(f"{dev.url('API')}/public/v1/health")
-        assert answer.status_code == 200, answer.text
-    finally:
-        assert dev.stop(signal.SIGINT) == 0
+        code = dev.stop(signal.SIGINT)
+    assert code == 0, dev.output
+    wait_no_workers(workers)
