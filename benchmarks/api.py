@@ -7,21 +7,28 @@ send, so the limiter is not what is measured. Each POST starts a real execution:
 parks in a 2-hour Wait state after one step-function invocation, so the background work
 per run is as small as the engine allows, but it is there (and it shares the CPUs).
 
-Baseline, same run: the same create-run transactions (TransactWriteItems captured from
-the API's own requests during the warm-up, with fresh ids) sent straight to DynamoDB
-Local with the same number of clients (threads, one boto3 client each).
+The API is served as `runhook dev` serves it: by `DEFAULT_API_WORKERS` worker processes
+of its own (`$RUNHOOK_BENCH_API_WORKERS` overrides; 0 = in the local cloud's process, as
+before issue 16).
+
+Baseline, same run: the same create-run transactions (TransactWriteItems captured as the
+API sent them through the AWS endpoint during the warm-up, with fresh ids) sent straight to
+DynamoDB Local with the same number of clients (threads, one boto3 client each).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from benchmarks import machine, stats
-from benchmarks.calls import CallRecorder
 from benchmarks.loadgen import make_template
 from benchmarks.localcloud import BenchCloud, parked_task
 from benchmarks.table import Table, ms, per_second, times
@@ -29,12 +36,30 @@ from benchmarks.table import Table, ms, per_second, times
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(config: dict[str, Any], java_pid: int | None = None) -> dict[str, Any]:
+WORKERS_ENV = "RUNHOOK_BENCH_API_WORKERS"
+
+
+def api_workers() -> int:
+    """How many API worker processes the benchmark's cloud runs (`runhook dev`'s default)."""
+    from runhook_dev.devcloud.command import DEFAULT_API_WORKERS
+
+    return max(0, int(os.environ.get(WORKERS_ENV, DEFAULT_API_WORKERS)))
+
+
+def _cpu_of(pids: list[int]) -> float:
+    return sum(machine.process_cpu_seconds(pid) for pid in pids)
+
+
+def _load(
+    config: dict[str, Any], java_pid: int | None = None, api_pids: list[int] | None = None
+) -> dict[str, Any]:
     """Run the load generator; its result plus the CPU seconds each side used meanwhile."""
+    pids = api_pids or []
     before = (
         machine.process_cpu_seconds(),
         machine.process_cpu_seconds(java_pid) if java_pid else float("nan"),
         machine.children_cpu_seconds(),
+        _cpu_of(pids),
     )
     answer = subprocess.run(
         [sys.executable, "-m", "benchmarks.loadgen", json.dumps(config)],
@@ -49,6 +74,7 @@ def _load(config: dict[str, Any], java_pid: int | None = None) -> dict[str, Any]
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
     result["cpu"] = {
         "cloud": machine.process_cpu_seconds() - before[0],
+        "api": _cpu_of(pids) - before[3],
         "jvm": (machine.process_cpu_seconds(java_pid) if java_pid else float("nan")) - before[1],
         "client": machine.children_cpu_seconds() - before[2],
     }
@@ -58,35 +84,61 @@ def _load(config: dict[str, Any], java_pid: int | None = None) -> dict[str, Any]
 def run(quick: bool = False) -> list[Table]:
     seconds = 4.0 if quick else 8.0
     concurrency = 8
-    results, boot = _measure(seconds, concurrency)
-    return [_table(seconds, concurrency, results, boot)]
+    workers = api_workers()
+    results, boot = _measure(seconds, concurrency, workers)
+    return [_table(seconds, concurrency, results, boot, workers)]
 
 
-def _measure(seconds: float, concurrency: int) -> tuple[dict[str, dict[str, Any]], float]:
+def _measure(
+    seconds: float, concurrency: int, workers: int
+) -> tuple[dict[str, dict[str, Any]], float]:
     """Every row's load result by key, and the local cloud's boot time in seconds."""
-    recorder = CallRecorder()
-    recorder.keep_params = {"TransactWriteItems"}
-    recorder.keep_limit = 200
-    with BenchCloud(recorder=recorder) as bench:
+    with BenchCloud(api_workers=workers) as bench:
         task_id = bench.create_task(parked_task())
         api = {"mode": "api", "base": bench.base_url, "key": bench.api_key, "task": task_id}
-        _load({**api, "clients": 4, "seconds": 2.0, "mix": "mixed"})  # warm-up
+        with _captured_transactions() as captured:
+            _load({**api, "clients": 4, "seconds": 2.0, "mix": "mixed"})  # warm-up
         raw = {
             "mode": "dynamodb",
             "endpoint": bench.cloud.dynamodb_endpoint,
             "region": bench.cloud.region,
-            "templates": _captured_templates(recorder)[:50],
+            "templates": _templates(captured)[:50],
         }
-        results = _alternate_loads(api, raw, seconds, concurrency, bench.cloud.java_pid)
+        results = _alternate_loads(
+            api, raw, seconds, concurrency, bench.cloud.java_pid, bench.cloud.api_worker_pids
+        )
         boot = bench.boot_seconds
     return results, boot
 
 
-def _captured_templates(recorder: CallRecorder) -> list[str]:
-    """The create-run transactions the warm-up sent, as the baseline's templates; stops
-    keeping requests, so the measured rows do not pay for it."""
-    templates = [t for name, params in recorder.kept if (t := make_template(params)) is not None]
-    recorder.keep_params = set()
+@contextlib.contextmanager
+def _captured_transactions() -> Iterator[list[dict[str, Any]]]:
+    """The TransactWriteItems requests the AWS endpoint forwards to DynamoDB Local during
+    the block, as parameters (DynamoDB's JSON protocol is the low-level client's shape).
+    Read at the endpoint, so it sees the API wherever it runs (a worker process too)."""
+    from runhook_dev.devcloud.dispatcher import Dispatcher
+
+    captured: list[dict[str, Any]] = []
+    forward = Dispatcher._dynamodb
+
+    def capturing(self: Dispatcher, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = BytesIO(body)
+            if len(captured) < 200:
+                captured.append(json.loads(body))
+        return forward(self, environ, start_response)
+
+    Dispatcher._dynamodb = capturing  # type: ignore[method-assign]
+    try:
+        yield captured
+    finally:
+        Dispatcher._dynamodb = forward  # type: ignore[method-assign]
+
+
+def _templates(captured: list[dict[str, Any]]) -> list[str]:
+    """The create-run transactions the warm-up sent, as the baseline's templates."""
+    templates = [t for params in captured if (t := make_template(params)) is not None]
     if not templates:
         raise RuntimeError("no create-run transaction was captured during the warm-up")
     return templates
@@ -98,23 +150,26 @@ def _alternate_loads(
     seconds: float,
     concurrency: int,
     java: int | None,
+    api_pids: list[int],
 ) -> dict[str, dict[str, Any]]:
     """Ours and the baseline alternate, so both see similar background load."""
     results: dict[str, dict[str, Any]] = {}
-    results["post1"] = _load({**api, "clients": 1, "seconds": seconds, "mix": "post"}, java)
-    results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds}, java)
-    results["postN"] = _load(
-        {**api, "clients": concurrency, "seconds": seconds, "mix": "post"}, java
-    )
-    results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds}, java)
-    results["mixedN"] = _load(
-        {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}, java
-    )
+    post = {**api, "seconds": seconds, "mix": "post"}
+    results["post1"] = _load({**post, "clients": 1}, java, api_pids)
+    results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds}, java, api_pids)
+    results["postN"] = _load({**post, "clients": concurrency}, java, api_pids)
+    results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds}, java, api_pids)
+    mixed = {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}
+    results["mixedN"] = _load(mixed, java, api_pids)
     return results
 
 
 def _table(
-    seconds: float, concurrency: int, results: dict[str, dict[str, Any]], boot: float
+    seconds: float,
+    concurrency: int,
+    results: dict[str, dict[str, Any]],
+    boot: float,
+    workers: int,
 ) -> Table:
     table = Table(
         title=f"2. API over HTTP on the local cloud ({seconds:.0f} s per row)",
@@ -128,7 +183,7 @@ def _table(
             "p99 ms",
             "errors",
             "req/s vs baseline",
-            "CPU ms/req: cloud, JVM, client",
+            "CPU ms/req: cloud, API workers, JVM, client",
         ],
     )
     mixed = results["mixedN"]
@@ -143,10 +198,16 @@ def _table(
     _add_row(table, results, "  of which GET logs", concurrency, mixed, "GET logs", None)
     _add_row(table, results, raw, 1, results["raw1"], None, None)
     _add_row(table, results, raw, concurrency, results["rawN"], None, None)
+    where = (
+        f"in {workers} worker processes of its own (`runhook dev`'s default; "
+        f"${WORKERS_ENV}=0: in the local cloud's process)"
+        if workers
+        else "in the same Python process as the local cloud (one GIL)"
+    )
     table.notes.append(
         "The API (uvicorn serving the same FastAPI app as the Lambda), the AWS dispatcher, moto, "
-        "the handlers and the load generator share this machine's CPUs; the API runs in the "
-        "same Python process as the local cloud (one GIL), DynamoDB Local in its own JVM."
+        f"the handlers and the load generator share this machine's CPUs; the API runs {where}, "
+        "DynamoDB Local in its own JVM."
     )
     table.notes.append(
         "Each POST run writes one transaction (run + idempotency claim + usage counter), "
@@ -155,10 +216,10 @@ def _table(
         "Local, without the API, the dispatcher or Step Functions."
     )
     table.notes.append(
-        "CPU ms/req: CPU time used during the row by the local cloud's Python process (API, "
-        "dispatcher, moto, handlers, pollers), by DynamoDB Local's JVM and by the load "
-        "generator, divided by the requests of the row (background work of earlier rows "
-        "included)."
+        "CPU ms/req: CPU time used during the row by the local cloud's Python process "
+        "(dispatcher, moto, handlers, pollers; the API too when it has no workers), by the API "
+        "worker processes, by DynamoDB Local's JVM and by the load generator, divided by the "
+        "requests of the row (background work of earlier rows included)."
     )
     table.notes.append(f"local cloud boot: {boot:.1f} s (not in any figure)")
     return table
@@ -207,6 +268,6 @@ def _cpu_per_request(result: dict[str, Any], op: str | None) -> str:
     total = sum(len(v) for v in ops.values())
     parts = [
         result["cpu"][k] * 1000 / total if total else float("nan")
-        for k in ("cloud", "jvm", "client")
+        for k in ("cloud", "api", "jvm", "client")
     ]
     return ", ".join(ms(v, 0) for v in parts)

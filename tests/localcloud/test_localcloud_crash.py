@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.localcloud.workers import api_workers_of, wait_no_workers
 from tests.support.devprocess import DevProcess
 from tests.support.loopback import Answer, LoopbackServer, Request
 from tests.support.polling import eventually
@@ -149,11 +150,15 @@ def test_nothing_is_stuck_or_lost_after_a_restart(
     state_dir = tmp_path / "state"
     receiver = HoldingReceiver()
     first = DevProcess(state_dir, env, *args)
+    workers: list[int] = []
     try:
         first.wait_ready()
+        workers = api_workers_of(first.process.pid)  # `runhook dev`'s default: one
         endpoint, waits, approval = start_work(Api(first, key), receiver)
     finally:
         first.stop(stop)
+    assert len(workers) == 1, first.output
+    wait_no_workers(workers)  # none left behind, even after SIGKILL
     before_restart = len(receiver.recorded())
 
     second = DevProcess(state_dir, env, *args)

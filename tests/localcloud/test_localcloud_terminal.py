@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from runhook_dev.devcloud import terminal
-from runhook_dev.devcloud.command import _configure_logging
+from runhook_dev.devcloud.command import configure_logging
 from tests.support.devprocess import DevProcess
 from tests.support.polling import eventually
 
@@ -115,11 +115,11 @@ def logging_restored() -> Iterator[None]:
 @pytest.mark.usefixtures("logging_restored")
 def test_json_format_leaves_stdout_raw_and_the_summary_lines_off() -> None:
     before = sys.stdout
-    _configure_logging("INFO", "json")
+    configure_logging("INFO", "json")
     assert sys.stdout is before
     assert not terminal.RUNS.isEnabledFor(logging.INFO)
     assert not terminal.REQUESTS.isEnabledFor(logging.INFO)
-    _configure_logging("INFO", "text")
+    configure_logging("INFO", "text")
     assert isinstance(sys.stdout, terminal.ReadableStdout)
     assert terminal.RUNS.isEnabledFor(logging.INFO)
     assert terminal.REQUESTS.isEnabledFor(logging.INFO)

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs
 
 SQS_PREFIX = "sqs:"
@@ -135,6 +135,13 @@ class ActivityHub:
         elif not target and "form-urlencoded" in content_type:
             form = {k: v[-1] for k, v in parse_qs(body.decode(errors="replace")).items()}
             self._sqs(form.get("Action", ""), form)
+
+    def events_put(self, body: bytes, queues: Iterable[str]) -> None:
+        """A PutEvents was answered: wake one poller of each queue EventBridge delivered
+        to (moto makes those deliveries inside the call; `_motofast.event_deliveries`)."""
+        for name in queues:
+            self.channel(SQS_PREFIX + name).notify(1)
+        self._show_events(body)
 
     def _show_events(self, body: bytes) -> None:
         """The terminal's run event lines (terminal.py), when that logger is on."""

@@ -151,6 +151,14 @@ class LocalCloud:
         return self._parts.dynamodb.endpoint if self._parts is not None else ""
 
     @property
+    def api_worker_pids(self) -> list[int]:
+        """The API's worker processes (`api_workers`; empty when the API is in-process)."""
+        parts = self._parts
+        if parts is None or parts.api_workers is None:
+            return []
+        return parts.api_workers.pids
+
+    @property
     def java_pid(self) -> int | None:
         return self._parts.dynamodb.pid if self._parts is not None else None
 

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from runhook_dev.devcloud.cloud import LocalCloud
 
 
+# The API in processes of its own: it then no longer shares an interpreter lock with moto,
+# the handlers and the pollers (api_workers.py).
+DEFAULT_API_WORKERS = 1
+
+
 def add_parser(subparsers: Any) -> None:
     dev = subparsers.add_parser(
         "dev",
@@ -32,6 +37,13 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     dev.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
+    dev.add_argument(
+        "--api-workers",
+        type=int,
+        default=DEFAULT_API_WORKERS,
+        help=f"API worker processes (default {DEFAULT_API_WORKERS}); 0 serves the API in "
+        "the local cloud's own process",
+    )
     dev.add_argument(
         "--aws-port",
         type=int,
@@ -125,7 +137,7 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _configure_logging(level: str, log_format: str = "json") -> None:
+def configure_logging(level: str, log_format: str = "json") -> None:
     """The local cloud's own log lines; with the text format stdout itself is filtered
     (terminal.py) before any handler's Logger takes it, and the request and run event
     lines are on."""
@@ -156,7 +168,7 @@ def _configure_logging(level: str, log_format: str = "json") -> None:
 def run(args: argparse.Namespace) -> int:
     if args.fetch_only:
         return _fetch_only()
-    _configure_logging(args.log_level, args.log_format)
+    configure_logging(args.log_level, args.log_format)
     overrides = _env_overrides(args.env)
     if overrides is None:
         return 2
@@ -168,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
     cloud = LocalCloud(
         CloudOptions(
             api_port=args.port,
+            api_workers=max(0, args.api_workers),
             aws_port=_aws_port(args.aws_port),
             aws_host=args.aws_host,
             state_dir=args.state_dir.resolve(),
@@ -291,7 +304,8 @@ def summary(cloud: LocalCloud) -> str:
     storage = "(in memory)" if options.in_memory else f"(data in {options.dynamodb_path})"
     lines = [
         f"  API            {cloud.api_url}/public/v1"
-        + (f"   (unavailable: {cloud.api_error})" if cloud.api_error else ""),
+        + (f"   (unavailable: {cloud.api_error})" if cloud.api_error else "")
+        + (f"   ({options.api_workers} worker processes)" if options.api_workers > 0 else ""),
         f"  console        {cloud.api_url}/console/   (sign in with an API key)",
         f"  AWS endpoint   {cloud.aws_endpoint_url}   "
         f"(Lambda: {cloud.registry.invoker.describe()}; "

@@ -152,6 +152,13 @@ class Dispatcher:
         body = _read_body(environ)
         environ["wsgi.input"] = BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        if target == "AWSEvents.PutEvents":
+            from runhook_dev.devcloud._motofast import event_deliveries
+
+            with event_deliveries() as queues:  # the queues EventBridge delivered to
+                answer = self.moto_app(environ, start_response)
+            self.activity.events_put(body, queues)
+            return answer
         answer = self.moto_app(environ, start_response)
         self.activity.observe(target, content_type, body)
         return answer

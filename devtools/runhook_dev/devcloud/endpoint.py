@@ -55,15 +55,17 @@ class AwsEndpoint:
         from runhook_dev.devcloud._fastimport import defer_moto_batch
 
         defer_moto_batch()  # before moto is imported: saves ~2 s of CPU at start-up
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import create_backend_app
 
+        from runhook_dev.devcloud import _motofast
         from runhook_dev.devcloud.dispatcher import Dispatcher
         from runhook_dev.devcloud.servers import WsgiServer
 
+        _motofast.install()  # moto's per-request parsing, done once (_motofast.py)
         dynamodb = self.dynamodb
         dispatcher = Dispatcher(
             self.registry,
-            DomainDispatcherApplication(create_backend_app),
+            _motofast.MemoizedDomainDispatcher(create_backend_app),
             lambda: dynamodb.port,
             self.invoker,
             dynamodb_down=dynamodb.down,

@@ -18,6 +18,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.activity import SCHEDULER, STATES
+from runhook_dev.devcloud.api_workers import ApiWorkers
 from runhook_dev.devcloud.clients import AwsClients
 from runhook_dev.devcloud.endpoint import AwsEndpoint
 from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment, local_variables
@@ -69,8 +70,10 @@ class Parts:
         self.status: ExecutionStatusEmitter | None = None
         self.schedules: Scheduler | None = None
         self.task_schedules: ScheduleFirer | None = None  # EventBridge Scheduler, fired locally
-        self.api_server: ApiServer | None = None
+        self.api_server: ApiServer | ApiWorkers | None = None
         self.api_container: Any | None = None  # the API function's runhook Container
+        self.api_environment: dict[str, str] | None = None  # ... and its environment
+        self.api_workers: ApiWorkers | None = None  # spawned early, started last
         self._sockets: list[socket.socket] = []
         self._previous_sigterm: Any = None
 
@@ -87,6 +90,9 @@ class Parts:
             raise LocalCloudError(f"template not found: {options.template_path}")
         api_socket, aws_socket = self._take_ports()
         self.dynamodb.spawn()  # Java boots while moto is imported and wired
+        if api_socket is not None and options.api_workers > 0:
+            self.api_workers = ApiWorkers(api_socket, options.api_workers)
+            self.api_workers.spawn()  # they import the API meanwhile
         # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
         self.environment.apply({"MOTO_PORT": str(cloud.aws_port)})
         # Where Lambda invokes run: in this process, or --lambda-endpoint (invoker.py).
@@ -101,7 +107,7 @@ class Parts:
         )
         self._sockets.remove(aws_socket)  # the endpoint owns it now
         self.endpoint.start()
-        if options.serve_api:
+        if options.serve_api and options.api_workers <= 0:
             threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         self._deploy()
         self._start_event_sources()
@@ -164,7 +170,8 @@ class Parts:
         self.environment.apply(values)
         if factory is not None and api:
             # The API and the seed get the API function's own Container (no os.environ).
-            self.api_container = factory(plan.for_function(api[0]), self.aws.session())
+            self.api_environment = dict(plan.for_function(api[0]))
+            self.api_container = factory(self.api_environment, self.aws.session())
 
     def _adopt(self, deployment: Deployment) -> None:
         cloud = self.cloud
@@ -224,8 +231,36 @@ class Parts:
     def _serve_api(self, api_socket: socket.socket) -> None:
         from runhook_dev.devcloud import servers
 
+        workers = self.cloud.options.api_workers
+        environment = self._worker_environment() if workers > 0 else None
         self._sockets.remove(api_socket)  # the server owns it now (or closed it on failure)
-        self.api_server, self.cloud.api_error = servers.start_api(api_socket, self.api_container)
+        if workers <= 0:
+            self.api_server, self.cloud.api_error = servers.start_api(
+                api_socket, self.api_container
+            )
+            return
+        self.api_server = self.api_workers or ApiWorkers(api_socket, workers)
+        self.cloud.api_error = self.api_server.start(environment)
+        if self.cloud.api_error:
+            log.warning(
+                "API unavailable: %s (serving 503 on %s)", self.cloud.api_error, self.api_server.url
+            )
+
+    def _worker_environment(self) -> dict[str, str] | None:
+        """What an API worker builds its Container from (None: it uses the module's app,
+        configured by os.environ, which it inherits); only the default factory can be
+        rebuilt in another process."""
+        from runhook_dev.devcloud.containers import bootstrap_container
+
+        factory = self.cloud.options.container_factory
+        if factory is None or self.api_environment is None:
+            return None
+        if factory is not bootstrap_container:
+            raise LocalCloudError(
+                "api_workers needs the default container factory (a custom one cannot be "
+                "rebuilt in a worker process): use api_workers=0"
+            )
+        return self.api_environment
 
     def stop(self) -> None:
         """Stop everything, in reverse (idempotent)."""
@@ -241,13 +276,13 @@ class Parts:
             self.sources.join()
         if self.status is not None:
             self.status.stop()
-        for server in (self.api_server, self.endpoint):
+        for server in (self.api_server, self.api_workers, self.endpoint):
             if server is not None:
                 try:
                     server.stop()
                 except Exception as exc:
                     log.warning("stopping %s: %s", type(server).__name__, exc)
-        self.api_server = None
+        self.api_server = self.api_workers = None
         while self._sockets:
             self._sockets.pop().close()
         self.dynamodb.stop()

@@ -56,6 +56,9 @@ class CloudOptions:
     parameters: Mapping[str, str] = field(default_factory=dict)  # template parameters
     seed: bool = True  # demo organization, admin key and task
     serve_api: bool = True  # uvicorn on api_port
+    # 0: the API in a thread of this process; N: N worker processes of its own (api_workers.py),
+    # which need the default container factory (or None).
+    api_workers: int = 0
     dev_api_key: str | None = None  # else $RUNHOOK_DEV_API_KEY, else generated
     cache_dir: Path | str | None = None  # where the DynamoDB Local jar is cached
     async_retry_delays: tuple[float, ...] = (1.0, 2.0)  # Lambda async retries (AWS: minutes)

@@ -1,0 +1,230 @@
+"""Keep moto's per-request work down (profiled: it was most of a POST run's CPU locally).
+
+moto is a test double, written for correctness rather than for a server under load, and
+the local cloud sends it every SQS, EventBridge and Step Functions call. Profiling a
+POST run on the local cloud (docs/performance.md, "The local cloud's throughput") found
+costs that are the same for every request and can be computed once:
+
+- `MemoizedDomainDispatcher`: moto's WSGI front door lists moto's package directory and
+  stats its ~180 entries on every request (`backends.list_of_moto_modules`), then tries
+  every service URL pattern, all under one process-wide lock: each request paid ~1.5 ms
+  of CPU and every concurrent request queued behind it. The answer depends only on the
+  host the request is for, so it is remembered per host.
+- `cache_jsonpath_parsers`: EventBridge builds its target input with jsonpath_ng, whose
+  ``parse`` builds a new PLY parser (a yacc table) for every expression, 8 per target per
+  event (~50 ms per PutEvents here); the Step Functions interpreter does the same for
+  every InputPath/ResultPath/OutputPath. A parsed JSONPath expression is immutable, so
+  parses are kept per expression text.
+- `cache_asl_parse_trees`: every StartExecution makes the interpreter parse the state
+  machine's ASL with ANTLR again (~45 ms of CPU for runhook's machine). The parse tree is
+  kept per definition text; the evaluation program is still built afresh from it for each
+  execution (~9 ms), because its components are the execution's own, not shareable.
+- `share_task_clients`: the interpreter created a new boto3 client for every Lambda Task
+  it ran (~45 ms of CPU each: most of an execution's cost); one per service is shared.
+- `cheap_retention_check`: SQS's ReceiveMessage computed every attribute of the queue
+  three times per message to read its retention period.
+- `event_deliveries`: which SQS queues EventBridge delivered to inside one PutEvents,
+  so the dispatcher wakes those queues' pollers only (it used to wake every queue,
+  ~13 empty receives per POST run).
+
+Each patch is installed once per process (idempotent) and changes what moto computes,
+never what it answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+_installed: set[str] = set()
+_install_lock = threading.Lock()
+_deliveries = threading.local()
+_PARSE_CACHE_SIZE = 1024
+
+
+class MemoizedDomainDispatcher(DomainDispatcherApplication):
+    """moto's WSGI application, resolving each host to its backend once."""
+
+    def __init__(self, create_app: Callable[..., Any]) -> None:
+        super().__init__(create_app)
+        self._backend_by_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:
+            return self._backend_by_host[host]
+        except KeyError:
+            backend = super().get_backend_for_host(host)
+            self._backend_by_host[host] = backend
+            return backend
+
+
+def _once(name: str) -> bool:
+    """True the first time `name` is asked for in this process (then install it)."""
+    with _install_lock:
+        if name in _installed:
+            return False
+        _installed.add(name)
+        return True
+
+
+def cache_jsonpath_parsers() -> None:
+    """Parse each JSONPath expression once (jsonpath_ng's ``parse`` builds a parser per call)."""
+    if not _once("jsonpath"):
+        return
+    import jsonpath_ng.ext
+    from jsonpath_ng import parser as plain_parser
+    from jsonpath_ng.ext import parser as ext_parser
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    plain = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(plain_parser.parse)
+    extended = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(ext_parser.parse)
+    # moto.events.utils imports jsonpath_ng.ext.parse inside the function, at call time.
+    setattr(jsonpath_ng.ext, "parse", extended)  # noqa: B010 - not re-exported for mypy
+    setattr(json_path, "parse", extended)  # noqa: B010
+    setattr(result_path, "parse", plain)  # noqa: B010
+
+
+def cache_asl_parse_trees() -> None:
+    """Parse each state machine definition once; build its program per execution."""
+    if not _once("asl"):
+        return
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    moto_parse = AmazonStateLanguageParser.parse
+
+    @functools.lru_cache(maxsize=64)
+    def parse_tree(definition: str) -> Any:
+        return moto_parse(definition)[1]  # raises ASLParserException, which is not cached
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = parse_tree(definition)
+        return Preprocessor().visit(tree), tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+def share_task_clients() -> None:
+    """One boto3 client per (region, service, endpoint) for the interpreter's Task states.
+
+    moto's ``boto_client_for`` creates a new boto3 client (a service model loaded, an
+    event system copied, ~45 ms of CPU) for every Lambda Task it runs and every service
+    integration call; a client is safe to share between threads once made. Its users
+    import the function by name, so each already imported reference is replaced (after
+    importing the preprocessor, which imports every state's module).
+    """
+    if not _once("task clients"):
+        return
+    import sys
+
+    import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 - every Task module
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def shared(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        # What moto's own function does, plus room for concurrent executions' connections.
+        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+        key = (region, service, str(endpoint))
+        with lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = _task_client(region, service, endpoint)
+        return client
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "boto_client_for", None) is original:
+            setattr(module, "boto_client_for", shared)  # noqa: B010
+
+
+def _task_client(region: str, service: str, endpoint: str | None) -> Any:
+    """The client moto's ``boto_client_for`` makes, with a larger connection pool."""
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    config = Config(
+        parameter_validation=False,
+        retries={"max_attempts": 0, "total_max_attempts": 1},
+        connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        max_pool_connections=50,
+    )
+    session = boto3.session.Session(
+        aws_access_key_id="ak",
+        aws_secret_access_key="sk",  # noqa: S106 - moto's fixed test credentials
+        region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+
+def cheap_retention_check() -> None:
+    """SQS's ReceiveMessage checks each message's retention period through
+    ``get_queue_attributes``, which computes every attribute of the queue (message counts
+    included) three times: ~3 ms per message received. The period is a plain attribute."""
+    if not _once("retention"):
+        return
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.is_message_valid_based_on_retention_period
+
+    @functools.wraps(original)
+    def is_valid(self: Any, queue_name: str, message: Any) -> bool:
+        period = getattr(self.get_queue(queue_name), "message_retention_period", None)
+        if period is None:
+            return original(self, queue_name, message)
+        return bool(int(period) + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
+
+
+def record_event_deliveries() -> None:
+    """Make `event_deliveries` work: note the queue of each EventBridge → SQS delivery."""
+    if not _once("deliveries"):
+        return
+    from moto.events.models import Rule
+
+    send = Rule._send_to_sqs_queue
+
+    @functools.wraps(send)
+    def recorded(self: Any, resource_id: str, *args: Any, **kwargs: Any) -> None:
+        send(self, resource_id, *args, **kwargs)
+        names: set[str] | None = getattr(_deliveries, "names", None)
+        if names is not None:
+            names.add(resource_id)
+
+    Rule._send_to_sqs_queue = recorded  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def event_deliveries() -> Iterator[set[str]]:
+    """The names of the queues moto's EventBridge sends to in this thread during the block."""
+    previous = getattr(_deliveries, "names", None)
+    names: set[str] = set()
+    _deliveries.names = names
+    try:
+        yield names
+    finally:
+        _deliveries.names = previous
+
+
+def install() -> None:
+    """Every cache and hook above (idempotent)."""
+    cache_jsonpath_parsers()
+    cache_asl_parse_trees()
+    share_task_clients()
+    cheap_retention_check()
+    record_event_deliveries()
