@@ -105,6 +105,33 @@ class Health(BaseModel):
         )
 
 
+class Attempt(BaseModel):
+    model_config = ConfigDict(**_STORED_AS_CAMEL, defer_build=True)
+
+    delivery_id: str
+    endpoint_id: str
+    number: int
+    at: str
+    ok: bool
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None
+    next_attempt_at: str | None = None
+
+    def to_resource(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "at": self.at,
+            "success": self.ok,
+            "statusCode": self.status_code,
+            "latencyMs": self.latency_ms,
+            "error": self.error,
+            "responseExcerpt": self.response_excerpt,
+            "nextAttemptAt": self.next_attempt_at,
+        }
+
+
 class Delivery(BaseModel):
     model_config = ConfigDict(**_STORED_AS_CAMEL, defer_build=True)
 
@@ -173,30 +200,3 @@ class Delivery(BaseModel):
         if include_attempts:
             out["attempts"] = [a.to_resource() for a in self.attempt_log]
         return out
-
-
-class Attempt(BaseModel):
-    model_config = ConfigDict(**_STORED_AS_CAMEL, defer_build=True)
-
-    delivery_id: str
-    endpoint_id: str
-    number: int
-    at: str
-    ok: bool
-    status_code: int | None = None
-    latency_ms: int | None = None
-    error: str | None = None
-    response_excerpt: str | None = None
-    next_attempt_at: str | None = None
-
-    def to_resource(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "at": self.at,
-            "success": self.ok,
-            "statusCode": self.status_code,
-            "latencyMs": self.latency_ms,
-            "error": self.error,
-            "responseExcerpt": self.response_excerpt,
-            "nextAttemptAt": self.next_attempt_at,
-        }
