@@ -452,10 +452,80 @@ class DeliveryListing:
         return out[:limit]
 
 
+class SweepCandidates:
+    """What the sweeper reads: pending deliveries due for an attempt (the sparse due
+    index) and, after a local-cloud restart, first attempts outside it (split from
+    DeliveryRepository, which writes them)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def due(self, *, due_before: str) -> Iterator[DueDelivery]:
+        """Pending deliveries whose next attempt was due before `due_before`: one Query per
+        shard of the sparse due index (never a Scan)."""
+        names = {f"#{a}": a for a in (*_DUE_PROJECTION, "gsi3sk")}
+        for shard in range(keys.SWEEP_SHARDS):
+            query = index_query(
+                DUE_INDEX,
+                keys.due_deliveries_gsi3(shard),
+                before=due_before,
+                projection=", ".join(names),
+                names=names,
+            )
+            for item in self.table.query_all(query):
+                if item.get("status") != "pending":  # the index is eventually consistent
+                    continue
+                lease = item.get(_OLD_LEASE)  # projected: old items only (see `_unleased`)
+                yield DueDelivery(
+                    id=str(item["id"]),
+                    org_id=str(item["orgId"]),
+                    endpoint_id=str(item["endpointId"]),
+                    created_at=str(item["createdAt"]),
+                    gen=int(item.get("gen", 0)),
+                    due_at=str(item["gsi3sk"]).rsplit("#", 1)[0],
+                    lease_until_ms=int(lease) if lease is not None else None,
+                )
+
+    def unqueued(self) -> Iterator[DueDelivery]:
+        """Pending deliveries outside the due index: first attempts, which only their queue
+        message carries (issue 16). For the local cloud's sweep after a restart, when
+        moto's queue messages are gone; never on AWS, where SQS keeps them. A filtered
+        Scan, the one place runhook scans: a laptop's table, once per restart."""
+        names = {f"#{a}": a for a in ("id", "orgId", "endpointId", "createdAt", "gen")}
+        names.update({"#type": "type", "#status": "status", "#lease": "leaseMs"})
+        names["#old"] = _OLD_LEASE
+        kwargs: dict[str, Any] = {
+            "TableName": self.table.name,
+            "FilterExpression": "#type = :head AND #status = :pending "
+            "AND attribute_not_exists(gsi3pk)",
+            "ProjectionExpression": ", ".join(n for n in names if n not in ("#type", "#status")),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize({":head": HEAD_TYPE, ":pending": "pending"}),
+        }
+        while True:
+            with self.table.errors():
+                resp = self.table.client.scan(**kwargs)
+            for item in map(deserialize, resp.get("Items", [])):
+                lease = item.get("leaseMs", item.get(_OLD_LEASE))
+                yield DueDelivery(
+                    id=str(item["id"]),
+                    org_id=str(item["orgId"]),
+                    endpoint_id=str(item["endpointId"]),
+                    created_at=str(item["createdAt"]),
+                    gen=int(item.get("gen", 0)),
+                    due_at=str(item["createdAt"]),
+                    lease_until_ms=int(lease) if lease is not None else None,
+                )
+            if not resp.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
 class DeliveryRepository:
     """Deliveries (one per event and endpoint): the head, which every attempt rewrites
     (claim, result), and, through its parts, the items written once (`bodies`), failed
-    attempts (`attempts`) and the endpoint's listing (`listing`).
+    attempts (`attempts`), the endpoint's listing (`listing`) and what the sweeper reads
+    (`sweep`).
 
     Write units of a first-attempt success (issue 16): the bodies' items 1 + gsi1 1, the
     head 1 at dispatch (no due entry: its queue message carries the first attempt); the
@@ -468,6 +538,7 @@ class DeliveryRepository:
         self.table = table
         self.retention_days = retention_days
         self.bodies = DeliveryBodies(table, self._expires_at)
+        self.sweep = SweepCandidates(table)
         self.attempts = AttemptRepository(table, self._expires_at)
         self.listing = DeliveryListing(table)
 
@@ -697,64 +768,10 @@ class DeliveryRepository:
         return delivery_from_item(item) if item else None
 
     def due(self, *, due_before: str) -> Iterator[DueDelivery]:
-        """Pending deliveries whose next attempt was due before `due_before`: one Query per
-        shard of the sparse due index (never a Scan)."""
-        names = {f"#{a}": a for a in (*_DUE_PROJECTION, "gsi3sk")}
-        for shard in range(keys.SWEEP_SHARDS):
-            query = index_query(
-                DUE_INDEX,
-                keys.due_deliveries_gsi3(shard),
-                before=due_before,
-                projection=", ".join(names),
-                names=names,
-            )
-            for item in self.table.query_all(query):
-                if item.get("status") != "pending":  # the index is eventually consistent
-                    continue
-                lease = item.get(_OLD_LEASE)  # projected: old items only (see `_unleased`)
-                yield DueDelivery(
-                    id=str(item["id"]),
-                    org_id=str(item["orgId"]),
-                    endpoint_id=str(item["endpointId"]),
-                    created_at=str(item["createdAt"]),
-                    gen=int(item.get("gen", 0)),
-                    due_at=str(item["gsi3sk"]).rsplit("#", 1)[0],
-                    lease_until_ms=int(lease) if lease is not None else None,
-                )
+        return self.sweep.due(due_before=due_before)
 
     def unqueued(self) -> Iterator[DueDelivery]:
-        """Pending deliveries outside the due index: first attempts, which only their queue
-        message carries (issue 16). For the local cloud's sweep after a restart, when
-        moto's queue messages are gone; never on AWS, where SQS keeps them. A filtered
-        Scan, the one place runhook scans: a laptop's table, once per restart."""
-        names = {f"#{a}": a for a in ("id", "orgId", "endpointId", "createdAt", "gen")}
-        names.update({"#type": "type", "#status": "status", "#lease": "leaseMs"})
-        names["#old"] = _OLD_LEASE
-        kwargs: dict[str, Any] = {
-            "TableName": self.table.name,
-            "FilterExpression": "#type = :head AND #status = :pending "
-            "AND attribute_not_exists(gsi3pk)",
-            "ProjectionExpression": ", ".join(n for n in names if n not in ("#type", "#status")),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": serialize({":head": HEAD_TYPE, ":pending": "pending"}),
-        }
-        while True:
-            with self.table.errors():
-                resp = self.table.client.scan(**kwargs)
-            for item in map(deserialize, resp.get("Items", [])):
-                lease = item.get("leaseMs", item.get(_OLD_LEASE))
-                yield DueDelivery(
-                    id=str(item["id"]),
-                    org_id=str(item["orgId"]),
-                    endpoint_id=str(item["endpointId"]),
-                    created_at=str(item["createdAt"]),
-                    gen=int(item.get("gen", 0)),
-                    due_at=str(item["createdAt"]),
-                    lease_until_ms=int(lease) if lease is not None else None,
-                )
-            if not resp.get("LastEvaluatedKey"):
-                return
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return self.sweep.unqueued()
 
 
 class WebhookRepository:
