@@ -31,6 +31,7 @@ def test_completed_run_lifecycle(org: Org, receivers: Any) -> None:
     endpoint_id, secret = org.endpoint(receiver.url, taskId=task_id)
     run = org.api.post(f"/tasks/{task_id}/runs", json={"inputs": {"name": "Grace"}}).json()["run"]
     completed = receiver.wait_for(1, timeout=60, event="task-run.completed")[0]
+    receiver.wait_for(1, timeout=30, event="task-run.started")  # deliveries are not ordered
     received = receiver.received()
     events = [r.event for r in received]
     assert "task-run.started" in events
