@@ -452,6 +452,19 @@ class DeliveryListing:
         return out[:limit]
 
 
+def _due_delivery(item: Item, due_at: str, lease: Any) -> DueDelivery:
+    """A sweep candidate from a head's attributes (a due-index entry or a scanned head)."""
+    return DueDelivery(
+        id=str(item["id"]),
+        org_id=str(item["orgId"]),
+        endpoint_id=str(item["endpointId"]),
+        created_at=str(item["createdAt"]),
+        gen=int(item.get("gen", 0)),
+        due_at=due_at,
+        lease_until_ms=int(lease) if lease is not None else None,
+    )
+
+
 class SweepCandidates:
     """What the sweeper reads: pending deliveries due for an attempt (the sparse due
     index) and, after a local-cloud restart, first attempts outside it (split from
@@ -476,15 +489,7 @@ class SweepCandidates:
                 if item.get("status") != "pending":  # the index is eventually consistent
                     continue
                 lease = item.get(_OLD_LEASE)  # projected: old items only (see `_unleased`)
-                yield DueDelivery(
-                    id=str(item["id"]),
-                    org_id=str(item["orgId"]),
-                    endpoint_id=str(item["endpointId"]),
-                    created_at=str(item["createdAt"]),
-                    gen=int(item.get("gen", 0)),
-                    due_at=str(item["gsi3sk"]).rsplit("#", 1)[0],
-                    lease_until_ms=int(lease) if lease is not None else None,
-                )
+                yield _due_delivery(item, str(item["gsi3sk"]).rsplit("#", 1)[0], lease)
 
     def unqueued(self) -> Iterator[DueDelivery]:
         """Pending deliveries outside the due index: first attempts, which only their queue
@@ -507,15 +512,7 @@ class SweepCandidates:
                 resp = self.table.client.scan(**kwargs)
             for item in map(deserialize, resp.get("Items", [])):
                 lease = item.get("leaseMs", item.get(_OLD_LEASE))
-                yield DueDelivery(
-                    id=str(item["id"]),
-                    org_id=str(item["orgId"]),
-                    endpoint_id=str(item["endpointId"]),
-                    created_at=str(item["createdAt"]),
-                    gen=int(item.get("gen", 0)),
-                    due_at=str(item["createdAt"]),
-                    lease_until_ms=int(lease) if lease is not None else None,
-                )
+                yield _due_delivery(item, str(item["createdAt"]), lease)
             if not resp.get("LastEvaluatedKey"):
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
