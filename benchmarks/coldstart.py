@@ -176,11 +176,11 @@ class Subject:
     first_modules: int = 0
 
 
-def _functions() -> list[dict[str, Any]]:
+def _functions(root: Path = ROOT) -> list[dict[str, Any]]:
     """(logical id, handler file, attribute, code dir, environment, memory, is_api)."""
     from runhook_dev.devcloud.cfn import NO_VALUE, Resolver, load_template, parameter_defaults
 
-    template = load_template(TEMPLATE)
+    template = load_template(root / TEMPLATE.name)
     resources = template["Resources"]
 
     def ref(name: str) -> str:
@@ -217,7 +217,7 @@ def _functions() -> list[dict[str, Any]]:
         module, _, attribute = handler.rpartition(".")
         if not module or not code_uri:
             continue
-        code_dir = (ROOT / code_uri).resolve()
+        code_dir = (root / code_uri).resolve()
         events = props.get("Events") or {}
         out.append(
             {
@@ -234,13 +234,13 @@ def _functions() -> list[dict[str, Any]]:
     return out
 
 
-def _lambda_env(name: str, extra: dict[str, str]) -> dict[str, str]:
+def _lambda_env(name: str, extra: dict[str, str], root: Path = ROOT) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
     return {
         **keep,
         # This checkout's runhook package, as Lambda's layer (/opt/python) puts it on the
         # path: not whichever copy the virtualenv happens to have installed.
-        "PYTHONPATH": str(ROOT / "layers" / "runhook"),
+        "PYTHONPATH": str(root / "layers" / "runhook"),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
@@ -272,12 +272,21 @@ def subjects() -> list[Subject]:
             cwd=ROOT,
         ),
     ]
-    for spec in _functions():
-        env = _lambda_env(f"bench-{spec['id']}", {**spec["env"], "__memory": str(spec["memory"])})
+    return out + function_subjects()
+
+
+def function_subjects(root: Path = ROOT, label: str = "") -> list[Subject]:
+    """Every function of `root`'s template, its handler and runhook from `root` (another
+    checkout's, for a same-run A/B: `label` then prefixes its names)."""
+    out = []
+    for spec in _functions(root):
+        env = _lambda_env(
+            f"bench-{spec['id']}", {**spec["env"], "__memory": str(spec["memory"])}, root
+        )
         module_name = f"bench_fn_{spec['code_dir'].name}"
         out.append(
             Subject(
-                name=spec["id"],
+                name=label + spec["id"],
                 argv=[
                     sys.executable,
                     "-c",
@@ -291,7 +300,7 @@ def subjects() -> list[Subject]:
                 ],
                 env=env,
                 cwd=spec["code_dir"],
-                baseline=out[1].name if spec["api"] else out[0].name,
+                baseline=API_BASELINE_NAME if spec["api"] else WORKER_BASELINE_NAME,
                 memory_mb=spec["memory"],
                 image=bool(spec["image"]),
             )
@@ -317,8 +326,8 @@ def _once(subject: Subject) -> tuple[float, float, dict[str, Any]]:
     return float(data["ms"]), wall, data
 
 
-def measure(rounds: int, seed: int = 7) -> list[Subject]:
-    items = subjects()
+def measure(rounds: int, seed: int = 7, items: list[Subject] | None = None) -> list[Subject]:
+    items = subjects() if items is None else items
     order = list(items)
     rng = random.Random(seed)
     for round_no in range(rounds + 1):  # round 0 warms up and is not kept
@@ -459,3 +468,28 @@ def _add_notes(table: Table, items: list[Subject]) -> None:
         "Worker functions importing a web framework: "
         + (", ".join(leaking) if leaking else "none (tests/template/test_handlers.py guards it)")
     )
+
+
+def compare(other: Path, rounds: int, only: list[str]) -> Table:
+    """A same-run A/B: this checkout's functions `only` and `other`'s, in the same rounds
+    as the baselines (`python -m benchmarks.coldstart --against ../main-checkout`)."""
+    label = f"{other.name}: "
+    ours = [s for s in subjects() if s.baseline is None or s.name in only]
+    theirs = [s for s in function_subjects(other.resolve(), label) if s.name[len(label) :] in only]
+    return _table(rounds, measure(rounds, items=ours + theirs))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from benchmarks import machine
+
+    parser = argparse.ArgumentParser(description=compare.__doc__)
+    parser.add_argument("--against", type=Path, required=True, help="another checkout")
+    parser.add_argument("--only", default="ApiFunction", help="functions, comma-separated")
+    parser.add_argument("--rounds", type=int, default=7)
+    arguments = parser.parse_args()
+    print(f"before: {machine.load()}", flush=True)
+    result = compare(arguments.against, arguments.rounds, arguments.only.split(","))
+    print(result.render())
+    print(f"after: {machine.load()}")
