@@ -29,6 +29,7 @@ import pytest
 
 # benchmarks/ is not an installed package: import it from the checkout (as tests/unit/bench).
 ROOT = str(Path(__file__).resolve().parents[2])
+ROOT_PATH = Path(ROOT)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
@@ -148,3 +149,22 @@ def test_heavy_imports_are_found_by_package() -> None:
         "runhook.tasks.definition",
     }
     assert heavy_imports({"httpx_sse", "runhook.tasks"}) == set()
+
+
+def test_the_api_first_request_row_sums_each_run_and_keeps_the_import_row() -> None:
+    """Benchmark 1's API rows: INIT alone, and INIT + first request summed run by run."""
+    api = coldstart.Subject(
+        "ApiFunction", [], {}, ROOT_PATH, coldstart.API_BASELINE_NAME, samples=[10.0, 30.0]
+    )
+    api.cpu, api.wall, api.first, api.first_cpu = [8.0, 20.0], [50.0, 60.0], [5.0, 1.0], [4.0, 2.0]
+    base = coldstart.Subject(coldstart.API_BASELINE_NAME, [], {}, ROOT_PATH, samples=[10.0, 10.0])
+    base.cpu, base.wall, base.first, base.first_cpu = (
+        [8.0, 8.0],
+        [40.0, 40.0],
+        [5.0, 5.0],
+        [4.0, 4.0],
+    )
+    rows = {row[0]: row for row in coldstart._table(2, [base, api]).rows}
+    assert rows["ApiFunction"][-2:] == ["2.00x", "1.75x"]  # 20 / 10 ms, 14 / 8 ms CPU
+    # medians of the sums: (15, 31) → 23 / 15 ms; (12, 22) → 17 / 12 ms CPU
+    assert rows["ApiFunction + first request"][-2:] == ["1.53x", "1.42x"]
