@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic.alias_generators import to_camel
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhook import __version__
 from runhook.api import errors
-from runhook.api.routes import admin, artifacts, console, health, runs, secrets, tasks, webhooks
+from runhook.api.routes import PREFIX, operation_id
 from runhook.api.schemas import DETAIL_CODES
 
 if TYPE_CHECKING:
     from runhook.bootstrap import Container
 
-PREFIX = "/public/v1"
+__all__ = ["PREFIX", "RouteLoader", "create_app", "operation_id"]
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -63,8 +65,143 @@ class _TooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class RouteModule:
+    """A module of runhook.api.routes, where it is mounted, and the paths it serves.
+
+    `claims` are the first path segments below `prefix` that the module's routes start
+    with: a request whose path lies under none of a module's claims cannot match any of
+    its routes, so the module need not be loaded to answer it (RouteLoader checks every
+    loaded route against its module's claims)."""
+
+    name: str
+    prefix: str
+    claims: tuple[str, ...]
+
+    def claimed_paths(self) -> tuple[str, ...]:
+        return tuple(f"{self.prefix}/{segment}" for segment in self.claims)
+
+
+# The canonical order: a route's precedence is its module's place here, then its place in
+# its module, whether the modules are loaded at once or one by one.
+ROUTE_MODULES: tuple[RouteModule, ...] = (
+    RouteModule("health", PREFIX, ("health",)),
+    RouteModule("runs", PREFIX, ("tasks", "task-runs")),
+    RouteModule("tasks", PREFIX, ("tasks",)),
+    RouteModule("admin", PREFIX, ("api-keys", "organization")),
+    RouteModule("webhooks", PREFIX, ("webhook-endpoints", "webhook-deliveries")),
+    RouteModule("artifacts", PREFIX, ("task-runs",)),
+    RouteModule("secrets", PREFIX, ("secrets", "browser-sessions")),
+    # The web console (docs/console.md): static files at /console, not in the document.
+    RouteModule("console", "", ("console",)),
+)
+
+
+def claimed(path: str, claims: tuple[str, ...]) -> bool:
+    """Whether `path` is one of `claims` or lies below one (segment-wise: /tasksX is not
+    below /tasks)."""
+    return any(path == claim or path.startswith(claim + "/") for claim in claims)
+
+
+class RouteLoader:
+    """Imports route modules when a request first needs them, keeping the eager order.
+
+    A Lambda container answers one request before any other, and building FastAPI's
+    routes (dependants, pydantic adapters) was most of the API's cold start. A module's
+    router builds its routes with their final paths (runhook.api.routes.api_router); the
+    loader places them on the app's router as they are, after FastAPI's own routes and in
+    ROUTE_MODULES' order, whatever order the modules load in: the app's routes are always
+    the eager app's, minus modules that cannot match the request. A path no module
+    claims, a path under a root path, and the document (`app.openapi()`) load every
+    module, so that 404 and 405 answers and the document are the whole app's.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self._router = app.router
+        self._own = list(app.router.routes)  # FastAPI's: the document and the docs page
+        self._routes: dict[str, list[BaseRoute]] = {}
+        self._lock = threading.Lock()  # two first requests at once (threads, TestClient)
+
+    @property
+    def loaded(self) -> frozenset[str]:
+        return frozenset(self._routes)
+
+    def load_for(self, scope: Scope) -> None:
+        """Load what a request with this scope can be routed to."""
+        if len(self._routes) == len(ROUTE_MODULES):
+            return
+        path: str = scope.get("path", "")
+        wanted = [m for m in ROUTE_MODULES if claimed(path, m.claimed_paths())]
+        if not wanted or scope.get("root_path"):
+            wanted = list(ROUTE_MODULES)
+        self._load(wanted)
+
+    def load_all(self) -> None:
+        self._load(list(ROUTE_MODULES))
+
+    def _load(self, modules: list[RouteModule]) -> None:
+        if all(m.name in self._routes for m in modules):
+            return
+        with self._lock:
+            loaded = dict(self._routes)
+            for module in modules:
+                if module.name not in loaded:
+                    router = importlib.import_module(f"runhook.api.routes.{module.name}").router
+                    loaded[module.name] = _within_claims(module, router.routes)
+            ordered = [r for m in ROUTE_MODULES for r in loaded.get(m.name, [])]
+            # A new list, swapped in whole: a request routing now reads the old one, which
+            # holds every module its own path needs (it loaded them before routing).
+            self._router.routes = [*self._own, *ordered]
+            self._routes = loaded
+
+
+def _within_claims(module: RouteModule, routes: list[BaseRoute]) -> list[BaseRoute]:
+    """`routes`, refused if one lies outside its module's claims: RouteLoader would not
+    load the module for a request the route matches (a 404 where the eager app had none).
+    Below a claim means a literal `/` after it (`/tasks{x}` is not below `/tasks`)."""
+    claims = module.claimed_paths()
+    for route in routes:
+        path = str(getattr(route, "path", ""))
+        literal = path.split("{", 1)[0]
+        if path not in claims and not any(literal.startswith(c + "/") for c in claims):
+            raise RuntimeError(f"route {path} is outside {module.name}'s claims {module.claims}")
+    return list(routes)
+
+
+class LoadRoutes:
+    """The ASGI layer that has RouteLoader load a request's route modules before routing."""
+
+    def __init__(self, app: ASGIApp, loader: RouteLoader) -> None:
+        self.app = app
+        self.loader = loader
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in {"http", "websocket"}:
+            self.loader.load_for(scope)
+        await self.app(scope, receive, send)
+
+
 def create_app(container: Container | None = None) -> FastAPI:
-    """The API on `container` (None: the environment's, built on the first request)."""
+    """The API on `container` (None: the environment's, built on the first request).
+
+    Its route modules are imported by the first request that needs them (RouteLoader);
+    `app.state.routes.load_all()` loads them all now."""
+    app = new_app(container)
+    loader = RouteLoader(app)
+    app.state.routes = loader
+    app.add_middleware(LoadRoutes, loader=loader)
+    app.add_middleware(BodyLimit)
+
+    def document() -> dict[str, Any]:
+        loader.load_all()
+        return openapi_document(app)
+
+    app.openapi = document  # type: ignore[method-assign]
+    return app
+
+
+def new_app(container: Container | None) -> FastAPI:
+    """The app without its routes: its metadata, error handlers and container."""
     app = FastAPI(
         title="runhook public API",
         version=__version__,
@@ -79,22 +216,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
-    for module in (health, runs, tasks, admin, webhooks, artifacts, secrets):
-        app.include_router(module.router, prefix=PREFIX)
-    # The web console (docs/console.md): static files at /console, not in the document.
-    app.include_router(console.router)
-    app.add_middleware(BodyLimit)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def operation_id(route: APIRoute) -> str:
-    """The route function's name in camelCase (`get_run_logs` → `getRunLogs`): stable,
-    and what a generated client names its method (`create_run_public_v1_...` otherwise)."""
-    return to_camel(route.name)
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def openapi_document(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with its 422 answers removed: validation errors are 400 here."""
     if app.openapi_schema:
         return app.openapi_schema

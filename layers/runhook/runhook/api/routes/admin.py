@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from runhook.api.deps import Admin, Organizations, source_ip
 from runhook.api.resources import ApiKeyList, CreatedApiKeyResponse, OrganizationResponse
+from runhook.api.routes import api_router
 from runhook.api.schemas import CreateKeyBody, PatchOrganizationBody, merged
-from runhook.api.strict import StrictJSONRoute
 
-router = APIRouter(tags=["admin"], route_class=StrictJSONRoute)
+router = api_router("admin")
 
 
 @router.post(

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from runhook.api.deps import Artifacts, Caller
 from runhook.api.resources import ArtifactList, ArtifactResponse
+from runhook.api.routes import api_router
 from runhook.api.schemas import merged
-from runhook.api.strict import StrictJSONRoute
 
-router = APIRouter(tags=["artifacts"], route_class=StrictJSONRoute)
+router = api_router("artifacts")
 
 
 @router.get(

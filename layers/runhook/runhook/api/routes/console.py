@@ -10,8 +10,9 @@ from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
 from runhook import console
+from runhook.api.routes import operation_id
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, generate_unique_id_function=operation_id)
 
 
 @router.get("/console")

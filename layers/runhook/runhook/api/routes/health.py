@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from runhook import __version__
 from runhook.api.deps import Health
 from runhook.api.resources import HealthStatus
+from runhook.api.routes import api_router
 from runhook.api.schemas import responses
-from runhook.api.strict import StrictJSONRoute
 
-router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
+router = api_router("health")
 
 
 @router.get(

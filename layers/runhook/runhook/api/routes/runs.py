@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import Body, Query, Response
 
 from runhook.api.deps import BulkCancels, Caller, Runs
 from runhook.api.resources import (
@@ -16,6 +16,7 @@ from runhook.api.resources import (
     RunResponse,
     TaskRunList,
 )
+from runhook.api.routes import api_router
 from runhook.api.schemas import (
     BulkCancelBody,
     CancelRunBody,
@@ -24,13 +25,11 @@ from runhook.api.schemas import (
     RetryRunBody,
     merged,
 )
-from runhook.api.strict import StrictJSONRoute
 from runhook.clock import iso
 from runhook.errors import InvalidRequest
 from runhook.models import RunFilter, RunStatus
-from runhook.services.bulk_cancel import CancelFilter
 
-router = APIRouter(tags=["runs"], route_class=StrictJSONRoute)
+router = api_router("runs")
 
 CREATE_RUN_EXAMPLES = {
     "inputs": {
@@ -270,6 +269,9 @@ def cancel_runs(caller: Caller, body: BulkCancelBody, bulk: BulkCancels) -> dict
         raise InvalidRequest("invalid_bulk_cancel", errors=[{"path": "", "message": message}])
     if body.runIds is not None:
         return bulk.cancel_ids(caller, body.runIds, body.reason).to_resource()
+    # Here, not at import: this module is loaded by a container's first run request.
+    from runhook.services.bulk_cancel import CancelFilter
+
     wanted = CancelFilter(body.taskId, body.status, body.createdBefore, body.limit)
     return bulk.start(caller, wanted, body.reason).to_resource()
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runhook.api.deps import Admin, BrowserSessions, Secrets
 from runhook.api.resources import SecretList, SecretResponse
+from runhook.api.routes import api_router
 from runhook.api.schemas import merged
-from runhook.api.strict import StrictJSONRoute
 
-router = APIRouter(tags=["secrets"], route_class=StrictJSONRoute)
+router = api_router("secrets")
 
 
 class PutSecretBody(BaseModel):

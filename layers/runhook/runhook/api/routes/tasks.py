@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import Body, Query, Response
 
 from runhook.api.deps import Caller, Tasks
 from runhook.api.resources import TaskList, TaskResponse
+from runhook.api.routes import api_router
 from runhook.api.schemas import merged
-from runhook.api.strict import StrictJSONRoute
 
-router = APIRouter(tags=["tasks"], route_class=StrictJSONRoute)
+router = api_router("tasks")
 
 TASK_EXAMPLE = {
     "name": "Fetch order total",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from runhook.api.deps import Admin, Endpoints, Replays
@@ -18,8 +18,8 @@ from runhook.api.resources import (
     WebhookEndpointList,
     WebhookEndpointResponse,
 )
+from runhook.api.routes import api_router
 from runhook.api.schemas import merged
-from runhook.api.strict import StrictJSONRoute
 from runhook.services.endpoints import (
     MAX_DESCRIPTION_LENGTH,
     MAX_URL_LENGTH,
@@ -28,7 +28,7 @@ from runhook.services.endpoints import (
 from runhook.webhook_models import DeliveryStatus, Endpoint
 from runhook.webhooks import catalog
 
-router = APIRouter(tags=["webhooks"], route_class=StrictJSONRoute)
+router = api_router("webhooks")
 
 _EVENTS_DOC = (
     "Event types to receive (none or empty: all). "
