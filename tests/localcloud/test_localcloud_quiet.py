@@ -172,10 +172,11 @@ def test_an_idle_poller_asks_almost_nothing_and_wakes_at_once(
     )
     poller.start()
     try:
-        time.sleep(7.5)  # backs off: 1 + 2 + 4 s, then waits 8 s
+        time.sleep(7.5)  # the lead ramps (0, 1, 3, 7 s); the others look once, then wait
         idle = receives[0]
-        # Three workers polling every second (moto's 1 s long poll) would be ~22 receives.
-        assert idle <= 3 * 4, f"{idle} receives in 7.5 s of idle"
+        # Three workers polling every second (moto's 1 s long poll) would be ~22 receives;
+        # every worker on the back-off ramp made it 12.
+        assert idle <= 4 + 2, f"{idle} receives in 7.5 s of idle"
         sent = time.monotonic()
         sqs.send_message(QueueUrl=queue, MessageBody="wake up")
         wait_until(lambda: handled, timeout=10)
@@ -183,3 +184,59 @@ def test_an_idle_poller_asks_almost_nothing_and_wakes_at_once(
     finally:
         poller.stop()
         poller.join()
+
+
+def test_the_lead_worker_finds_a_message_that_came_back_without_a_wake_up(
+    local_cloud: Any, unique: str
+) -> None:
+    """A message a tool received comes back after its visibility timeout, and nothing
+    tells the pollers: the lead worker's short safety net finds it, while the other
+    workers keep waiting for wake-ups."""
+    sqs = local_cloud.client("sqs")
+    queue = sqs.create_queue(QueueName=f"net-{unique}")["QueueUrl"]
+    handled: list[float] = []
+    local_cloud.register_function(
+        f"net-{unique}", lambda event, _ctx: handled.append(time.monotonic())
+    )
+    receives: dict[str, int] = {}
+
+    def counting_client(service: str) -> Any:
+        client = local_cloud.new_client(service)
+        receive = client.receive_message
+
+        def counted(**kwargs: Any) -> Any:
+            name = threading.current_thread().name
+            receives[name] = receives.get(name, 0) + 1
+            return receive(**kwargs)
+
+        client.receive_message = counted
+        return client
+
+    poller = SqsEventSource(
+        client=counting_client,
+        queue_url=queue,
+        name=f"net-{unique}",
+        workers=3,
+        wake=local_cloud.activity.queue(queue),
+        registry=local_cloud.registry,
+        function=local_cloud.registry.get(f"net-{unique}"),
+        queue_arn=f"arn:aws:sqs:us-east-1:123456789012:net-{unique}",
+        lead_idle_cap=2.0,
+    )
+    # Sent before the poller starts, then taken by "a tool" for 2 s: when it comes back,
+    # no request through the dispatcher says so.
+    sqs.send_message(QueueUrl=queue, MessageBody="came back")
+    taken = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=2, WaitTimeSeconds=1)
+    assert taken.get("Messages"), "the tool did not get the message"
+    poller.start()
+    try:
+        wait_until(lambda: handled, timeout=15)
+        time.sleep(3.0)
+    finally:
+        poller.stop()
+        poller.join()
+    lead = f"poller-net-{unique}-0"
+    others = {name: count for name, count in receives.items() if name != lead}
+    assert receives.get(lead, 0) >= 3, receives  # it looked again and again (cap 2 s)
+    # The other workers looked once each at start, and again only if woken (the stop).
+    assert all(count <= 2 for count in others.values()), receives

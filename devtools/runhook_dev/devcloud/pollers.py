@@ -37,7 +37,15 @@ log = logging.getLogger("devcloud.pollers")
 
 ClientFactory = Callable[[str], Any]
 
-IDLE_CAP = 20.0  # the longest a poller waits without a wake-up before it looks anyway
+# How long a worker waits without a wake-up before it looks anyway: a safety net for
+# messages that become readable without a request through the dispatcher (a message that a
+# tool received comes back after its visibility timeout, a handler outlived its receipt).
+# One worker of each poller, the lead, keeps the short net (it ramps 1, 2, 4 ... s after
+# activity, up to LEAD_IDLE_CAP), so a missed wake-up is found as soon as it always was;
+# the others wait for wake-ups, looking only every IDLE_CAP. At 20 s for every worker the
+# 22 idle pollers' workers made ~1 request a second, a third of the idle local cloud's CPU.
+LEAD_IDLE_CAP = 20.0
+IDLE_CAP = 60.0
 
 
 def _message_attributes(raw: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +94,8 @@ class Poller:
     workers: int = 1
     wait_seconds: int = 1
     wake: Channel | None = None  # None: long-poll moto instead of waiting for a wake-up
+    lead_idle_cap: float = LEAD_IDLE_CAP  # the safety nets (see LEAD_IDLE_CAP)
+    idle_cap: float = IDLE_CAP
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -95,7 +105,10 @@ class Poller:
     def start(self) -> None:
         for index in range(self.workers):
             thread = threading.Thread(
-                target=self._loop, name=f"poller-{self.name}-{index}", daemon=True
+                target=self._loop,
+                args=(index == 0,),
+                name=f"poller-{self.name}-{index}",
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
@@ -110,11 +123,13 @@ class Poller:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _loop(self) -> None:
+    def _loop(self, lead: bool = True) -> None:
         sqs = self.client("sqs")
         backoff = 0.5
         first_wait = float(max(1, self.wait_seconds))
-        idle = first_wait
+        cap = self.lead_idle_cap if lead else self.idle_cap
+        # Before any activity only the lead ramps; the others wait for a wake-up.
+        idle = first_wait if lead else cap
         while not self._stop.is_set():
             generation = self.wake.generation() if self.wake is not None else 0
             try:
@@ -132,14 +147,22 @@ class Poller:
             if not messages:
                 if self.wake is not None:  # wait for a wake-up, backing off to the cap
                     woken = self.wake.wait(generation, idle)
-                    idle = first_wait if woken else min(idle * 2, IDLE_CAP)
+                    idle = first_wait if woken else min(idle * 2, cap)
                 continue
             idle = first_wait
+            if self.wake is not None and len(messages) >= self._batch_limit():
+                # A full batch that may have come without a wake-up (the safety net found
+                # it): there may be more, so another worker looks too.
+                self.wake.notify(1)
             try:
                 self.handle(sqs, messages)
             except Exception as exc:
                 log.exception("%s: poller failed on a batch: %s", self.name, exc)
                 self.redelivery_due(sqs)
+
+    def _batch_limit(self) -> int:
+        """The most messages one receive returns (ReceiveMessage allows at most 10)."""
+        return 10
 
     def _wait_time(self) -> int:
         """ReceiveMessage's WaitTimeSeconds: 0 when a wake-up tells of new messages."""
@@ -177,10 +200,13 @@ class SqsEventSource(Poller):
     batch_size: int = 10
     report_batch_item_failures: bool = False
 
+    def _batch_limit(self) -> int:
+        return max(1, min(self.batch_size, 10))
+
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
         answer = sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max(1, min(self.batch_size, 10)),
+            MaxNumberOfMessages=self._batch_limit(),
             WaitTimeSeconds=self._wait_time(),
             AttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
