@@ -16,7 +16,7 @@ from runhook_dev.devcloud.lambda_workers import serve, worker_registry
 from runhook_dev.devcloud.registry import FunctionRegistry, LocalFunction
 from runhook_dev.devcloud.servers import listen
 
-CODE = '''
+CODE = """
 import os
 
 def handler(event, context):
@@ -27,7 +27,7 @@ def fails(event, context):
 
 def unmarshallable(event, context):
     return {"when": object()}
-'''
+"""
 
 
 def _spec(name: str, handler: str, code_dir: Path) -> dict[str, Any]:
