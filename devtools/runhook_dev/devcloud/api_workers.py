@@ -22,6 +22,9 @@ wrapped in the terminal's `RequestLog`.
 - Stop: SIGTERM (uvicorn finishes the requests in flight, 3 s at most), then SIGKILL.
 - Output: the workers write to the cloud's stdout and stderr, configured like the cloud's
   own logging (`--log-format text`: a line per request, handlers' JSON condensed).
+
+The process handling (spawn, configure, ready line, lifeline, stop) is `WorkerProcesses`
+(worker_processes.py), shared with the Lambda workers (lambda_workers.py).
 """
 
 from __future__ import annotations

@@ -45,6 +45,9 @@ log = logging.getLogger("devcloud.lambda")
 _PREFIX, _SUFFIX = INVOKE_PATH.split("{name}")
 # Imported while the cloud boots (what every runhook handler imports first).
 _WARM_MODULES = ("boto3", "runhook.bootstrap", "aws_lambda_powertools")
+# How often an idle worker's accept loop wakes up to look for shutdown() (never called in a
+# worker: SIGTERM or its lifeline ends it): rarely, so an idle `runhook dev` stays quiet.
+IDLE_POLL_SECONDS = 60.0
 
 
 class LambdaWorkers(WorkerProcesses):
@@ -226,7 +229,7 @@ def main(argv: list[str]) -> int:
     configure_logging(config["log_level"], config["log_format"])
     server = serve(socket.socket(fileno=int(argv[1])), worker_registry(config))
     report_ready(int(argv[2]), None)
-    server.serve_forever()
+    server.serve_forever(poll_interval=IDLE_POLL_SECONDS)
     return 0
 
 
