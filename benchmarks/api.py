@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -251,8 +252,35 @@ def _table(
         "generator, divided by the "
         "requests of the row (background work of earlier rows included)."
     )
+    table.notes.append(_cpu_bound_ratio(results, concurrency))
     table.notes.append(f"local cloud boot: {boot:.1f} s (not in any figure)")
     return table
+
+
+def _total_cpu_ms(result: dict[str, Any], parts: tuple[str, ...]) -> float:
+    """CPU ms per request of the row, summed over the processes `parts` names."""
+    requests = sum(len(v) for v in result["ops"].values())
+    values = [result["cpu"][part] for part in parts]
+    if not requests or any(math.isnan(v) for v in values):
+        return math.nan
+    return sum(values) * 1000 / requests
+
+
+def _cpu_bound_ratio(results: dict[str, dict[str, Any]], concurrency: int) -> str:
+    """The load-robust companion of the req/s ratio: on a machine whose CPUs both sides
+    saturate (a quiet one), req/s goes as 1 / CPU per request, so the ratio tends to the
+    baseline's CPU per transaction over a POST run's; other work on the machine makes the
+    measured req/s ratio drift from it (both sides then wait for the CPU). The baseline
+    counts only DynamoDB Local and its client (the idle local cloud's CPU meanwhile is not
+    the baseline's)."""
+    post = _total_cpu_ms(results["postN"], ("cloud", "api", "lambda", "jvm", "client"))
+    raw = _total_cpu_ms(results["rawN"], ("jvm", "client"))
+    return (
+        f"CPU per request ({concurrency} clients): POST run {ms(post, 0)} ms (every process), "
+        f"baseline transaction {ms(raw, 0)} ms (JVM + client): {times(stats.ratio(raw, post))}, "
+        "the ratio req/s tends to when both are CPU-bound (a quiet machine); on a loaded one "
+        "the measured req/s ratio drifts from it"
+    )
 
 
 def _add_row(
