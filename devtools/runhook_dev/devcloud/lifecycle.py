@@ -94,14 +94,14 @@ class Parts:
         cloud, options = self.cloud, self.cloud.options
         if not options.template_path.is_file():
             raise LocalCloudError(f"template not found: {options.template_path}")
+        if options.lambda_workers > 0 and options.lambda_endpoint:
+            raise LocalCloudError("lambda_workers and lambda_endpoint: choose one")
         api_socket, aws_socket = self._take_ports()
         self.dynamodb.spawn()  # Java boots while moto is imported and wired
         if api_socket is not None and options.api_workers > 0:
             self.api_workers = ApiWorkers(api_socket, options.api_workers)
             self.api_workers.spawn()  # they import the API meanwhile
         if options.lambda_workers > 0:
-            if options.lambda_endpoint:
-                raise LocalCloudError("lambda_workers and lambda_endpoint: choose one")
             self.lambda_workers = LambdaWorkers(options.lambda_workers)
             self.lambda_workers.spawn()  # they import the handlers' stack meanwhile
         # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
