@@ -260,7 +260,7 @@ def _table(
 def _total_cpu_ms(result: dict[str, Any], parts: tuple[str, ...]) -> float:
     """CPU ms per request of the row, summed over the processes `parts` names."""
     requests = sum(len(v) for v in result["ops"].values())
-    values = [result["cpu"][part] for part in parts]
+    values = [float(result["cpu"][part]) for part in parts]
     if not requests or any(math.isnan(v) for v in values):
         return math.nan
     return sum(values) * 1000 / requests

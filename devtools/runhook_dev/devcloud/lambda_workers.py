@@ -14,6 +14,10 @@ template's functions; the cloud's registry sends every template function's invok
 redrive and Step Functions' Retry/Catch stay with the local cloud, and a function
 registered at run time with a Python callable (tests) still runs in the cloud's process.
 
+`GET /invocations` on the workers' URL (the banner prints it) answers how many invokes of
+each function (by logical id) the worker that takes the connection ran: with one worker,
+the evidence of where handlers run.
+
 Process handling (spawned early, configured after the deploy, ready lines, the stdin
 lifeline that ends them with the cloud, SIGKILL included): worker_processes.py. A worker
 that dies is not restarted: its invokes fail as `Lambda.ServiceException` (which the run
@@ -30,6 +34,8 @@ import os
 import signal
 import socket
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,7 +103,8 @@ class WorkerInvoker(RemoteInvoker):
         self.count = len(workers.pids)
 
     def describe(self) -> str:
-        return f"handlers in {self.count} worker process{'es' if self.count != 1 else ''}"
+        plural = "es" if self.count != 1 else ""
+        return f"handlers in {self.count} worker process{plural} at {self.endpoint_url}"
 
 
 def _describe(function: LocalFunction) -> dict[str, Any]:
@@ -148,13 +155,23 @@ def worker_registry(config: Mapping[str, Any]) -> FunctionRegistry:
 
 def invoke_handler(registry: FunctionRegistry) -> type[BaseHTTPRequestHandler]:
     """Lambda's Invoke (RequestResponse) for the registry's functions, over keep-alive
-    HTTP/1.1: what `RemoteInvoker` sends."""
+    HTTP/1.1: what `RemoteInvoker` sends; and `GET /invocations`, the counts."""
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
 
     class InvokeHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
+
+        def do_GET(self) -> None:
+            if self.path != "/invocations":
+                self._send(404, {"Type": "User", "Message": f"Not found: {self.path}"}, [])
+                return
+            with lock:
+                answer = dict(counts)
+            self._send(200, answer, [])
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -172,6 +189,8 @@ def invoke_handler(registry: FunctionRegistry) -> type[BaseHTTPRequestHandler]:
                 message = {"Type": "User", "Message": f"Could not parse request body: {exc}"}
                 self._send(400, message, [("X-Amzn-ErrorType", "InvalidRequestContentException")])
                 return
+            with lock:
+                counts[function.logical_id or function.name] += 1
             self._answer(registry.run_here(function, event))
 
         def _answer(self, result: InvokeResult) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from runhook_dev.devcloud.invoker import SERVICE_ERROR, RemoteInvoker
@@ -83,6 +84,7 @@ def test_an_invoke_runs_the_handler_in_the_worker_and_answers_its_result(
     assert not first.error and not again.error
     assert first.payload == {"echo": {"n": 1}, "name": "echo", "stage": "unit"}
     assert again.payload["echo"] == {"n": 2}
+    assert httpx.get(f"{worker}/invocations").json() == {"Echo": 2}  # by logical id
 
 
 def test_a_function_error_comes_back_as_lambda_s_error_payload(worker: str) -> None:
