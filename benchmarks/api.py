@@ -9,7 +9,9 @@ per run is as small as the engine allows, but it is there (and it shares the CPU
 
 The API is served as `runhook dev` serves it: by `DEFAULT_API_WORKERS` worker processes
 of its own (`$RUNHOOK_BENCH_API_WORKERS` overrides; 0 = in the local cloud's process, as
-before issue 16).
+before issue 16); the handlers run as `runhook dev` runs them too: `DEFAULT_LAMBDA_WORKERS`
+worker processes (`$RUNHOOK_BENCH_LAMBDA_WORKERS` overrides; 0 = in the local cloud's
+process).
 
 Baseline, same run: the same create-run transactions (TransactWriteItems captured as the
 API sent them through the AWS endpoint during the warm-up, with fresh ids) sent straight to
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks import machine, stats
 from benchmarks.loadgen import make_template
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 WORKERS_ENV = "RUNHOOK_BENCH_API_WORKERS"
+LAMBDA_WORKERS_ENV = "RUNHOOK_BENCH_LAMBDA_WORKERS"
 
 
 def api_workers() -> int:
@@ -46,20 +50,31 @@ def api_workers() -> int:
     return max(0, int(os.environ.get(WORKERS_ENV, DEFAULT_API_WORKERS)))
 
 
+def lambda_workers() -> int:
+    """How many Lambda worker processes the benchmark's cloud runs (`runhook dev`'s default)."""
+    from runhook_dev.devcloud.command import DEFAULT_LAMBDA_WORKERS
+
+    return max(0, int(os.environ.get(LAMBDA_WORKERS_ENV, DEFAULT_LAMBDA_WORKERS)))
+
+
 def _cpu_of(pids: list[int]) -> float:
     return sum(machine.process_cpu_seconds(pid) for pid in pids)
 
 
 def _load(
-    config: dict[str, Any], java_pid: int | None = None, api_pids: list[int] | None = None
+    config: dict[str, Any],
+    java_pid: int | None = None,
+    api_pids: list[int] | None = None,
+    lambda_pids: list[int] | None = None,
 ) -> dict[str, Any]:
     """Run the load generator; its result plus the CPU seconds each side used meanwhile."""
-    pids = api_pids or []
+    pids, handlers = api_pids or [], lambda_pids or []
     before = (
         machine.process_cpu_seconds(),
         machine.process_cpu_seconds(java_pid) if java_pid else float("nan"),
         machine.children_cpu_seconds(),
         _cpu_of(pids),
+        _cpu_of(handlers),
     )
     answer = subprocess.run(
         [sys.executable, "-m", "benchmarks.loadgen", json.dumps(config)],
@@ -75,6 +90,7 @@ def _load(
     result["cpu"] = {
         "cloud": machine.process_cpu_seconds() - before[0],
         "api": _cpu_of(pids) - before[3],
+        "lambda": _cpu_of(handlers) - before[4],
         "jvm": (machine.process_cpu_seconds(java_pid) if java_pid else float("nan")) - before[1],
         "client": machine.children_cpu_seconds() - before[2],
     }
@@ -84,16 +100,16 @@ def _load(
 def run(quick: bool = False) -> list[Table]:
     seconds = 4.0 if quick else 8.0
     concurrency = 8
-    workers = api_workers()
+    workers = (api_workers(), lambda_workers())
     results, boot = _measure(seconds, concurrency, workers)
     return [_table(seconds, concurrency, results, boot, workers)]
 
 
 def _measure(
-    seconds: float, concurrency: int, workers: int
+    seconds: float, concurrency: int, workers: tuple[int, int]
 ) -> tuple[dict[str, dict[str, Any]], float]:
     """Every row's load result by key, and the local cloud's boot time in seconds."""
-    with BenchCloud(api_workers=workers) as bench:
+    with BenchCloud(api_workers=workers[0], lambda_workers=workers[1]) as bench:
         task_id = bench.create_task(parked_task())
         api = {"mode": "api", "base": bench.base_url, "key": bench.api_key, "task": task_id}
         with _captured_transactions() as captured:
@@ -104,9 +120,10 @@ def _measure(
             "region": bench.cloud.region,
             "templates": _templates(captured)[:50],
         }
-        results = _alternate_loads(
-            api, raw, seconds, concurrency, bench.cloud.java_pid, bench.cloud.api_worker_pids
+        pids = Pids(
+            bench.cloud.java_pid, bench.cloud.api_worker_pids, bench.cloud.lambda_worker_pids
         )
+        results = _alternate_loads(api, raw, seconds, concurrency, pids)
         boot = bench.boot_seconds
     return results, boot
 
@@ -144,23 +161,29 @@ def _templates(captured: list[dict[str, Any]]) -> list[str]:
     return templates
 
 
+class Pids(NamedTuple):
+    """The processes whose CPU time a row reports (beside this one's and the client's)."""
+
+    java: int | None
+    api: list[int]
+    handlers: list[int]
+
+
 def _alternate_loads(
-    api: dict[str, Any],
-    raw: dict[str, Any],
-    seconds: float,
-    concurrency: int,
-    java: int | None,
-    api_pids: list[int],
+    api: dict[str, Any], raw: dict[str, Any], seconds: float, concurrency: int, pids: Pids
 ) -> dict[str, dict[str, Any]]:
     """Ours and the baseline alternate, so both see similar background load."""
     results: dict[str, dict[str, Any]] = {}
     post = {**api, "seconds": seconds, "mix": "post"}
-    results["post1"] = _load({**post, "clients": 1}, java, api_pids)
-    results["raw1"] = _load({**raw, "clients": 1, "seconds": seconds}, java, api_pids)
-    results["postN"] = _load({**post, "clients": concurrency}, java, api_pids)
-    results["rawN"] = _load({**raw, "clients": concurrency, "seconds": seconds}, java, api_pids)
-    mixed = {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}
-    results["mixedN"] = _load(mixed, java, api_pids)
+    rows = [
+        ("post1", {**post, "clients": 1}),
+        ("raw1", {**raw, "clients": 1, "seconds": seconds}),
+        ("postN", {**post, "clients": concurrency}),
+        ("rawN", {**raw, "clients": concurrency, "seconds": seconds}),
+        ("mixedN", {**api, "clients": concurrency, "seconds": seconds, "mix": "mixed"}),
+    ]
+    for key, config in rows:
+        results[key] = _load(config, pids.java, pids.api, pids.handlers)
     return results
 
 
@@ -169,7 +192,7 @@ def _table(
     concurrency: int,
     results: dict[str, dict[str, Any]],
     boot: float,
-    workers: int,
+    workers: tuple[int, int],
 ) -> Table:
     table = Table(
         title=f"2. API over HTTP on the local cloud ({seconds:.0f} s per row)",
@@ -183,7 +206,7 @@ def _table(
             "p99 ms",
             "errors",
             "req/s vs baseline",
-            "CPU ms/req: cloud, API workers, JVM, client",
+            "CPU ms/req: cloud, API workers, Lambda workers, JVM, client",
         ],
     )
     mixed = results["mixedN"]
@@ -199,15 +222,22 @@ def _table(
     _add_row(table, results, raw, 1, results["raw1"], None, None)
     _add_row(table, results, raw, concurrency, results["rawN"], None, None)
     where = (
-        f"in {workers} worker processes of its own (`runhook dev`'s default; "
-        f"${WORKERS_ENV}=0: in the local cloud's process)"
-        if workers
+        f"in {workers[0]} worker processes of its own (${WORKERS_ENV}=0: in the local "
+        "cloud's process)"
+        if workers[0]
         else "in the same Python process as the local cloud (one GIL)"
+    )
+    handlers = (
+        f"in {workers[1]} worker processes of their own (${LAMBDA_WORKERS_ENV}=0: in the "
+        "local cloud's process)"
+        if workers[1]
+        else f"in the local cloud's process (${LAMBDA_WORKERS_ENV}=N: N worker processes)"
     )
     table.notes.append(
         "The API (uvicorn serving the same FastAPI app as the Lambda), the AWS dispatcher, moto, "
         f"the handlers and the load generator share this machine's CPUs; the API runs {where}, "
-        "DynamoDB Local in its own JVM."
+        f"the handlers {handlers} (both as `runhook dev` runs them by default), DynamoDB Local "
+        "in its own JVM."
     )
     table.notes.append(
         "Each POST run writes one transaction (run + idempotency claim + usage counter), "
@@ -217,12 +247,40 @@ def _table(
     )
     table.notes.append(
         "CPU ms/req: CPU time used during the row by the local cloud's Python process "
-        "(dispatcher, moto, handlers, pollers; the API too when it has no workers), by the API "
-        "worker processes, by DynamoDB Local's JVM and by the load generator, divided by the "
+        "(dispatcher, moto, pollers; the API and the handlers too when they have no workers), "
+        "by the API and the Lambda worker processes, by DynamoDB Local's JVM and by the load "
+        "generator, divided by the "
         "requests of the row (background work of earlier rows included)."
     )
+    table.notes.append(_cpu_bound_ratio(results, concurrency))
     table.notes.append(f"local cloud boot: {boot:.1f} s (not in any figure)")
     return table
+
+
+def _total_cpu_ms(result: dict[str, Any], parts: tuple[str, ...]) -> float:
+    """CPU ms per request of the row, summed over the processes `parts` names."""
+    requests = sum(len(v) for v in result["ops"].values())
+    values = [float(result["cpu"][part]) for part in parts]
+    if not requests or any(math.isnan(v) for v in values):
+        return math.nan
+    return sum(values) * 1000 / requests
+
+
+def _cpu_bound_ratio(results: dict[str, dict[str, Any]], concurrency: int) -> str:
+    """The load-robust companion of the req/s ratio: on a machine whose CPUs both sides
+    saturate (a quiet one), req/s goes as 1 / CPU per request, so the ratio tends to the
+    baseline's CPU per transaction over a POST run's; other work on the machine makes the
+    measured req/s ratio drift from it (both sides then wait for the CPU). The baseline
+    counts only DynamoDB Local and its client (the idle local cloud's CPU meanwhile is not
+    the baseline's)."""
+    post = _total_cpu_ms(results["postN"], ("cloud", "api", "lambda", "jvm", "client"))
+    raw = _total_cpu_ms(results["rawN"], ("jvm", "client"))
+    return (
+        f"CPU per request ({concurrency} clients): POST run {ms(post, 0)} ms (every process), "
+        f"baseline transaction {ms(raw, 0)} ms (JVM + client): {times(stats.ratio(raw, post))}, "
+        "the ratio req/s tends to when both are CPU-bound (a quiet machine); on a loaded one "
+        "the measured req/s ratio drifts from it"
+    )
 
 
 def _add_row(
@@ -268,6 +326,6 @@ def _cpu_per_request(result: dict[str, Any], op: str | None) -> str:
     total = sum(len(v) for v in ops.values())
     parts = [
         result["cpu"][k] * 1000 / total if total else float("nan")
-        for k in ("cloud", "api", "jvm", "client")
+        for k in ("cloud", "api", "lambda", "jvm", "client")
     ]
     return ", ".join(ms(v, 0) for v in parts)

@@ -84,11 +84,12 @@ class BenchCloud:
         recorder: CallRecorder | None = None,
         env: Mapping[str, str] | None = None,
         api_workers: int = 0,
+        lambda_workers: int = 0,
     ) -> None:
         from runhook_dev.devcloud import LocalCloud
 
-        if recorder is not None and api_workers:
-            raise ValueError("a CallRecorder sees this process only: use api_workers=0")
+        if recorder is not None and (api_workers or lambda_workers):
+            raise ValueError("a CallRecorder sees this process only: no worker processes")
 
         self.recorder = recorder
         self._state = tempfile.TemporaryDirectory(prefix="runhook-bench-")
@@ -111,6 +112,7 @@ class BenchCloud:
             env_overrides=dict(env or {}),
             install_signal_handlers=True,
             api_workers=api_workers,
+            lambda_workers=lambda_workers,
         )
         if recorder is not None:
             recorder.wrap_registry(self.cloud.registry)

@@ -22,142 +22,53 @@ wrapped in the terminal's `RequestLog`.
 - Stop: SIGTERM (uvicorn finishes the requests in flight, 3 s at most), then SIGKILL.
 - Output: the workers write to the cloud's stdout and stderr, configured like the cloud's
   own logging (`--log-format text`: a line per request, handlers' JSON condensed).
+
+The process handling (spawn, configure, ready line, lifeline, stop) is `WorkerProcesses`
+(worker_processes.py), shared with the Lambda workers (lambda_workers.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import select
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from runhook_dev.devcloud.errors import LocalCloudError
+from runhook_dev.devcloud.worker_processes import WorkerProcesses, read_config, report_ready
 
 log = logging.getLogger("devcloud")
 
-STOP_GRACE_SECONDS = 5.0
 
-
-class ApiWorkers:
+class ApiWorkers(WorkerProcesses):
     """N API worker processes accepting on one listening socket (the `ApiServer` interface:
-    `url`, `host`, `port`, `stop()`)."""
+    `url`, `host`, `port`, `stop()`; the process handling in worker_processes.py)."""
+
+    what = "API worker"
 
     def __init__(self, sock: socket.socket, count: int) -> None:
-        if count < 1:
-            raise ValueError("api workers: at least one")
-        self._sock = sock
-        host, port = sock.getsockname()[:2]
-        self.host, self.port = str(host), int(port)
-        self.url = f"http://{self.host}:{self.port}"
-        self._count = count
-        self._processes: list[tuple[subprocess.Popen[bytes], int]] = []
-
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process, _ in self._processes]
-
-    def spawn(self) -> None:
-        """Start the worker processes: they import the web stack and the API's modules
-        (about a second of CPU each) while the cloud boots, then wait for `start`."""
-        try:
-            for _ in range(self._count):
-                self._processes.append(self._spawn())
-        except BaseException:
-            self.stop()
-            raise
+        super().__init__(sock, count, __name__)
 
     def start(self, environment: Mapping[str, str] | None, timeout: float = 90.0) -> str | None:
         """Hand each worker its configuration (the API function's environment; None: the
         module's app, configured by the inherited os.environ) and wait until each accepts:
         why the real app is missing, or None. A worker that dies first, or a timeout,
         stops them all (LocalCloudError)."""
-        if not self._processes:
-            self.spawn()
-        config = json.dumps(
-            {
-                "environment": dict(environment) if environment is not None else None,
-                # Spawned before the deploy: os.environ as it is now (the module's app of
-                # the factory-less mode reads it).
-                "process_environment": dict(os.environ),
-                "log_format": _log_format(),
-                "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
-            }
-        )
-        try:
-            for process, _ in self._processes:
-                assert process.stdin is not None
-                process.stdin.write(config.encode() + b"\n")
-                process.stdin.flush()
-            errors = [self._wait_ready(process, fd, timeout) for process, fd in self._processes]
-        except BaseException:
-            self.stop()
-            raise
-        return next((error for error in errors if error), None)
-
-    def _spawn(self) -> tuple[subprocess.Popen[bytes], int]:
-        status_read, status_write = os.pipe()
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(self._sock.fileno()), str(status_write)],
-                stdin=subprocess.PIPE,  # its configuration, then the lifeline
-                pass_fds=(self._sock.fileno(), status_write),
-            )
-        except OSError:
-            os.close(status_read)
-            raise
-        finally:
-            os.close(status_write)
-        return process, status_read
-
-    def _wait_ready(self, process: subprocess.Popen[bytes], fd: int, timeout: float) -> str | None:
-        deadline = time.monotonic() + timeout
-        data = b""
-        while not data.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LocalCloudError(f"an API worker did not start within {timeout:.0f} s")
-            readable, _, _ = select.select([fd], [], [], left)
-            if not readable:
-                continue
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                code = process.wait(5)
-                raise LocalCloudError(f"an API worker exited while starting (exit code {code})")
-            data += chunk
-        answer: dict[str, Any] = json.loads(data)
-        error = answer.get("error")
-        return str(error) if error else None
-
-    def stop(self) -> None:
-        """SIGTERM every worker, then SIGKILL what is left after the grace period
-        (idempotent)."""
-        processes, self._processes = self._processes, []
-        for process, _ in processes:
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process, status_fd in processes:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-            if process.stdin is not None:
-                process.stdin.close()
-            os.close(status_fd)
-        self._sock.close()
+        config = {
+            "environment": dict(environment) if environment is not None else None,
+            # Spawned before the deploy: os.environ as it is now (the module's app of
+            # the factory-less mode reads it).
+            "process_environment": dict(os.environ),
+            "log_format": log_format(),
+            "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+        }
+        return self.configure(config, timeout)
 
 
-def _log_format() -> str:
+def log_format() -> str:
     """The terminal's format as this process configured it: text when request lines are on."""
     from runhook_dev.devcloud import terminal
 
@@ -165,25 +76,6 @@ def _log_format() -> str:
 
 
 # -- the worker process ----------------------------------------------------------------------
-
-
-def _read_config() -> dict[str, Any]:
-    """The first line of stdin; then end this worker when stdin (written only by the cloud's
-    process) reaches end-of-file."""
-    line = sys.stdin.buffer.readline()
-    if not line:
-        os._exit(0)  # the cloud ended before it configured this worker
-
-    def watch() -> None:
-        try:
-            while sys.stdin.buffer.read(65536):
-                pass
-        finally:
-            os._exit(0)
-
-    threading.Thread(target=watch, name="lifeline", daemon=True).start()
-    config: dict[str, Any] = json.loads(line)
-    return config
 
 
 def _app(environment: Mapping[str, str] | None) -> tuple[Any, str | None]:
@@ -208,8 +100,7 @@ def _ready_server(config: Any, status_fd: int, error: str | None) -> Any:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
-                with os.fdopen(status_fd, "w") as status:
-                    status.write(json.dumps({"error": error}) + "\n")
+                report_ready(status_fd, error)
 
     return ReadyServer(config)
 
@@ -231,7 +122,7 @@ def main(argv: list[str]) -> int:
     # While the cloud boots; if this fails, load_api_app says why (with the traceback).
     with contextlib.suppress(Exception):
         importlib.import_module(API_APP.partition(":")[0])
-    config = _read_config()
+    config = read_config()
     os.environ.clear()
     os.environ.update(config["process_environment"])
     configure_logging(config["log_level"], config["log_format"])

@@ -159,6 +159,14 @@ class LocalCloud:
         return parts.api_workers.pids
 
     @property
+    def lambda_worker_pids(self) -> list[int]:
+        """The handlers' worker processes (`lambda_workers`; empty when they run here)."""
+        parts = self._parts
+        if parts is None or parts.lambda_workers is None:
+            return []
+        return parts.lambda_workers.pids
+
+    @property
     def java_pid(self) -> int | None:
         return self._parts.dynamodb.pid if self._parts is not None else None
 

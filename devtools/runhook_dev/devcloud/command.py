@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # The API in processes of its own: it then no longer shares an interpreter lock with moto,
 # the handlers and the pollers (api_workers.py).
 DEFAULT_API_WORKERS = 1
+# The template's handlers in processes of their own (lambda_workers.py); 0: in-process.
+DEFAULT_LAMBDA_WORKERS = 0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -43,6 +45,13 @@ def add_parser(subparsers: Any) -> None:
         default=DEFAULT_API_WORKERS,
         help=f"API worker processes (default {DEFAULT_API_WORKERS}); 0 serves the API in "
         "the local cloud's own process",
+    )
+    dev.add_argument(
+        "--lambda-workers",
+        type=int,
+        default=None,
+        help=f"processes that run the template's handlers (default {DEFAULT_LAMBDA_WORKERS}; "
+        "0: in the local cloud's own process); not with --lambda-endpoint",
     )
     dev.add_argument(
         "--aws-port",
@@ -174,6 +183,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.lambda_endpoint and not _valid_lambda_endpoint(args.lambda_endpoint):
         return 2
+    if args.lambda_endpoint and args.lambda_workers:
+        print("runhook dev: --lambda-workers and --lambda-endpoint: choose one", file=sys.stderr)
+        return 2
+    lambda_workers = 0 if args.lambda_endpoint else DEFAULT_LAMBDA_WORKERS
+    if args.lambda_workers is not None:
+        lambda_workers = max(0, args.lambda_workers)
     from runhook_dev.devcloud.cloud import LocalCloud
     from runhook_dev.devcloud.options import CloudOptions
 
@@ -188,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
             template=args.template,
             env_overrides=overrides,
             lambda_endpoint=args.lambda_endpoint,
+            lambda_workers=lambda_workers,
         )
     )
     return _serve(cloud, lambda: _write_sam_env(cloud, args))

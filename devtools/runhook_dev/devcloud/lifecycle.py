@@ -25,6 +25,7 @@ from runhook_dev.devcloud.environment import EnvironmentPlan, ProcessEnvironment
 from runhook_dev.devcloud.errors import LocalCloudError
 from runhook_dev.devcloud.event_sources import EventSources
 from runhook_dev.devcloud.invoker import make_invoker
+from runhook_dev.devcloud.lambda_workers import LambdaWorkers, WorkerInvoker
 from runhook_dev.devcloud.options import STAGE
 from runhook_dev.devcloud.schedules import Scheduler
 from runhook_dev.devcloud.servers import ApiServer, listen
@@ -78,6 +79,7 @@ class Parts:
         self.api_container: Any | None = None  # the API function's runhook Container
         self.api_environment: dict[str, str] | None = None  # ... and its environment
         self.api_workers: ApiWorkers | None = None  # spawned early, started last
+        self.lambda_workers: LambdaWorkers | None = None  # spawned early, started after deploy
         self._sockets: list[socket.socket] = []
         self._previous_sigterm: Any = None
 
@@ -92,11 +94,16 @@ class Parts:
         cloud, options = self.cloud, self.cloud.options
         if not options.template_path.is_file():
             raise LocalCloudError(f"template not found: {options.template_path}")
+        if options.lambda_workers > 0 and options.lambda_endpoint:
+            raise LocalCloudError("lambda_workers and lambda_endpoint: choose one")
         api_socket, aws_socket = self._take_ports()
         self.dynamodb.spawn()  # Java boots while moto is imported and wired
         if api_socket is not None and options.api_workers > 0:
             self.api_workers = ApiWorkers(api_socket, options.api_workers)
             self.api_workers.spawn()  # they import the API meanwhile
+        if options.lambda_workers > 0:
+            self.lambda_workers = LambdaWorkers(options.lambda_workers)
+            self.lambda_workers.spawn()  # they import the handlers' stack meanwhile
         # moto's ASL interpreter sends every AWS call of a Task to localhost:$MOTO_PORT.
         self.environment.apply({"MOTO_PORT": str(cloud.aws_port)})
         # Where Lambda invokes run: in this process, or --lambda-endpoint (invoker.py).
@@ -114,6 +121,8 @@ class Parts:
         if options.serve_api and options.api_workers <= 0:
             threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         self._deploy()
+        if self.lambda_workers is not None:
+            self._start_lambda_workers(self.lambda_workers)
         self._start_event_sources()
         if options.seed:
             self._seed()
@@ -185,6 +194,21 @@ class Parts:
         cloud.state_machine_arn = next(iter(deployment.state_machines.values()), "")
         cloud.bus_name = next(iter(deployment.buses.values()), "")
 
+    def _start_lambda_workers(self, workers: LambdaWorkers) -> None:
+        """Configure the Lambda workers with the deployed functions; from now on the
+        registry sends every template function's invoke to them."""
+        cloud = self.cloud
+        assert cloud.deployment is not None and cloud.environment_plan is not None
+        functions = list(cloud.deployment.functions.values())
+        factory = cloud.options.container_factory
+        environments = None
+        if factory is not None:
+            self._require_default_factory("lambda_workers")
+            plan = cloud.environment_plan
+            environments = {function.name: plan.for_function(function) for function in functions}
+        workers.start(functions, environments, cloud.aws_endpoint_url)
+        cloud.registry.invoker = WorkerInvoker(workers, cloud.registry)
+
     def _start_event_sources(self) -> None:
         cloud, options = self.cloud, self.cloud.options
         assert self.endpoint is not None and cloud.deployment is not None
@@ -254,17 +278,20 @@ class Parts:
         """What an API worker builds its Container from (None: it uses the module's app,
         configured by os.environ, which it inherits); only the default factory can be
         rebuilt in another process."""
-        from runhook_dev.devcloud.containers import bootstrap_container
-
         factory = self.cloud.options.container_factory
         if factory is None or self.api_environment is None:
             return None
-        if factory is not bootstrap_container:
-            raise LocalCloudError(
-                "api_workers needs the default container factory (a custom one cannot be "
-                "rebuilt in a worker process): use api_workers=0"
-            )
+        self._require_default_factory("api_workers")
         return self.api_environment
+
+    def _require_default_factory(self, option: str) -> None:
+        from runhook_dev.devcloud.containers import bootstrap_container
+
+        if self.cloud.options.container_factory not in (None, bootstrap_container):
+            raise LocalCloudError(
+                f"{option} needs the default container factory (a custom one cannot be "
+                f"rebuilt in a worker process): use {option}=0"
+            )
 
     def stop(self) -> None:
         """Stop everything, in reverse (idempotent)."""
@@ -280,13 +307,13 @@ class Parts:
             self.sources.join()
         if self.status is not None:
             self.status.stop()
-        for server in (self.api_server, self.api_workers, self.endpoint):
+        for server in (self.api_server, self.api_workers, self.lambda_workers, self.endpoint):
             if server is not None:
                 try:
                     server.stop()
                 except Exception as exc:
                     log.warning("stopping %s: %s", type(server).__name__, exc)
-        self.api_server = self.api_workers = None
+        self.api_server = self.api_workers = self.lambda_workers = None
         while self._sockets:
             self._sockets.pop().close()
         self.dynamodb.stop()

@@ -68,6 +68,10 @@ class CloudOptions:
     # Where Lambda invokes run: None in this process; else a Lambda Invoke endpoint such as
     # `sam local start-lambda`'s http://127.0.0.1:3001 (invoker.py).
     lambda_endpoint: str | None = None
+    # 0: handlers run in this process; N: in N worker processes of their own
+    # (lambda_workers.py; not with lambda_endpoint), which need the default container
+    # factory (or None).
+    lambda_workers: int = 0
     # How handlers get their dependencies: a factory (default `containers.bootstrap_container`)
     # builds one Container per function (the API's included) and calls the module's
     # `create_handler(container)` (see containers.py); None runs each module's `handler`

@@ -56,7 +56,7 @@ def _load_result(ops: dict[str, int], elapsed: float = 2.0) -> dict[str, Any]:
         "ops": {op: [10.0] * n for op, n in ops.items()},
         "elapsed": elapsed,
         "errors": {"POST run: 500": 1, "GET run: 404": 2},
-        "cpu": {"cloud": 1.0, "api": 0.5, "jvm": 0.5, "client": 0.25},
+        "cpu": {"cloud": 1.0, "api": 0.5, "lambda": 0.25, "jvm": 0.5, "client": 0.25},
     }
 
 
@@ -69,7 +69,7 @@ def test_api_table_compares_posts_with_the_baseline_and_splits_the_mixed_row() -
         "mixedN": _load_result({"POST run": 10, "GET run": 20, "GET logs": 10}),
     }
 
-    table = api._table(4.0, 8, results, boot=3.25, workers=2)
+    table = api._table(4.0, 8, results, boot=3.25, workers=(2, 1))
 
     labels = [(row[0], row[1]) for row in table.rows]
     raw = "baseline: TransactWriteItems → DynamoDB Local"
@@ -84,11 +84,14 @@ def test_api_table_compares_posts_with_the_baseline_and_splits_the_mixed_row() -
         (raw, "8"),
     ]
     first, _, mixed, of_post, of_get, _, base1, _ = table.rows
-    assert first[2:4] == ["10", "5.0"] and first[7:] == ["1", "0.25x", "100, 50, 50, 25"]
-    assert mixed[2] == "40" and mixed[7] == "3" and mixed[9] == "25, 12, 12, 6"
+    assert first[2:4] == ["10", "5.0"] and first[7:] == ["1", "0.25x", "100, 50, 25, 50, 25"]
+    assert mixed[2] == "40" and mixed[7] == "3" and mixed[9] == "25, 12, 6, 12, 6"
     assert of_post[7:] == ["1", "-", "-"] and of_get[7:] == ["2", "-", "-"]
-    assert base1[8:] == ["-", "25, 12, 12, 6"]
-    assert "in 2 worker processes of its own" in table.notes[0]
+    assert base1[8:] == ["-", "25, 12, 6, 12, 6"]
+    assert "the API runs in 2 worker processes of its own" in table.notes[0]
+    assert "the handlers in 1 worker processes of their own" in table.notes[0]
+    # Every process for a POST run (2.5 s / 20), the JVM and client for the baseline (0.75 s / 80).
+    assert "POST run 125 ms (every process), baseline transaction 9 ms" in table.notes[-2]
     assert table.notes[-1] == "local cloud boot: 3.2 s (not in any figure)"
 
 

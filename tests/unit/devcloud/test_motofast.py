@@ -39,31 +39,73 @@ def test_the_backend_of_a_host_is_resolved_once_and_is_moto_s_own(
     assert len(listings) == 2  # once per AWS host, never again
 
 
-def test_a_state_machine_is_parsed_once_and_each_execution_gets_its_own_program() -> None:
+def test_a_state_machine_is_parsed_and_built_once_with_its_heap_keys_drawn() -> None:
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.parse.asl_parser import (
         AmazonStateLanguageParser,
         ASLParserException,
     )
 
-    _motofast.cache_asl_parse_trees()
+    _motofast.cache_asl_programs()
+    retry = {"ErrorEquals": ["X"], "IntervalSeconds": 1, "MaxAttempts": 2}
     definition = json.dumps(
-        {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": 1, "End": True}}}
+        {
+            "StartAt": "Work",
+            "States": {
+                "Work": {"Type": "Pass", "Next": "Done"},
+                "Done": {
+                    "Type": "Parallel",
+                    "Branches": [_branch()],
+                    "Retry": [retry],
+                    "End": True,
+                },
+            },
+        }
     )
     program, tree = AmazonStateLanguageParser.parse(definition)
-    other_program, same_tree = AmazonStateLanguageParser.parse(definition)
+    same_program, same_tree = AmazonStateLanguageParser.parse(definition)
 
-    assert same_tree is tree  # parsed once
-    assert other_program is not program  # evaluation components are per execution
-    assert type(other_program) is type(program)
+    assert same_tree is tree and same_program is program  # parsed and built once
+    # Every component's heap key was drawn before the program was shared (none left to
+    # draw lazily, by two executions at once): the walk counts them, the retrier's too.
+    assert _motofast.draw_heap_keys(program) > 10
+    drawn = [c for c in _components(program) if isinstance(c, EvalComponent)]
+    assert drawn and all(c.__dict__.get("_EvalComponent__heap_key") for c in drawn)
     for _ in range(2):  # a bad definition still fails, every time (errors are not cached)
         with pytest.raises(ASLParserException):
             AmazonStateLanguageParser.parse('{"StartAt": "X", "States": {"X": {"Type": "No"}}}')
 
 
+def _branch() -> dict[str, Any]:
+    return {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}
+
+
+def _components(program: Any) -> list[Any]:
+    """Every moto component reachable from `program`."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+
+    found: list[Any] = []
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, Component):
+            found.append(value)
+            pending.extend(vars(value).values())
+    return found
+
+
 def test_runhook_s_machine_parses_from_the_cache_much_faster_than_the_first_time() -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    _motofast.cache_asl_parse_trees()
+    _motofast.cache_asl_programs()
     text = (ROOT / "statemachines" / "run.asl.json").read_text()
     definition = json.dumps(json.loads(_arns(text)))
     began = time.process_time()
@@ -73,6 +115,20 @@ def test_runhook_s_machine_parses_from_the_cache_much_faster_than_the_first_time
     AmazonStateLanguageParser.parse(definition)
     cached = time.process_time() - began
     assert cached < first / 2, (first, cached)
+
+
+def test_moto_s_action_names_are_listed_once_per_class() -> None:
+    from moto.core import responses, utils
+    from moto.sqs.responses import SQSResponse
+
+    _motofast.cache_action_names()
+    names = responses.method_names_from_class(SQSResponse)
+    names.append("not_an_action")  # a caller's change does not reach the cache
+
+    assert responses.method_names_from_class(SQSResponse) == utils.method_names_from_class(
+        SQSResponse
+    )
+    assert "receive_message" in names
 
 
 def _arns(text: str) -> str:
