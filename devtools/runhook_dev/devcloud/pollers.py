@@ -283,6 +283,7 @@ class RuleShim(Poller):
 
     def handle(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
         assert self.invoker is not None and self.function is not None
+        events: list[Any] = []
         for message in messages:
             try:
                 event = json.loads(message.get("Body") or "null")
@@ -290,6 +291,16 @@ class RuleShim(Poller):
                 event = message.get("Body")
             if isinstance(event, dict) and "detail-type" in event:
                 event.setdefault("account", ACCOUNT_ID)  # moto leaves it out
-            # Lambda's async queue owns the event from here (retries, destination).
-            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            events.append(event)
+        # Lambda's async queue owns the events from here (retries, destination): the batch
+        # leaves the shim queue in one request instead of one per message.
+        answer = sqs.delete_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+        for failure in answer.get("Failed") or []:
+            log.warning("%s: delete failed: %s", self.name, failure)
+        for event in events:
             self.invoker.submit(self.function, event)
