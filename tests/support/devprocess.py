@@ -63,7 +63,9 @@ class DevProcess(CollectedProcess):
         )
         super().__init__(process)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        # Quiet, `runhook dev` is ready in ~5-10 s; on a 2-core machine loaded by other
+        # suites (load 30-40) one full test run saw the deploy alone take over 60 s.
         def ready() -> bool:
             if "runhook dev: ready" in self.output:
                 return True
