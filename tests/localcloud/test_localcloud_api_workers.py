@@ -29,7 +29,8 @@ pytestmark = [
 def run_once(dev: DevProcess, key: str) -> None:
     """Create a run of the demo task through the API and wait for it to complete."""
     headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=f"{dev.url('API')}/public/v1", headers=headers) as api:
+    # A first request on a loaded machine: imports, the route modules, DynamoDB Local warm-up.
+    with httpx.Client(base_url=f"{dev.url('API')}/public/v1", headers=headers, timeout=60) as api:
         tasks = api.get("/tasks").json()["tasks"]
         assert tasks, dev.output
         created = api.post(f"/tasks/{tasks[0]['id']}/runs", json={"inputs": {"name": "x"}})
