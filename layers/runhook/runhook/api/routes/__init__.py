@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic.alias_generators import to_camel
-from starlette.routing import compile_path
+from starlette.routing import compile_path, get_name
 
 from runhook.api.strict import StrictJSONRoute
 
@@ -71,9 +71,8 @@ class DeferredRoute(StrictJSONRoute):
         self._built: APIRoute | None = None
         self.path = router.prefix + path
         self.endpoint = endpoint
-        self.name = options.get("name") or getattr(
-            endpoint, "__name__", endpoint.__class__.__name__
-        )
+        name: str | None = options.get("name")
+        self.name = get_name(endpoint) if name is None else name
         self.methods = {method.upper() for method in options.get("methods") or ["GET"]}
         self.path_regex, self.path_format, self.param_convertors = compile_path(self.path)
 
