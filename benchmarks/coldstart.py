@@ -86,7 +86,7 @@ def first_request(handler, out, started):
     answer = handler(event, Context())
     t1, c1 = time.perf_counter(), time.process_time()
     t0, c0 = started
-    out.update(first_ms=(t1 - t0) * 1000, first_cpu=(c1 - c0) * 1000, first_status=answer["statusCode"], first_modules=len(sys.modules))
+    out.update(first_ms=(t1 - t0) * 1000, first_cpu=(c1 - c0) * 1000, first_status=answer["statusCode"], first_modules=len(sys.modules), first_names=sorted(sys.modules))
 """
 
 _HANDLER_CHILD = (

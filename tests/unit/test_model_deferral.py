@@ -24,6 +24,9 @@ MODULES = (
     "runhook.engine.state",
     "runhook.engine.reconcile",
     "runhook.api.resources",
+    "runhook.api.resources.tasks",
+    "runhook.api.resources.admin",
+    "runhook.api.resources.webhooks",
 )
 # Not here: the request bodies (runhook.api.schemas, the bodies in runhook.api.routes).
 # FastAPI makes an adapter per body at route creation; for a deferred body model that

@@ -219,3 +219,65 @@ def test_a_route_inside_its_claims_is_kept() -> None:
     module = RouteModule("tasks", PREFIX, ("tasks",))
     inside = routes_at("/public/v1/tasks", "/public/v1/tasks/{taskId}", "/public/v1/tasks/")
     assert _within_claims(module, inside) == inside
+
+
+# A fresh interpreter: the route modules' routers are module-level, so routes built by
+# another test of this process would count as built.
+_FIRST_REQUEST_PROBE = """
+import json, sys
+from fastapi.testclient import TestClient
+from runhook.api.app import create_app
+from runhook.api.routes import DeferredRoute
+from runhook.bootstrap import Container
+app = create_app(Container.from_environment(json.loads(sys.argv[1])))
+with TestClient(app) as client:
+    status = client.get(sys.argv[2]).status_code
+deferred = [r for r in app.router.routes if isinstance(r, DeferredRoute)]
+print(json.dumps({"status": status, "routes": len(deferred),
+                  "built": [r.name for r in deferred if r._built is not None]}))
+"""
+
+
+def first_request_in_a_fresh_interpreter(path: str) -> dict[str, Any]:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_REQUEST_PROBE, json.dumps(ENVIRON), path],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_a_first_request_builds_only_the_route_that_answers_it() -> None:
+    """Routing reads every route of the loaded modules; only the one that handles the
+    request is built by FastAPI (runhook.api.routes.DeferredRouter)."""
+    first = first_request_in_a_fresh_interpreter(PREFIX + "/task-runs/run_1")
+    assert first["status"] == 401
+    assert first["routes"] == 12  # the runs and artifacts modules' routes, loaded
+    assert first["built"] == ["get_run"]
+    refused = first_request_in_a_fresh_interpreter(PREFIX + "/task-runs/run_1/nothing")
+    assert (refused["status"], refused["built"]) == (404, [])
+
+
+def test_a_built_route_is_the_route_fastapi_builds() -> None:
+    """What a deferred route reads from its built route is what add_api_route makes: the
+    same path, name, methods, operation id, response model and status code."""
+    from runhook.api.routes import DeferredRoute, runs
+
+    for route in runs.router.routes:
+        assert isinstance(route, DeferredRoute)
+        built = route.built
+        assert type(built).__name__ == "StrictJSONRoute"
+        assert (route.path, route.name, route.methods) == (built.path, built.name, built.methods)
+        assert route.unique_id == built.unique_id == operation_id_of(route.name)
+        assert route.response_model is built.response_model is not None
+        assert route.status_code == built.status_code
+
+
+def operation_id_of(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -237,11 +237,36 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    _add_task_schema(spec, schemas)
+    _add_error_schema(spec)
+    _add_task_schema(spec, spec["components"]["schemas"])
     _add_detail_codes(spec)
     _add_links(spec)
     app.openapi_schema = spec
     return spec
+
+
+def _add_error_schema(spec: dict[str, Any]) -> None:
+    """The Error schema the error responses refer to (runhook.api.schemas.ERROR_SCHEMA), in
+    its place among FastAPI's schemas (sorted by name): the routes name it by reference, so
+    FastAPI does not generate it. Made as FastAPI makes a response model's (serialization
+    mode, then through its OpenAPI `Schema` model), so the document is the same as with one."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.openapi.models import Schema
+    from pydantic import TypeAdapter
+    from pydantic.json_schema import GenerateJsonSchema
+
+    from runhook.api.resources import Error
+
+    generator = GenerateJsonSchema(ref_template="#/components/schemas/{model}")
+    core_schema = TypeAdapter(Error).core_schema
+    _, definitions = generator.generate_definitions([("Error", "serialization", core_schema)])
+    schemas = spec["components"]["schemas"]
+    for name, made in definitions.items():
+        schema = jsonable_encoder(Schema(**made), by_alias=True, exclude_none=True)
+        if name in schemas and schemas[name] != schema:
+            raise RuntimeError(f"two OpenAPI schemas named {name}")
+        schemas[name] = schema
+    spec["components"]["schemas"] = {name: schemas[name] for name in sorted(schemas)}
 
 
 def _add_task_schema(spec: dict[str, Any], schemas: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from runhook.api.deps import Admin, Organizations, source_ip
-from runhook.api.resources import ApiKeyList, CreatedApiKeyResponse, OrganizationResponse
+from runhook.api.resources.admin import ApiKeyList, CreatedApiKeyResponse, OrganizationResponse
 from runhook.api.routes import api_router
 from runhook.api.schemas import CreateKeyBody, PatchOrganizationBody, merged
 

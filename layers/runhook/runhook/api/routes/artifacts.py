@@ -1,7 +1,7 @@
 """Run artifacts (browser screenshots): listed and served through short-lived presigned URLs
 (runhook.services.artifacts)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see runhook.api.routes.runs.
 
 from typing import Any
 

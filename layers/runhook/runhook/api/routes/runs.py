@@ -1,6 +1,7 @@
 """Runs: the Komos contract, plus resume."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI would evaluate each endpoint parameter's
+# annotation from its string when it builds the route (the API's first request builds these).
 
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -14,7 +14,7 @@ from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runhook.api.deps import Admin, BrowserSessions, Secrets
-from runhook.api.resources import SecretList, SecretResponse
+from runhook.api.resources.admin import SecretList, SecretResponse
 from runhook.api.routes import api_router
 from runhook.api.schemas import merged
 

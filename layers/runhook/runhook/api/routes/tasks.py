@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Body, Query, Response
 
 from runhook.api.deps import Caller, Tasks
-from runhook.api.resources import TaskList, TaskResponse
+from runhook.api.resources.tasks import TaskList, TaskResponse
 from runhook.api.routes import api_router
 from runhook.api.schemas import merged
 

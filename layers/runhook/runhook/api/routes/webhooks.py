@@ -9,7 +9,7 @@ from fastapi import Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from runhook.api.deps import Admin, Endpoints, Replays
-from runhook.api.resources import (
+from runhook.api.resources.webhooks import (
     CreatedWebhookEndpointResponse,
     RecoverResult,
     WebhookDeliveryList,
