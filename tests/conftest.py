@@ -38,6 +38,7 @@ from runhook_dev.devcloud import printguard
 from tests.support.browser import require_chromium
 from tests.support.loopback import Target
 from tests.support.orgs import Organizations
+from tests.support.scheduling import longest_first
 
 # The environment before any local cloud changed it (for subprocesses of the tests).
 _ORIGINAL_ENV = dict(os.environ)
@@ -53,6 +54,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "local_cloud" in getattr(item, "fixturenames", ()):
             item.add_marker(marker)
+    longest_first(items)  # workers of `make test`: the longest units first (scheduling.py)
 
 
 @pytest.fixture(scope="session")

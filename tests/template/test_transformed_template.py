@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAM_PYTHON = ROOT / ".cache" / "sam-venv" / "bin" / "python"
 
+# One SAM transform (`transformed`) for the whole module, on one worker.
+pytestmark = pytest.mark.xdist_group("sam_transform")
+
 _TRANSFORM = r"""
 import json, sys
 from samtranslator.translator.transform import transform
