@@ -25,6 +25,7 @@ def test_grouped(n):
 """
 
 
+@pytest.mark.slow
 def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path: Path) -> None:
     """`make test` runs `-n 2 --dist loadgroup`: an xdist_group (one sam build, one browser)
     must land on a single worker. pytest 9.2 with pytest-xdist 3.8 silently breaks this."""
@@ -89,6 +90,7 @@ def make_test_pytest_flags() -> list[str]:
     return [w for w in words[start + 1 :] if not w.startswith("$(")]
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_ends_the_run_instead_of_hanging_it(tmp_path: Path) -> None:
     """A worker killed by a fatal signal must end `make test` with the test named, not hang.
 

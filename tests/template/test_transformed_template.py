@@ -132,6 +132,7 @@ def test_the_cycle_check_can_fail() -> None:
     assert dependency_cycles(resources) == [["A", "B", "C", "A"]]
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes_on_the_transformed_template(
     transformed: dict[str, Any], cfn_lint: str, tmp_path: Path
 ) -> None:
