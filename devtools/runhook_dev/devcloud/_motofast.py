@@ -235,8 +235,7 @@ def cheap_send_attributes() -> None:
         return
     from moto.sqs.models import Queue, SQSBackend
 
-    full = Queue.attributes.fget
-    assert full is not None
+    full = vars(Queue)["attributes"].fget  # the property's getter (moto types it a method)
     send = SQSBackend.send_message
 
     def attributes(self: Any) -> Any:
