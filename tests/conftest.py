@@ -22,6 +22,10 @@ The helpers behind these fixtures live in `tests/support/` (one copy for every s
 Tests that need the cloud use the `local_cloud` fixture (and get the `localcloud`
 marker automatically): `pytest -m "not localcloud"` runs everything else.
 
+In a run with pytest-xdist workers (`make test`), each worker sorts its collection longest
+first (`tests.support.scheduling`): the units of minutes, then tests marked `slow`, then the
+rest, so no long unit is handed out last.
+
 Do not use moto's `mock_aws` in a process that runs the local cloud: it resets every
 moto backend of the process, which wipes the local cloud's queues and state machines.
 """
