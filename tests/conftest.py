@@ -22,6 +22,10 @@ The helpers behind these fixtures live in `tests/support/` (one copy for every s
 Tests that need the cloud use the `local_cloud` fixture (and get the `localcloud`
 marker automatically): `pytest -m "not localcloud"` runs everything else.
 
+In a run with pytest-xdist workers (`make test`), each worker sorts its collection longest
+first (`tests.support.scheduling`): the units of minutes, then tests marked `slow`, then the
+rest, so no long unit is handed out last.
+
 Do not use moto's `mock_aws` in a process that runs the local cloud: it resets every
 moto backend of the process, which wipes the local cloud's queues and state machines.
 """
@@ -38,6 +42,7 @@ from runhook_dev.devcloud import printguard
 from tests.support.browser import require_chromium
 from tests.support.loopback import Target
 from tests.support.orgs import Organizations
+from tests.support.scheduling import longest_first
 
 # The environment before any local cloud changed it (for subprocesses of the tests).
 _ORIGINAL_ENV = dict(os.environ)
@@ -53,6 +58,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "local_cloud" in getattr(item, "fixturenames", ()):
             item.add_marker(marker)
+    longest_first(items)  # workers of `make test`: the longest units first (scheduling.py)
 
 
 @pytest.fixture(scope="session")

@@ -175,6 +175,7 @@ def test_logs_follow_sees_lines_arrive_while_the_run_runs(cli: Cli) -> None:
     assert cli.sdk.runs.get(run.id).status == "COMPLETED"
 
 
+@pytest.mark.slow
 def test_webhook_endpoints_test_deliveries_replay_and_recover(cli: Cli) -> None:
     port = free_port()
     created = cli.json("webhooks", "endpoints", "create", f"http://127.0.0.1:{port}/hook")

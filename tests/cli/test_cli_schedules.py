@@ -25,6 +25,7 @@ def cli(organizations: Organizations, local_cloud: Any) -> Iterator[Cli]:
     made.sdk.close()
 
 
+@pytest.mark.slow
 def test_schedule_pause_resume_and_apply_round_trip(cli: Cli, tmp_path: Path) -> None:
     name = f"Scheduled {time.time_ns()}"
     path = tmp_path / "task.yaml"

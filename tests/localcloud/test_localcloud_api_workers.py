@@ -45,6 +45,7 @@ def run_once(dev: DevProcess, key: str) -> None:
 
 
 # SIGKILL: the crash test (test_localcloud_crash.py) checks that no worker is left behind.
+@pytest.mark.slow
 def test_the_api_is_served_by_workers_that_stop_with_runhook_dev(
     tmp_path: Path, clean_env: dict[str, str]
 ) -> None:

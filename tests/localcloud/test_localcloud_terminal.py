@@ -125,6 +125,7 @@ def test_json_format_leaves_stdout_raw_and_the_summary_lines_off() -> None:
     assert terminal.REQUESTS.isEnabledFor(logging.INFO)
 
 
+@pytest.mark.slow
 def test_runhook_dev_prints_a_line_per_request_and_run_event(
     tmp_path: Path, clean_env: dict[str, str]
 ) -> None:

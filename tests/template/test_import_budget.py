@@ -35,6 +35,10 @@ if ROOT not in sys.path:
 
 from benchmarks import coldstart  # noqa: E402
 
+# One measurement (`measured`: a fresh interpreter per function, ~25 s) for the whole module,
+# on one worker: split over two, each measured everything.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("import_budget")]
+
 
 @dataclass(frozen=True)
 class Budget:

@@ -378,6 +378,7 @@ def test_checkov_skips_carry_their_reason(template: dict[str, Any]) -> None:
             assert len(skip.get("comment", "")) > 40, f"{lid} skips {skip['id']} without a reason"
 
 
+@pytest.mark.slow
 def test_checkov_has_no_unexplained_failure() -> None:
     if not CHECKOV.exists():
         pytest.fail(f"checkov's environment is missing ({CHECKOV}): run `make install`")

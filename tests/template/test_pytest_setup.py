@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 PROBE = """
 import os
@@ -21,6 +25,7 @@ def test_grouped(n):
 """
 
 
+@pytest.mark.slow
 def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path: Path) -> None:
     """`make test` runs `-n 2 --dist loadgroup`: an xdist_group (one sam build, one browser)
     must land on a single worker. pytest 9.2 with pytest-xdist 3.8 silently breaks this."""
@@ -85,6 +90,7 @@ def make_test_pytest_flags() -> list[str]:
     return [w for w in words[start + 1 :] if not w.startswith("$(")]
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_ends_the_run_instead_of_hanging_it(tmp_path: Path) -> None:
     """A worker killed by a fatal signal must end `make test` with the test named, not hang.
 
@@ -107,3 +113,51 @@ def test_a_crashed_worker_ends_the_run_instead_of_hanging_it(tmp_path: Path) -> 
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "test_grouped[1]" in output, output
+
+
+def test_the_longest_units_are_handed_out_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make test`'s workers get the units of minutes first (tests/support/scheduling.py), in
+    LONGEST_FIRST's order, then the `slow` tests, then the rest; each tier keeps its order."""
+    from tests.support.scheduling import LONGEST_FIRST, longest_first
+
+    def item(nodeid: str, group: str | None = None, slow: bool = False) -> Any:
+        marks = {"xdist_group": pytest.mark.xdist_group(group).mark} if group else {}
+        if slow:
+            marks["slow"] = pytest.mark.slow.mark
+        return SimpleNamespace(nodeid=nodeid, get_closest_marker=marks.get)
+
+    load = item("tests/e2e/webhooks/test_webhooks_load.py::test_thousand_events_to_three_endpoints")
+    browser = [item(f"tests/unit/browser/test_session.py::test_{n}", "browser") for n in "ab"]
+    build = item("tests/template/test_template_tools.py::test_sam_build", "sam_build", slow=True)
+    slow = item("tests/localcloud/test_localcloud_crash.py::test_crash", slow=True)
+    plain = [item(f"tests/unit/test_{n}.py::test_it") for n in "xyz"]
+    other_group = item("tests/template/test_import_budget.py::test_budget", "import_budget")
+    collected = [plain[0], *browser[:1], slow, other_group, build, plain[1], load]
+    collected += [browser[1], plain[2]]
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    items = list(collected)
+    longest_first(items)
+    assert items == collected  # `-n 0`: the collection order
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    longest_first(items)
+    assert LONGEST_FIRST[:3] == (
+        "tests/e2e/webhooks/test_webhooks_load.py::",
+        "@browser",
+        "@sam_build",
+    )
+    assert items == [load, *browser, build, slow, plain[0], other_group, plain[1], plain[2]]
+
+
+def test_every_longest_first_entry_names_a_test_file_or_group() -> None:
+    """A renamed file or group would silently drop out of LONGEST_FIRST: it must name one."""
+    from tests.support.scheduling import LONGEST_FIRST
+
+    root = Path(__file__).resolve().parents[2]
+    sources = "\n".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
+    for entry in LONGEST_FIRST:
+        if entry.startswith("@"):
+            assert f'xdist_group("{entry[1:]}")' in sources, entry
+        else:
+            assert (root / entry.split("::")[0]).is_file(), entry

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 
+# One moto for every definition (`moto_answers`) for the whole module, on one worker.
+pytestmark = pytest.mark.xdist_group("state_machines")
+
 _CREATE = r"""
 import json, sys
 import boto3

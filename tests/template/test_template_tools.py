@@ -48,11 +48,13 @@ def _cfn_lint(cfn_lint: str, template: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes(cfn_lint: str) -> None:
     result = _cfn_lint(cfn_lint, TEMPLATE)
     assert result.returncode == 0, _output(result)
 
 
+@pytest.mark.slow
 def test_cfn_lint_catches_a_broken_copy(cfn_lint: str, tmp_path: Path) -> None:
     """Run from the repository root (so with any .cfnlintrc there), cfn-lint still reports errors."""
     broken = tmp_path / "template.yaml"
@@ -64,12 +66,14 @@ def test_cfn_lint_catches_a_broken_copy(cfn_lint: str, tmp_path: Path) -> None:
     assert "banana" in result.stdout
 
 
+@pytest.mark.slow
 def test_sam_validate_lint(sam: Sam) -> None:
     result = sam("validate", "--lint", "--template", str(TEMPLATE))
     assert result.returncode == 0, _output(result)
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config_env", ["dev", "staging", "prod"])
 def test_sam_validate_with_each_config_env(sam: Sam, config_env: str) -> None:
     """sam reads the environment from samconfig.toml: its `lint = true` and its stack name."""

@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAM_PYTHON = ROOT / ".cache" / "sam-venv" / "bin" / "python"
 
+# One SAM transform (`transformed`) for the whole module, on one worker.
+pytestmark = pytest.mark.xdist_group("sam_transform")
+
 _TRANSFORM = r"""
 import json, sys
 from samtranslator.translator.transform import transform
@@ -129,6 +132,7 @@ def test_the_cycle_check_can_fail() -> None:
     assert dependency_cycles(resources) == [["A", "B", "C", "A"]]
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes_on_the_transformed_template(
     transformed: dict[str, Any], cfn_lint: str, tmp_path: Path
 ) -> None:

@@ -9,6 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.e2e.webhooks.webhook_helpers import (
     Answer,
     Org,
@@ -31,6 +33,7 @@ def _only_delivery(org: Org, endpoint_id: str) -> dict[str, Any]:
     return deliveries[0]
 
 
+@pytest.mark.slow
 def test_receiver_down_schedule_dlq_and_recover(org: Org, receivers: Any) -> None:
     port = free_port()
     endpoint_id, secret = org.endpoint(f"http://127.0.0.1:{port}/hook")
@@ -73,6 +76,7 @@ def test_receiver_down_schedule_dlq_and_recover(org: Org, receivers: Any) -> Non
     assert health["failingSince"] is None
 
 
+@pytest.mark.slow
 def test_recover_filters_by_endpoint_and_time(org: Org, receivers: Any) -> None:
     port_a, port_b = free_port(), free_port()
     a_id, _ = org.endpoint(f"http://127.0.0.1:{port_a}/a")

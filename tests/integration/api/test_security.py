@@ -29,6 +29,7 @@ def fill(path: str, value: str) -> str:
     return re.sub(r"\{[^}]+\}", value, path)
 
 
+@pytest.mark.slow
 def test_every_secured_path_refuses_missing_malformed_and_revoked_keys(
     api_base: str, api: httpx.Client
 ) -> None:
@@ -98,6 +99,7 @@ QUERY = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 def test_fuzz_every_operation_finds_no_5xx(api_base: str, org_key: str, task_id: str) -> None:
     ops = [(m, p) for m, p, _ in operations(api_base)]
     root = api_base.removesuffix("/public/v1")
