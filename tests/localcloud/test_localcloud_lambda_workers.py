@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.localcloud.test_localcloud_api_workers import run_once
-from tests.localcloud.workers import wait_no_workers
+from tests.localcloud.workers import lambda_workers_of, wait_no_workers
 from tests.support.devprocess import RUNHOOK, DevProcess
 
 pytestmark = [
@@ -28,26 +28,9 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
 
-LAMBDA_WORKER_MODULE = "runhook_dev.devcloud.lambda_workers"
 # Boot spawns Java and the workers beside the cloud; on a loaded 2-core machine that takes
 # more than the usual minute. The API stays in-process (fewer processes to boot).
 BOOT_TIMEOUT = 180.0
-
-
-def lambda_workers_of(parent: int) -> list[int]:
-    """Live processes running the Lambda worker module whose parent is `parent`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if LAMBDA_WORKER_MODULE in cmdline and fields[0] != "Z" and int(fields[1]) == parent:
-            found.append(int(entry.name))
-    return found
 
 
 def invocations(dev: DevProcess) -> dict[str, int]:

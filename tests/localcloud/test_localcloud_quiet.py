@@ -147,21 +147,10 @@ def test_an_idle_poller_asks_almost_nothing_and_wakes_at_once(
     arn = f"arn:aws:sqs:us-east-1:123456789012:quiet-{unique}"
     handled: list[float] = []
     local_cloud.register_function(f"quiet-{unique}", lambda event, _ctx: handled.append(1.0))
-    receives = [0]
-
-    def counting_client(service: str) -> Any:
-        client = local_cloud.new_client(service)
-        receive = client.receive_message
-
-        def counted(**kwargs: Any) -> Any:
-            receives[0] += 1
-            return receive(**kwargs)
-
-        client.receive_message = counted
-        return client
+    by_thread: dict[str, int] = {}
 
     poller = SqsEventSource(
-        client=counting_client,
+        client=receive_counting_client(local_cloud, by_thread),
         queue_url=queue,
         name=f"quiet-{unique}",
         workers=3,
@@ -173,7 +162,7 @@ def test_an_idle_poller_asks_almost_nothing_and_wakes_at_once(
     poller.start()
     try:
         time.sleep(7.5)  # the lead ramps (0, 1, 3, 7 s); the others look once, then wait
-        idle = receives[0]
+        idle = sum(by_thread.values())
         # Three workers polling every second (moto's 1 s long poll) would be ~22 receives;
         # every worker on the back-off ramp made it 12.
         assert idle <= 4 + 2, f"{idle} receives in 7.5 s of idle"
@@ -200,20 +189,8 @@ def test_the_lead_worker_finds_a_message_that_came_back_without_a_wake_up(
     )
     receives: dict[str, int] = {}
 
-    def counting_client(service: str) -> Any:
-        client = local_cloud.new_client(service)
-        receive = client.receive_message
-
-        def counted(**kwargs: Any) -> Any:
-            name = threading.current_thread().name
-            receives[name] = receives.get(name, 0) + 1
-            return receive(**kwargs)
-
-        client.receive_message = counted
-        return client
-
     poller = SqsEventSource(
-        client=counting_client,
+        client=receive_counting_client(local_cloud, receives),
         queue_url=queue,
         name=f"net-{unique}",
         workers=3,
@@ -240,3 +217,21 @@ def test_the_lead_worker_finds_a_message_that_came_back_without_a_wake_up(
     assert receives.get(lead, 0) >= 3, receives  # it looked again and again (cap 2 s)
     # The other workers looked once each at start, and again only if woken (the stop).
     assert all(count <= 2 for count in others.values()), receives
+
+
+def receive_counting_client(local_cloud: Any, receives: dict[str, int]) -> Any:
+    """A poller's client factory whose ReceiveMessage calls are counted per thread."""
+
+    def client_for(service: str) -> Any:
+        client = local_cloud.new_client(service)
+        receive = client.receive_message
+
+        def counted(**kwargs: Any) -> Any:
+            name = threading.current_thread().name
+            receives[name] = receives.get(name, 0) + 1
+            return receive(**kwargs)
+
+        client.receive_message = counted
+        return client
+
+    return client_for

@@ -1,4 +1,4 @@
-"""The API worker processes of a `runhook dev` subprocess, read from /proc (Linux)."""
+"""The worker processes (API, Lambda) of a `runhook dev` subprocess, read from /proc (Linux)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ from pathlib import Path
 from tests.support.polling import eventually
 
 WORKER_MODULE = "runhook_dev.devcloud.api_workers"
+LAMBDA_WORKER_MODULE = "runhook_dev.devcloud.lambda_workers"
 
 
 def api_workers_of(parent: int) -> list[int]:
     """Live processes running the API worker module whose parent is `parent`."""
+    return workers_of(parent, WORKER_MODULE)
+
+
+def lambda_workers_of(parent: int) -> list[int]:
+    """Live processes running the Lambda worker module whose parent is `parent`."""
+    return workers_of(parent, LAMBDA_WORKER_MODULE)
+
+
+def workers_of(parent: int, module: str) -> list[int]:
+    """Live processes running `module` whose parent is `parent`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -22,7 +33,7 @@ def api_workers_of(parent: int) -> list[int]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         state, ppid = fields[0], int(fields[1])
-        if WORKER_MODULE in cmdline and state != "Z" and ppid == parent:
+        if module in cmdline and state != "Z" and ppid == parent:
             found.append(int(entry.name))
     return found
 
@@ -33,7 +44,7 @@ def wait_no_workers(workers: list[int], timeout: float = 10.0) -> None:
         lambda: [pid for pid in workers if _alive(pid)],
         lambda left: not left,
         timeout=timeout,
-        message=lambda left: f"API workers left behind: {left}",
+        message=lambda left: f"workers left behind: {left}",
     )
 
 

@@ -24,7 +24,12 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
 from runhook_dev.devcloud.activity import ActivityHub
-from runhook_dev.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
+from runhook_dev.devcloud.registry import (
+    FunctionRegistry,
+    InvokeResult,
+    LocalFunction,
+    marshalled,
+)
 
 if TYPE_CHECKING:
     from runhook_dev.devcloud.async_invoke import AsyncInvoker
@@ -244,18 +249,7 @@ class Dispatcher:
     def _invoke_answer(
         function: LocalFunction, result: InvokeResult, start_response: StartResponse
     ) -> Iterable[bytes]:
-        try:
-            data = json.dumps(result.payload).encode()
-        except (TypeError, ValueError) as exc:
-            result = InvokeResult(
-                {
-                    "errorMessage": f"Unable to marshal response: {exc}",
-                    "errorType": "Runtime.MarshalError",
-                    "stackTrace": [],
-                },
-                error=True,
-            )
-            data = json.dumps(result.payload).encode()
+        result, data = marshalled(result)
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),

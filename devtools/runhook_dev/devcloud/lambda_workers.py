@@ -43,7 +43,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from runhook_dev.devcloud.invoker import INVOKE_PATH, RemoteInvoker
-from runhook_dev.devcloud.registry import FunctionRegistry, InvokeResult, LocalFunction
+from runhook_dev.devcloud.registry import (
+    FunctionRegistry,
+    InvokeResult,
+    LocalFunction,
+    marshalled,
+)
 from runhook_dev.devcloud.worker_processes import WorkerProcesses, read_config, report_ready
 
 log = logging.getLogger("devcloud.lambda")
@@ -194,22 +199,14 @@ def invoke_handler(registry: FunctionRegistry) -> type[BaseHTTPRequestHandler]:
             self._answer(registry.run_here(function, event))
 
         def _answer(self, result: InvokeResult) -> None:
-            try:
-                json.dumps(result.payload)
-            except (TypeError, ValueError) as exc:
-                result = InvokeResult(
-                    {
-                        "errorMessage": f"Unable to marshal response: {exc}",
-                        "errorType": "Runtime.MarshalError",
-                        "stackTrace": [],
-                    },
-                    error=True,
-                )
+            result, data = marshalled(result)
             extra = [("X-Amz-Function-Error", "Unhandled")] if result.error else []
-            self._send(200, result.payload, extra)
+            self._write(200, data, extra)
 
         def _send(self, status: int, payload: Any, extra: list[tuple[str, str]]) -> None:
-            data = json.dumps(payload).encode()
+            self._write(status, json.dumps(payload).encode(), extra)
+
+        def _write(self, status: int, data: bytes, extra: list[tuple[str, str]]) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -11,6 +11,7 @@ functions with `FunctionRegistry.register`.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import sys
@@ -143,6 +144,23 @@ def module_attribute(module: ModuleType, attribute: str, function: LocalFunction
             f"Handler '{attribute}' missing on module '{module.__name__}' ({module.__file__})"
         )
     return handler  # type: ignore[no-any-return]
+
+
+def marshalled(result: InvokeResult) -> tuple[InvokeResult, bytes]:
+    """`result` and its payload as Lambda's Invoke answers it: a payload that is not JSON
+    becomes Lambda's own Runtime.MarshalError function error."""
+    try:
+        return result, json.dumps(result.payload).encode()
+    except (TypeError, ValueError) as exc:
+        failed = InvokeResult(
+            {
+                "errorMessage": f"Unable to marshal response: {exc}",
+                "errorType": "Runtime.MarshalError",
+                "stackTrace": [],
+            },
+            error=True,
+        )
+        return failed, json.dumps(failed.payload).encode()
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
