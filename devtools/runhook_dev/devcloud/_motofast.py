@@ -337,6 +337,26 @@ def event_deliveries() -> Iterator[set[str]]:
         _deliveries.names = previous
 
 
+def lock_message_deletes() -> None:
+    """Not a speed-up, a repair: moto's `Queue.delete_message` rebuilds the queue's message
+    list and assigns it back without the lock `add_message` appends under, so a message
+    sent by another thread between the two is lost (a webhook delivery stuck pending, no
+    message anywhere: the suite's 1,000-event load test hit it). Deletes now hold that
+    lock (a Condition over an RLock)."""
+    if not _once("delete lock"):
+        return
+    from moto.sqs.models import Queue
+
+    delete = Queue.delete_message
+
+    @functools.wraps(delete)
+    def locked_delete(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    Queue.delete_message = locked_delete  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Every cache and hook above (idempotent)."""
     cache_jsonpath_parsers()
@@ -345,4 +365,5 @@ def install() -> None:
     cache_action_names()
     cheap_retention_check()
     cheap_send_attributes()
+    lock_message_deletes()
     record_event_deliveries()
