@@ -14,14 +14,16 @@ from runhook_dev.devcloud import _motofast
 
 def test_a_delete_waits_for_the_lock_sends_append_under() -> None:
     _motofast.lock_message_deletes()
-    queue = Queue("race", region="us-east-1", account_id="123456789012")
+    queue = Queue("race", region="us-east-1", account_id="123456789012")  # type: ignore[abstract]
     message = Message("m1", "x")
     message.mark_received()
     queue.add_message(message)
+    handle = message.receipt_handle
+    assert handle is not None
     deleted = threading.Event()
 
     def delete() -> None:
-        queue.delete_message(message.receipt_handle)
+        queue.delete_message(handle)
         deleted.set()
 
     with queue._messages_lock:  # a send in progress holds this lock
