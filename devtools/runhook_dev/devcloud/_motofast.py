@@ -36,6 +36,10 @@ costs that are the same for every request and can be computed once:
   message counts included (three scans of every message), to read one FIFO setting: a
   send into a queue of N messages cost O(N), a backlog of sends O(N^2) (the largest single
   cost in a profile of the suite's 1,000-event webhook load test: 253 -> 223 s of CPU).
+- `lock_message_deletes` (a repair, not a speed-up): SQS's DeleteMessage rebuilt the
+  queue's message list outside the lock SendMessage appends under, so a message sent by
+  another thread meanwhile was lost (6 webhook deliveries stuck pending in one run of the
+  1,000-event load test, no message anywhere).
 - `event_deliveries`: which SQS queues EventBridge delivered to inside one PutEvents,
   so the dispatcher wakes those queues' pollers only (it used to wake every queue,
   ~13 empty receives per POST run).
