@@ -186,6 +186,19 @@ class Poller:
     def _receive(self, sqs: Any) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def _delete(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        """Delete handled messages, ten per DeleteMessageBatch (SQS's limit per request)."""
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            answer = sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+            for failure in answer.get("Failed") or []:
+                log.warning("%s: delete failed: %s", self.name, failure)
+
     def handle(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
@@ -236,16 +249,7 @@ class SqsEventSource(Poller):
         done = [m for m in messages if m["MessageId"] not in keep]
         if keep:
             log.info("%s: %d of %d messages reported failed", self.name, len(keep), len(messages))
-        for start in range(0, len(done), 10):
-            chunk = done[start : start + 10]
-            answer = sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
-                ],
-            )
-            for failure in answer.get("Failed") or []:
-                log.warning("%s: delete failed: %s", self.name, failure)
+        self._delete(sqs, done)
 
     def _failed_ids(self, payload: Any, messages: list[dict[str, Any]]) -> set[str] | None:
         """Ids to keep; None when the response makes the whole batch a failure."""
@@ -294,13 +298,6 @@ class RuleShim(Poller):
             events.append(event)
         # Lambda's async queue owns the events from here (retries, destination): the batch
         # leaves the shim queue in one request instead of one per message.
-        answer = sqs.delete_message_batch(
-            QueueUrl=self.queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
-        for failure in answer.get("Failed") or []:
-            log.warning("%s: delete failed: %s", self.name, failure)
+        self._delete(sqs, messages)
         for event in events:
             self.invoker.submit(self.function, event)
