@@ -200,7 +200,9 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
     _add_usage_rows(table, scenarios)
     table.notes.append(
         "Scenarios: " + "; ".join(s.label for s in scenarios) + ". Webhook endpoint: one, "
-        "subscribed to every event, at a local receiver answering 204."
+        "subscribed to every event, at a local receiver answering 204. The template's "
+        "defaults as deployed: RunEventsOnBus=subscribed (only run events an endpoint "
+        "routes go on the bus; docs/outbox.md)."
     )
     table.notes.append(
         "Left out as local-only: the SQS shim queues standing in for EventBridge → Lambda "

@@ -75,6 +75,20 @@ def parked_task() -> dict[str, Any]:
     }
 
 
+# Template parameters `runhook dev` sets apart from a deployment (devcloud/lifecycle.py):
+# the benchmarks measure what AWS would run, so these get the template's defaults back.
+DEPLOYED_PARAMETERS = ("RunEventsOnBus",)
+
+
+def deployed_parameters() -> dict[str, str]:
+    """The template's defaults of `DEPLOYED_PARAMETERS` (read, never restated here)."""
+    from runhook_dev.devcloud.cfn import load_template, parameter_defaults
+    from runhook_dev.devcloud.options import CloudOptions
+
+    defaults = parameter_defaults(load_template(CloudOptions().template_path))
+    return {name: defaults[name] for name in DEPLOYED_PARAMETERS}
+
+
 class BenchCloud:
     """A started local cloud plus an API client for a fast organization."""
 
@@ -110,6 +124,7 @@ class BenchCloud:
             aws_port=0,
             state_dir=Path(self._state.name),
             env_overrides=dict(env or {}),
+            parameters=deployed_parameters(),
             install_signal_handlers=True,
             api_workers=api_workers,
             lambda_workers=lambda_workers,

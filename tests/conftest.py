@@ -75,7 +75,9 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         env_overrides=LOCAL_CLOUD_ENV,
         # Tests that sweep invoke the sweeper themselves: a scheduled round in the middle of
         # the session would continue the runs integration tests drive without an execution.
-        parameters={"SweepSchedule": "rate(1 day)"},
+        # The deployed default (only what an endpoint routes goes on the bus), which
+        # `runhook dev` relaxes to "all" for its terminal: the suite tests what AWS runs.
+        parameters={"SweepSchedule": "rate(1 day)", "RunEventsOnBus": "subscribed"},
         install_signal_handlers=True,
     )
     cloud.start()

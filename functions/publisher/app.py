@@ -34,6 +34,8 @@ def create_handler(container: Container | None = None) -> Callable[[dict[str, An
         records = event.get("Records") or []
         result = outbox.publish(decode_records(records))
         observability.add(metrics, "RunEventsPublished", result.published)
+        if result.unheard:  # RUN_EVENTS_ON_BUS=subscribed: no endpoint routes them
+            observability.add(metrics, "RunEventsUnheard", result.unheard)
         if result.retry_from is None:
             return {"batchItemFailures": []}
         observability.add(metrics, "RunEventPublishFailures", 1)

@@ -154,6 +154,9 @@ class Parts:
 
         cloud, options = self.cloud, self.cloud.options
         parameters = {"Stage": STAGE, "PublicBaseUrl": cloud.api_url, "LogLevel": "INFO"}
+        # Every run event on the bus, so the terminal shows each (terminal.py); the deployed
+        # default, "subscribed", is one `parameters` entry away (docs/outbox.md).
+        parameters["RunEventsOnBus"] = "all"
         parameters.update(options.parameters)
         deployment = Deployer(
             load_template(options.template_path),

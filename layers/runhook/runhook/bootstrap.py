@@ -183,7 +183,14 @@ class Container:
         """Run events from the table's stream onto the bus (the publisher function)."""
         from runhook.outbox import Outbox
 
-        return Outbox(self.bus, self.settings.public_base_url)
+        if self.settings.run_events_on_bus == "all":
+            return Outbox(self.bus, self.settings.public_base_url)
+        # The endpoints' repository is built on the first publish, not at INIT.
+        return Outbox(
+            self.bus,
+            self.settings.public_base_url,
+            audience=lambda org_id: self.webhooks.endpoints.routes(org_id, consistent=True),
+        )
 
     @once
     def delivery_queue(self) -> DeliveryQueue:

@@ -69,6 +69,7 @@ CATALOGUE: dict[str, MetricSpec] = {
             "publisher",
             ("RunEventsPublished", "run events put on the bus from the table's stream"),
             ("RunEventPublishFailures", "batches the bus refused (retried by Lambda)"),
+            ("RunEventsUnheard", "run events left off the bus: no endpoint routes them"),
         ),
         *_specs(
             "scheduled_run",

@@ -12,21 +12,36 @@ Publishing is in stream order, ten events per PutEvents. When a call fails, `pub
 returns the stream position of the first change not known to be on the bus; the
 function reports it as the batch's item failure, and Lambda retries from there (events
 after it that did go out are sent again, with the same `eventId`).
+
+Only what someone hears goes on the bus (issue 16, `RUN_EVENTS_ON_BUS=subscribed`, the
+template's default): an event is published when an enabled endpoint of its organization
+routes it (`runhook.webhooks.catalog.route`, the dispatcher's own rule), read with one
+strongly consistent Query per organization per batch. An endpoint created before a change
+was committed is therefore seen; one created after it may or may not get the event, as
+before (the dispatcher reads endpoints later still). A failed read publishes the
+organization's events anyway: the filter saves money, the dispatcher decides.
+`RUN_EVENTS_ON_BUS=all` publishes every event (for rules of your own on the bus).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runhook import run_events
 from runhook.dal.stream import Change, LogAppended, RunChange
 from runhook.errors import RunhookError
 from runhook.models import LogEntry
 from runhook.run_events import LOG_EVENT, Event
+
+if TYPE_CHECKING:
+    from runhook.dal.webhooks import Route
+
+# An organization's endpoints as dispatch sees them (EndpointRepository.routes, consistent).
+Audience = Callable[[str], Sequence["Route"]]
 
 log = logging.getLogger("runhook.outbox")
 
@@ -106,16 +121,54 @@ def _log_event(chunk: Sequence[LogAppended]) -> OutboxEvent:
     return OutboxEvent(first.position, LOG_EVENT, detail)
 
 
-class Outbox:
-    """Publishes the events of stream changes (one per publisher invocation batch)."""
+def heard(events: Sequence[OutboxEvent], audience: Audience) -> list[OutboxEvent]:
+    """The events some enabled endpoint of their organization routes (see the module doc).
 
-    def __init__(self, bus: EventBus, public_base_url: str) -> None:
+    One `audience` call per organization in the batch; when it fails, that organization's
+    events are all kept (publishing one nobody hears costs a bus event, dropping one
+    somebody hears loses a delivery).
+    """
+    from runhook.webhooks import catalog
+
+    routes: dict[str, Sequence[Route] | None] = {}
+    kept: list[OutboxEvent] = []
+    for event in events:
+        org_id = str(event.detail.get("orgId") or "")
+        if org_id not in routes:
+            try:
+                routes[org_id] = audience(org_id) if org_id else None
+            except Exception as exc:  # any read failure: keep the events (fail open)
+                log.warning("endpoints of %s unreadable, publishing all: %s", org_id, exc)
+                routes[org_id] = None
+        endpoints = routes[org_id]
+        task_id = event.detail.get("taskId")
+        if endpoints is None or any(
+            endpoint.enabled
+            and catalog.route(endpoint.events, endpoint.task_id, event.detail_type, task_id)
+            for endpoint in endpoints
+        ):
+            kept.append(event)
+    return kept
+
+
+class Outbox:
+    """Publishes the events of stream changes (one per publisher invocation batch).
+
+    With an `audience`, only the events an endpoint routes (`heard`); without, all.
+    """
+
+    def __init__(
+        self, bus: EventBus, public_base_url: str, audience: Audience | None = None
+    ) -> None:
         self._bus = bus
         self._public_base_url = public_base_url
+        self._audience = audience
 
     def publish(self, changes: Sequence[Change]) -> PublishResult:
         """Publish in order; stop at the first call that fails (see the module doc)."""
-        events = build_events(changes, self._public_base_url)
+        built = build_events(changes, self._public_base_url)
+        events = built if self._audience is None else heard(built, self._audience)
+        unheard = len(built) - len(events)
         for start in range(0, len(events), PUT_EVENTS_BATCH):
             batch = events[start : start + PUT_EVENTS_BATCH]
             try:
@@ -123,11 +176,12 @@ class Outbox:
             except RunhookError:
                 position = batch[0].position
                 log.warning("publishing %d events failed: retry from %s", len(batch), position)
-                return PublishResult(published=start, retry_from=batch[0].position)
-        return PublishResult(published=len(events), retry_from=None)
+                return PublishResult(start, retry_from=batch[0].position, unheard=unheard)
+        return PublishResult(len(events), retry_from=None, unheard=unheard)
 
 
 @dataclass(frozen=True)
 class PublishResult:
     published: int  # events put on the bus by this call
     retry_from: str | None  # the stream position to retry from; None when all went out
+    unheard: int = 0  # events left off the bus: no endpoint routes them

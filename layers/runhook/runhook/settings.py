@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,11 @@ class Settings(BaseModel):
     # Issue 16: the Express machine for short runs ("": every run goes to Standard).
     express_state_machine_arn: str = Field(default="", alias="EXPRESS_STATE_MACHINE_ARN")
     event_bus_name: str = Field(default="runhook-dev", alias="EVENT_BUS_NAME")
+    # Issue 16: which run events the outbox puts on the bus: those an endpoint routes
+    # ("subscribed", the template's default) or every one ("all", also when unset).
+    run_events_on_bus: Literal["subscribed", "all"] = Field(
+        default="all", alias="RUN_EVENTS_ON_BUS"
+    )
     deliveries_queue_url: str = Field(default="", alias="DELIVERIES_QUEUE_URL")
     deliveries_dlq_url: str = Field(default="", alias="DELIVERIES_DLQ_URL")
     public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")

@@ -4,11 +4,15 @@ outage neither slows a run down nor loses one of its webhooks."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
+import pytest
+
 from runhook.webhooks.dispatch import delivery_id
+from runhook_dev.devcloud import terminal
 from runhook_dev.devcloud.testing import swapped_handler
 from tests.e2e.webhooks.webhook_helpers import Org, Receiver, verify_both
 from tests.support.polling import eventually
@@ -126,3 +130,39 @@ def test_delivery_writes_never_invoke_the_publisher(
             assert started.is_success, started.text
             receiver.wait_for(count, timeout=60, event="task-run.completed")
     assert {"MODIFY run", "INSERT log"} <= set(seen) <= {"MODIFY run", "INSERT log"}, seen
+
+
+def test_only_events_an_endpoint_routes_go_on_the_bus(
+    org: Org, receivers: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RUN_EVENTS_ON_BUS=subscribed (the template's default, which the suite's cloud runs):
+    a run nobody listens to puts nothing on the bus; a run whose task has an endpoint of
+    completions only puts its completion there, the one event that endpoint receives.
+
+    The bus is watched where the local cloud answers PutEvents: each entry becomes a
+    `devcloud.runs` line (what `runhook dev` prints), one per run event.
+    """
+    caplog.set_level(logging.INFO, logger=terminal.RUNS.name)
+    receiver: Receiver = receivers()
+    heard_task = org.task(STEPS_TASK)
+    unheard_task = org.task({**STEPS_TASK, "name": "Outbox unheard"})
+    org.endpoint(receiver.url, taskId=heard_task, events=["task-run.completed"])
+
+    def on_the_bus(run_id: str) -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == terminal.RUNS.name and r.getMessage().startswith(f"run {run_id} ")
+        ]
+
+    unheard = org.api.post(f"/tasks/{unheard_task}/runs", json={}).json()["run"]
+    eventually(lambda: _status(org, unheard["id"]) == "COMPLETED", timeout=60)
+    heard = org.api.post(f"/tasks/{heard_task}/runs", json={}).json()["run"]
+    completed = receiver.wait_for(1, timeout=60, event="task-run.completed")[0]
+    assert completed.json["id"] == heard["id"]
+    # The completion is the heard run's last stream record: its earlier ones (started,
+    # updates, log lines) were read before it, and the unheard run's before those.
+    [line] = on_the_bus(heard["id"])
+    assert line.startswith(f"run {heard['id']} completed COMPLETED"), line
+    assert on_the_bus(unheard["id"]) == []
+    assert [r.event for r in receiver.received()] == ["task-run.completed"]

@@ -81,3 +81,40 @@ def test_from_an_explicit_environment() -> None:
     assert container.sfn.execution_arn("r1").endswith(":execution:runs:r1")
     run_service = container.run_service
     assert run_service.public_base_url == "https://api.example"
+
+
+class RecordingClient:
+    """A boto3 client stand-in: records each call's parameters, answers `answer`."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**params: Any) -> dict[str, Any]:
+            self.calls.append((operation, params))
+            return self.answer
+
+        return call
+
+
+def test_the_publisher_reads_endpoints_consistently_only_when_subscribed() -> None:
+    """RUN_EVENTS_ON_BUS picks the outbox's audience: `subscribed` reads the org's
+    endpoints (a consistent Query; none here, so nothing goes out), `all` reads nothing."""
+    from runhook.dal.stream import decode_records
+    from tests.support.runs import a_run
+    from tests.unit.outbox.test_outbox import transition
+
+    _, started = transition(a_run(), "task-run.started", 1)
+    for mode, reads, puts in (("subscribed", 1, 0), ("all", 0, 1)):
+        clients = {
+            "dynamodb": RecordingClient({"Items": []}),
+            "events": RecordingClient({"FailedEntryCount": 0, "Entries": [{"EventId": "e"}]}),
+        }
+        session = type("Session", (), {"client": lambda _, s, **o: clients[s]})()
+        settings = Settings.model_validate({**ENVIRON, "RUN_EVENTS_ON_BUS": mode})
+        container = Container(settings, boto3_session=session)
+        result = container.outbox.publish(decode_records([started]))
+        queries = [params for op, params in clients["dynamodb"].calls if op == "query"]
+        assert len(queries) == reads and all(q["ConsistentRead"] for q in queries), mode
+        assert (result.published, len(clients["events"].calls)) == (puts, puts), mode

@@ -135,13 +135,15 @@ class EndpointRepository:
         items = self.table.query_all(query)
         return sorted((endpoint_from_item(i) for i in items), key=lambda e: e.created_at)
 
-    def routes(self, org_id: str) -> list[Route]:
-        """The org's endpoints for dispatch: one Query, secrets not read."""
+    def routes(self, org_id: str, *, consistent: bool = False) -> list[Route]:
+        """The org's endpoints for dispatch: one Query, secrets not read (`consistent`:
+        the outbox's filter, which must see an endpoint created before the change)."""
         query = prefix_query(
             keys.org_pk(org_id),
             keys.ENDPOINT_PREFIX,
             projection=", ".join(f"#{a}" for a in _ROUTING_PROJECTION),
             names={f"#{a}": a for a in _ROUTING_PROJECTION},
+            consistent=consistent,
         )
         return [
             Route(
