@@ -54,6 +54,7 @@ EXPRESS_TIMEOUT_SECONDS = 120  # fits Express (runhook.engine.routing: <= 240 s)
 EXPRESS_MEMORY_GB = 64 / 1024  # billed in 64 MB chunks; runhook's state is a few hundred bytes
 EXPRESS_LOG_BYTES_PER_EVENT = 400  # one Level ALL event, no execution data (an estimate)
 GOALS = {"A": 20.0, "B": 40.0}  # issue 16: $ per 1M runs on Express
+RUN_ENDS = ("task-run.completed", "task-run.failed", "task-run.cancelled")  # scenario DX
 
 
 @dataclass
@@ -63,6 +64,9 @@ class Scenario:
     task: dict[str, Any]
     approval: bool = False
     webhook: bool = False
+    # An endpoint of its own task and these event types only (None: the org-wide endpoint
+    # of every event that B, BX and C share).
+    endpoint_events: list[str] | None = None
     usages: list[Usage] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)
     expected_transitions: int | None = None
@@ -155,6 +159,14 @@ def measure(repeats: int) -> list[Scenario]:
         ),
         Scenario("BX", "BX: 5 compute steps + 1 webhook endpoint, Express", short, webhook=True),
         Scenario("C", "C: approval + 1 webhook endpoint", approval_task(), True, True),
+        # Last, once the org-wide endpoint is gone: a realistic receiver of run ends only.
+        Scenario(
+            "DX",
+            "DX: 5 compute steps + 1 endpoint of run ends only, Express",
+            {**short, "name": short["name"] + ", run ends"},
+            webhook=True,
+            endpoint_events=list(RUN_ENDS),
+        ),
     ]
     recorder = CallRecorder()
     recorder.count_stdout()  # before any handler is imported (Powertools keeps the stream)
@@ -173,9 +185,14 @@ def measure(repeats: int) -> list[Scenario]:
             bench.wait_for(warm, TERMINAL, timeout=120)
         endpoint = None
         for scenario in scenarios:
-            if scenario.webhook and endpoint is None:
-                endpoint = bench.subscribe(receiver.url)
             key = scenario.task["name"]
+            if scenario.endpoint_events is not None:
+                if endpoint is not None:  # the org-wide one would hear this task too
+                    bench.unsubscribe(endpoint)
+                    endpoint = None
+                bench.subscribe(receiver.url, events=scenario.endpoint_events, task_id=tasks[key])
+            elif scenario.webhook and endpoint is None:
+                endpoint = bench.subscribe(receiver.url)
             for _ in range(repeats):
                 _one_run(bench, recorder, scenario, tasks[key])
     return scenarios
@@ -200,7 +217,8 @@ def _calls_table(scenarios: list[Scenario]) -> Table:
     _add_usage_rows(table, scenarios)
     table.notes.append(
         "Scenarios: " + "; ".join(s.label for s in scenarios) + ". Webhook endpoint: one, "
-        "subscribed to every event, at a local receiver answering 204. The template's "
+        "subscribed to every event, at a local receiver answering 204 (DX: one of its task's "
+        "run ends only). The template's "
         "defaults as deployed: RunEventsOnBus=subscribed (only run events an endpoint "
         "routes go on the bus; docs/outbox.md)."
     )
@@ -330,6 +348,18 @@ def _comparison_table(scenarios: list[Scenario]) -> Table:
         verdict = "met" if express <= goal else "NOT met"
         ratio = f"{express / standard:.2f}x" if standard else "-"
         table.add(label, usd(standard), usd(express), ratio, f"<= {usd(goal)}: {verdict}")
+    if "DX" in by_key:
+        ends = total_per_million(line_items(by_key["DX"].mean(), prices))
+        table.add(
+            "5 compute steps + 1 endpoint of run ends only", "-", usd(ends), "-", "(see the note)"
+        )
+        table.notes.append(
+            "The last row is not a goal's scenario: its endpoint subscribes to "
+            + ", ".join(RUN_ENDS)
+            + " of its task only, so the run's other events stay off the bus "
+            "(RunEventsOnBus=subscribed); the ≤ $40 goal's endpoint hears every event (the "
+            "row above)."
+        )
     engines = {s.key: ",".join(sorted(s.engines)) for s in scenarios}
     table.notes.append(
         "Engines the runs reported (run.engine): "
@@ -382,7 +412,7 @@ def _cost_table(scenario: Scenario, letter: str) -> Table:
 def run(quick: bool = False) -> list[Table]:
     repeats = 2 if quick else 3
     scenarios = measure(repeats)
-    details = [_cost_table(s, "cdefg"[i]) for i, s in enumerate(scenarios)]
+    details = [_cost_table(s, "cdefgh"[i]) for i, s in enumerate(scenarios)]
     tables = [_calls_table(scenarios), _comparison_table(scenarios), *details]
     tables[-1].notes.append(
         "Not modelled: free tiers, X-Ray traces of the state machine (sampled; the functions do not trace), CloudWatch "

@@ -270,9 +270,17 @@ class BenchCloud:
                     break
         return state_transitions(events)
 
-    def subscribe(self, url: str) -> str:
-        """A webhook endpoint for every event, pointing at `url`; its id."""
-        answer = self.client().post("/webhook-endpoints", json={"url": url})
+    def subscribe(
+        self, url: str, *, events: list[str] | None = None, task_id: str | None = None
+    ) -> str:
+        """A webhook endpoint pointing at `url` (every event of every task unless `events`
+        and `task_id` narrow it); its id."""
+        body: dict[str, Any] = {"url": url}
+        if events is not None:
+            body["events"] = events
+        if task_id is not None:
+            body["taskId"] = task_id
+        answer = self.client().post("/webhook-endpoints", json=body)
         if answer.status_code >= 300:
             raise RuntimeError(f"webhook endpoint: {answer.status_code} {answer.text}")
         body = answer.json()

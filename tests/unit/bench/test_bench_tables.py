@@ -142,3 +142,37 @@ def test_coldstart_table_ends_with_the_pydantic_floor_beside_the_worker_baseline
     assert [row[0] for row in table.rows] == ["StepFunction", base.name, floor.name]
     assert table.rows[2][7:] == ["boto3 + Powertools Logger", "100", "100", "1.50x", "1.50x"]
     assert any(note.startswith("floor: not a function") for note in table.notes)
+
+
+def test_comparison_table_prices_each_pair_and_the_run_ends_endpoint_apart() -> None:
+    """5b: Standard beside Express for A and B with the goal's verdict; DX (an endpoint of
+    run ends only) gets its own row, Express only, never a verdict of its own."""
+
+    def scenario(key: str, usage: Usage) -> cost.Scenario:
+        made = cost.Scenario(key, key, {})
+        made.usages = [usage]
+        return made
+
+    cheap = Usage(eventbridge_events=1, dynamodb_wru=10)  # $1 + $6.25 per 1M runs
+    dear = Usage(eventbridge_events=100, dynamodb_wru=10)  # $100 + $6.25
+    table = cost._comparison_table(
+        [
+            scenario("A", dear),
+            scenario("AX", cheap),
+            scenario("B", dear),
+            scenario("BX", dear),
+            scenario("DX", cheap),
+        ]
+    )
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert rows["5 compute steps"] == ["$106.25", "$7.25", "0.07x", "<= $20.00: met"]
+    assert rows["5 compute steps + 1 webhook endpoint"][-1] == "<= $40.00: NOT met"
+    assert rows["5 compute steps + 1 endpoint of run ends only"] == [
+        "-",
+        "$7.25",
+        "-",
+        "(see the note)",
+    ]
+    assert any("task-run.completed" in note for note in table.notes)
+    without = cost._comparison_table([scenario(k, dear) for k in ("A", "AX", "B", "BX")])
+    assert len(without.rows) == 2
