@@ -143,22 +143,10 @@ def test_an_idle_poller_asks_almost_nothing_and_wakes_at_once(
     local_cloud: Any, unique: str
 ) -> None:
     sqs = local_cloud.client("sqs")
-    queue = sqs.create_queue(QueueName=f"quiet-{unique}")["QueueUrl"]
-    arn = f"arn:aws:sqs:us-east-1:123456789012:quiet-{unique}"
     handled: list[float] = []
-    local_cloud.register_function(f"quiet-{unique}", lambda event, _ctx: handled.append(1.0))
     by_thread: dict[str, int] = {}
-
-    poller = SqsEventSource(
-        client=receive_counting_client(local_cloud, by_thread),
-        queue_url=queue,
-        name=f"quiet-{unique}",
-        workers=3,
-        wake=local_cloud.activity.queue(queue),
-        registry=local_cloud.registry,
-        function=local_cloud.registry.get(f"quiet-{unique}"),
-        queue_arn=arn,
-    )
+    poller = three_worker_poller(local_cloud, f"quiet-{unique}", handled, by_thread)
+    queue = poller.queue_url
     poller.start()
     try:
         time.sleep(7.5)  # the lead ramps (0, 1, 3, 7 s); the others look once, then wait
@@ -182,24 +170,10 @@ def test_the_lead_worker_finds_a_message_that_came_back_without_a_wake_up(
     tells the pollers: the lead worker's short safety net finds it, while the other
     workers keep waiting for wake-ups."""
     sqs = local_cloud.client("sqs")
-    queue = sqs.create_queue(QueueName=f"net-{unique}")["QueueUrl"]
     handled: list[float] = []
-    local_cloud.register_function(
-        f"net-{unique}", lambda event, _ctx: handled.append(time.monotonic())
-    )
     receives: dict[str, int] = {}
-
-    poller = SqsEventSource(
-        client=receive_counting_client(local_cloud, receives),
-        queue_url=queue,
-        name=f"net-{unique}",
-        workers=3,
-        wake=local_cloud.activity.queue(queue),
-        registry=local_cloud.registry,
-        function=local_cloud.registry.get(f"net-{unique}"),
-        queue_arn=f"arn:aws:sqs:us-east-1:123456789012:net-{unique}",
-        lead_idle_cap=2.0,
-    )
+    poller = three_worker_poller(local_cloud, f"net-{unique}", handled, receives, lead_idle_cap=2.0)
+    queue = poller.queue_url
     # Sent before the poller starts, then taken by "a tool" for 2 s: when it comes back,
     # no request through the dispatcher says so.
     sqs.send_message(QueueUrl=queue, MessageBody="came back")
@@ -217,6 +191,30 @@ def test_the_lead_worker_finds_a_message_that_came_back_without_a_wake_up(
     assert receives.get(lead, 0) >= 3, receives  # it looked again and again (cap 2 s)
     # The other workers looked once each at start, and again only if woken (the stop).
     assert all(count <= 2 for count in others.values()), receives
+
+
+def three_worker_poller(
+    local_cloud: Any,
+    name: str,
+    handled: list[float],
+    receives: dict[str, int],
+    **options: Any,
+) -> SqsEventSource:
+    """A 3-worker poller (not started) of a new queue `name`, whose function appends the
+    time of each invocation to `handled`; its ReceiveMessage calls counted per thread."""
+    queue = local_cloud.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    local_cloud.register_function(name, lambda event, _ctx: handled.append(time.monotonic()))
+    return SqsEventSource(
+        client=receive_counting_client(local_cloud, receives),
+        queue_url=queue,
+        name=name,
+        workers=3,
+        wake=local_cloud.activity.queue(queue),
+        registry=local_cloud.registry,
+        function=local_cloud.registry.get(name),
+        queue_arn=f"arn:aws:sqs:us-east-1:123456789012:{name}",
+        **options,
+    )
 
 
 def receive_counting_client(local_cloud: Any, receives: dict[str, int]) -> Any:
