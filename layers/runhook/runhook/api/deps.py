@@ -141,6 +141,11 @@ def _bulk_cancels(request: Request) -> BulkCancelService:  # issue 14
     return container_of(request).bulk_cancel_service
 
 
+def _provided(provider: Callable[[Request], Any]) -> Any:
+    """A dependency parameter's run-time annotation: what `provider` returns, untyped."""
+    return Annotated[Any, Depends(provider)]
+
+
 if TYPE_CHECKING:
     Runs = Annotated[RunService, Depends(_runs)]
     Tasks = Annotated[TaskService, Depends(_tasks)]
@@ -153,14 +158,14 @@ if TYPE_CHECKING:
 else:
     # FastAPI reads only the Depends of a dependency parameter, never its type: at run
     # time the aliases need not import the services (~160 ms of the API's cold start).
-    Runs = Annotated[Any, Depends(_runs)]
-    Tasks = Annotated[Any, Depends(_tasks)]
-    Organizations = Annotated[Any, Depends(_organization)]
-    Endpoints = Annotated[Any, Depends(_endpoints)]
-    Replays = Annotated[Any, Depends(_replays)]
-    Artifacts = Annotated[Any, Depends(_artifacts)]
-    Health = Annotated[Any, Depends(_health)]
-    BulkCancels = Annotated[Any, Depends(_bulk_cancels)]
+    Runs = _provided(_runs)
+    Tasks = _provided(_tasks)
+    Organizations = _provided(_organization)
+    Endpoints = _provided(_endpoints)
+    Replays = _provided(_replays)
+    Artifacts = _provided(_artifacts)
+    Health = _provided(_health)
+    BulkCancels = _provided(_bulk_cancels)
 
 
 # -- organization secrets and browser sessions (docs/secrets.md) ----------------------------
@@ -176,5 +181,5 @@ if TYPE_CHECKING:
     Secrets = Annotated[SecretService, Depends(_secrets)]
     BrowserSessions = Annotated[BrowserSessionService, Depends(_browser_sessions)]
 else:
-    Secrets = Annotated[Any, Depends(_secrets)]
-    BrowserSessions = Annotated[Any, Depends(_browser_sessions)]
+    Secrets = _provided(_secrets)
+    BrowserSessions = _provided(_browser_sessions)
