@@ -50,6 +50,22 @@ def log_line(run: Run) -> dict[str, Any]:
     return record("INSERT", repo.log_items(run, [entry], ttl_days=1)[0])
 
 
+def log_line_item_of_before(run: Run) -> dict[str, Any]:
+    """A log item of the layout before issue 16's packing (one entry, its fields on the
+    item): still in tables and streams while a deployment updates."""
+    entry = LogEntry(id=clock.sortable_id(), timestamp=clock.now_iso(), level="info", message="hi")
+    item = {
+        "pk": f"RUN#{run.id}",
+        "sk": f"LOG#{entry.id}",
+        "type": "log",
+        **entry.model_dump(),
+        "orgId": run.org_id,
+        "taskId": run.task_id,
+        "runSequence": run.sequence,
+    }
+    return record("INSERT", item)
+
+
 def run_event_records() -> dict[str, dict[str, Any]]:
     run = a_run(steps_total=2, tags=["nightly"])
     running = run.model_copy(update={"status": RunStatus.RUNNING, "sequence": 1})
@@ -58,6 +74,7 @@ def run_event_records() -> dict[str, dict[str, Any]]:
         "updated": transitioned(running, "task-run.updated", steps_done=1),
         "completed": transitioned(running, "task-run.completed", status=RunStatus.COMPLETED),
         "log line": log_line(running),
+        "log line, layout before packing": log_line_item_of_before(running),
     }
 
 

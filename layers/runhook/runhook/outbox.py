@@ -1,7 +1,7 @@
 """The outbox: run events built from committed changes and put on the bus.
 
 Writers never call the bus for run events. Each run transition commits the event it
-announces on the run item, each log line is an item; the table's stream hands those
+announces on the run item, each write of log lines is an item; the table's stream hands those
 changes (decoded by `runhook.dal.stream`) to the publisher function, which calls
 `Outbox.publish`. So an event exists exactly when its change was committed: a Lambda
 that dies after a commit loses nothing, and the publisher's retries re-send (never

@@ -129,7 +129,7 @@ def test_delivery_writes_never_invoke_the_publisher(
             started = org.api.post(f"/tasks/{task_id}/runs", json={})
             assert started.is_success, started.text
             receiver.wait_for(count, timeout=60, event="task-run.completed")
-    assert {"MODIFY run", "INSERT log"} <= set(seen) <= {"MODIFY run", "INSERT log"}, seen
+    assert {"MODIFY run", "INSERT logs"} <= set(seen) <= {"MODIFY run", "INSERT logs"}, seen
 
 
 def test_only_events_an_endpoint_routes_go_on_the_bus(

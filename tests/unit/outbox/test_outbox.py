@@ -110,6 +110,23 @@ def test_a_log_item_carries_what_its_event_needs() -> None:
     )
 
 
+def test_an_item_of_several_lines_is_one_change_per_line_and_one_log_event() -> None:
+    run = a_run(sequence=2)
+    entries = [
+        LogEntry(id=clock.sortable_id(), timestamp=clock.now_iso(), level="info", message=m)
+        for m in ("one", "two", "three")
+    ]
+    repo = RunRepository(table=None)  # type: ignore[arg-type]  # log_items reads no table
+    [item] = repo.log_items(run, entries, ttl_days=1)  # one write's lines share an item
+    changes = decode_records([record("INSERT", 9, item)])
+    assert [c.entry for c in changes if isinstance(c, LogAppended)] == entries
+    assert {c.position for c in changes} == {f"{9:021d}"}
+    [event] = build_events(changes, BASE)
+    assert event.detail_type == "task-run.log"
+    assert [m["message"] for m in event.detail["logEntries"]] == ["one", "two", "three"]
+    assert decode_records([record("MODIFY", 10, item)]) == []  # a re-put announces nothing
+
+
 # -- events --------------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 - runs move only through `RunRepository.transition` (a conditional update that bumps
   the run's `sequence`);
 - task versions come from `TaskRepository` (immutable, so kept once per container);
-- log lines are `LOG#` items (`RunRepository.append_logs`);
+- log lines are `LOG#` items, the lines of one write together (`RunRepository.append_logs`);
 - step results are items under the run's partition, ``RUN#<run>`` / ``STEP#<0001>``:
   one per finished step (succeeded or failed) with the result as JSON. A result larger
   than fits comfortably in an item (an http body may be 1 MB; an item at most 400 KB)

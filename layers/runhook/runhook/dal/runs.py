@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runhook import clock, keys
+from runhook.dal import run_logs
 from runhook.dal.codec import attribute, from_attributes, stored_value, to_attributes
 from runhook.dal.expressions import (
     Item,
@@ -30,7 +31,6 @@ from runhook.dal.expressions import (
     UpdateItem,
     index_query,
     key,
-    prefix_query,
 )
 from runhook.dal.runs_listing import RunListing, entry_or_status, listing_item
 from runhook.dal.table import Table, TransactionCancelled
@@ -398,20 +398,8 @@ class RunRepository:
 
     # -- logs ----------------------------------------------------------------------------
     def log_items(self, run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
-        """Log items: the entry, and what its `task-run.log` event needs (org, task, sequence)."""
-        expires = clock.epoch() + ttl_days * 86400
-        pk = keys.run_pk(run.id)
-        context = {"orgId": run.org_id, "taskId": run.task_id, "runSequence": run.sequence}
-        return [
-            {
-                **key(pk, keys.log_sk(e.id)),
-                "type": "log",
-                **e.model_dump(),
-                **context,
-                "expiresAt": expires,
-            }
-            for e in entries
-        ]
+        """The items that store `entries`, several per item (`runhook.dal.run_logs`)."""
+        return run_logs.log_items(run, entries, ttl_days)
 
     def append_logs(
         self,
@@ -431,19 +419,4 @@ class RunRepository:
         self, run_id: str, *, after: str | None, limit: int
     ) -> tuple[list[LogEntry], str | None]:
         """Entries in time order after the entry `after`; the cursor is the last entry's id."""
-        pk = keys.run_pk(run_id)
-        query = prefix_query(pk, keys.LOG_PREFIX, consistent=True)
-        start = key(pk, keys.log_sk(after)) if after else None
-        items, last = self.table.query(query, limit=limit, start=start)
-        entries = [log_entry_from_item(i) for i in items]
-        return entries, (entries[-1].id if last and entries else None)
-
-
-def log_entry_from_item(item: Mapping[str, Any]) -> LogEntry:
-    return LogEntry(
-        id=item["id"],
-        timestamp=item.get("timestamp"),
-        level=item["level"],
-        message=item.get("message", ""),
-        nodeId=item.get("nodeId"),
-    )
+        return run_logs.read_after(self.table, run_id, after=after, limit=limit)

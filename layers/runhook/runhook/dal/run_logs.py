@@ -1,0 +1,118 @@
+"""A run's log entries as items: several entries per item (issue 16, write units).
+
+DynamoDB bills a write per started KB of each item, and a log line is ~200 bytes: one
+item per line paid a whole unit for each (two or three per step). Each `append` call
+(a step's lines, with its result) now stores its entries **together**, in as few items
+as fit `MAX_BATCH_BYTES`:
+
+- ``pk = RUN#<run>``, ``sk = LOG#<the id of the item's last entry>``, ``type = "logs"``,
+  ``entries`` (a list of `LogEntry` maps, in id order), and what the item's `task-run.log`
+  event needs (``orgId``, ``taskId``, ``runSequence``), and the TTL (``expiresAt``).
+- Items written before (``type = "log"``: one entry, its fields on the item, ``sk =
+  LOG#<its id>``) are read the same way: an item of one entry whose last id is its own.
+
+**Why the last id in the sort key.** Entry ids are UUIDv7 (`clock.sortable_id`), and one
+run has one writer at a time (the engine's invocations of a run follow each other), so the
+items of a run hold consecutive, non-overlapping id ranges and sort by them. Reading
+after an entry id `X` (the API's ``after`` cursor) is then one Query from
+``ExclusiveStartKey = LOG#X``: the first item it returns is the one whose range holds
+the entries just after `X` (its last id is greater), and entries up to `X` in it are
+skipped. A page that ends inside an item names its last entry as the cursor, and the
+next page starts inside that item again. No read is needed before a write, and the
+cursor stays a log entry id, as the contract says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from runhook import clock, keys
+from runhook.dal.expressions import Item, key, prefix_query
+from runhook.dal.table import Table
+from runhook.models import LogEntry, Run
+
+LOGS_TYPE = "logs"  # an item of several entries
+LINE_TYPE = "log"  # an item of one entry (written before issue 16's packing)
+MAX_BATCH_BYTES = 64 * 1024  # of entries per item: well under 400 KB, a few units at most
+_ENTRY_OVERHEAD = 160  # bytes of an entry besides its message (id, timestamp, names)
+
+
+def batches(entries: Sequence[LogEntry], max_bytes: int = MAX_BATCH_BYTES) -> list[list[LogEntry]]:
+    """`entries` in id order, cut into runs whose messages fit `max_bytes` (at least one
+    entry each: a message is at most 16 KB, `runhook.engine.journal.MAX_MESSAGE`)."""
+    out: list[list[LogEntry]] = []
+    size = 0
+    for entry in sorted(entries, key=lambda e: e.id):
+        cost = len(entry.message.encode()) + _ENTRY_OVERHEAD
+        if not out or size + cost > max_bytes:
+            out.append([])
+            size = 0
+        out[-1].append(entry)
+        size += cost
+    return out
+
+
+def log_items(run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
+    """The items that store `entries` (see the module docstring)."""
+    expires = clock.epoch() + ttl_days * 86400
+    pk = keys.run_pk(run.id)
+    context = {"orgId": run.org_id, "taskId": run.task_id, "runSequence": run.sequence}
+    return [
+        {
+            **key(pk, keys.log_sk(batch[-1].id)),
+            "type": LOGS_TYPE,
+            "entries": [_stored(e) for e in batch],
+            **context,
+            "expiresAt": expires,
+        }
+        for batch in batches(entries)
+    ]
+
+
+def entries_of(item: Mapping[str, Any]) -> list[LogEntry]:
+    """The entries an item holds, in id order (either layout)."""
+    if item.get("type") == LOGS_TYPE:
+        return [_entry(e) for e in item.get("entries") or []]
+    return [_entry(item)]
+
+
+def read_after(
+    table: Table, run_id: str, *, after: str | None, limit: int
+) -> tuple[list[LogEntry], str | None]:
+    """Up to `limit` entries after the entry `after`, in time order, and the cursor of the
+    next page (the last entry's id) when at least one more entry is stored."""
+    page: list[LogEntry] = []
+    for entry in _entries_after(table, run_id, after):
+        if len(page) == limit:
+            return page, page[-1].id if page else None
+        page.append(entry)
+    return page, None
+
+
+def _entries_after(table: Table, run_id: str, after: str | None) -> Iterator[LogEntry]:
+    """Every stored entry after `after`, read a Query page (25 items) at a time as needed."""
+    pk = keys.run_pk(run_id)
+    query = prefix_query(pk, keys.LOG_PREFIX, consistent=True)
+    start = key(pk, keys.log_sk(after)) if after else None
+    while True:
+        items, start = table.query(query, limit=25, start=start)
+        for item in items:
+            yield from (e for e in entries_of(item) if after is None or e.id > after)
+        if start is None:
+            return
+
+
+def _stored(entry: LogEntry) -> dict[str, Any]:
+    stored = entry.model_dump()
+    return {name: value for name, value in stored.items() if value is not None}
+
+
+def _entry(stored: Mapping[str, Any]) -> LogEntry:
+    return LogEntry(
+        id=stored["id"],
+        timestamp=stored.get("timestamp"),
+        level=stored["level"],
+        message=stored.get("message", ""),
+        nodeId=stored.get("nodeId"),
+    )
