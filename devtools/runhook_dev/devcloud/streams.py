@@ -92,12 +92,46 @@ class Checkpoints:
                 tmp.replace(self.path)  # atomic: a kill never leaves half a file
 
 
+RAW_RECORDS_HANDLER = "runhook-devcloud-raw-records"
+
+
+def keep_records_raw(streams: Any) -> None:
+    """Make `streams`' GetRecords answer its records as the wire's JSON, unparsed.
+
+    botocore's parsing of a GetRecords answer (every attribute value of every image,
+    shape by shape) was the largest part of the stream reader's CPU in a py-spy profile
+    of the local cloud under load (issue 16), and its result was turned straight back
+    into the wire's form for Lambda's event (`lambda_record`). botocore's
+    ``before-parse`` event lets a handler answer part of the response itself: a
+    successful answer's records are decoded with `json.loads` and the parser is handed
+    an empty body; errors (an expired iterator) are parsed as before.
+    """
+
+    def raw(
+        response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+    ) -> None:
+        if response_dict.get("status_code") != 200:
+            return
+        body = json.loads(response_dict["body"] or b"{}")
+        customized_response_dict["Records"] = body.get("Records") or []
+        if "NextShardIterator" in body:
+            customized_response_dict["NextShardIterator"] = body["NextShardIterator"]
+        response_dict["body"] = b"{}"
+
+    streams.meta.events.register(
+        "before-parse.dynamodb-streams.GetRecords", raw, unique_id=RAW_RECORDS_HANDLER
+    )
+
+
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """One record of Lambda's DynamoDB event, from a GetRecords record."""
+    """One record of Lambda's DynamoDB event, from a GetRecords record (parsed by
+    botocore, or as the wire's JSON: `keep_records_raw`)."""
     stream = dict(record.get("dynamodb") or {})
     created = stream.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    elif isinstance(created, int | float):
+        stream["ApproximateCreationDateTime"] = int(created)
     return {
         "eventID": record.get("eventID", ""),
         "eventName": record.get("eventName", ""),
@@ -157,6 +191,7 @@ class StreamEventSource:
 
     def _run(self) -> None:
         streams, ddb = self.client("dynamodbstreams"), self.client("dynamodb")
+        keep_records_raw(streams)
         reader = _StreamReader(self, streams, ddb, IDLE_CAP if self.wake else IDLE_INTERVAL)
         while not self._stop.is_set():
             generation = self.wake.generation() if self.wake is not None else 0
