@@ -128,3 +128,24 @@ def test_large_lines_are_split_into_items_that_stay_small(repo: RunRepository) -
     assert [e["id"] for i in items for e in i["entries"]] == [e.id for e in batch]
     repo.append_logs(run, batch, ttl_days=1)
     assert [e.id for e in read_all(repo, run.id, 5)] == [e.id for e in batch]
+
+
+def test_a_page_reads_no_more_items_than_it_needs(repo: RunRepository) -> None:
+    """Each item holds at least one entry, so a page of `limit` reads at most `limit` + 1
+    items (the last one only says whether a next page exists): big items are not read
+    for a short page."""
+    run = a_run()
+    for step in range(6):
+        repo.append_logs(run, lines(1, f"step {step} ", size=16_000), ttl_days=1)
+    read: list[int] = []
+    query = repo.table.query
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        items, last = query(*args, **kwargs)
+        read.append(len(items))
+        return items, last
+
+    repo.table.query = counting  # type: ignore[method-assign]
+    page, cursor = repo.list_logs(run.id, after=None, limit=2)
+    assert len(page) == 2 and cursor == page[-1].id
+    assert sum(read) == 3

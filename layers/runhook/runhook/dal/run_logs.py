@@ -24,7 +24,7 @@ cursor stays a log entry id, as the contract says.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runhook import clock, keys
@@ -35,6 +35,7 @@ from runhook.models import LogEntry, Run
 LOGS_TYPE = "logs"  # an item of several entries
 LINE_TYPE = "log"  # an item of one entry (written before issue 16's packing)
 MAX_BATCH_BYTES = 64 * 1024  # of entries per item: well under 400 KB, a few units at most
+MAX_ITEMS_PER_QUERY = 100  # items per Query call while a page fills
 _ENTRY_OVERHEAD = 160  # bytes of an entry besides its message (id, timestamp, names)
 
 
@@ -81,26 +82,25 @@ def read_after(
     table: Table, run_id: str, *, after: str | None, limit: int
 ) -> tuple[list[LogEntry], str | None]:
     """Up to `limit` entries after the entry `after`, in time order, and the cursor of the
-    next page (the last entry's id) when at least one more entry is stored."""
-    page: list[LogEntry] = []
-    for entry in _entries_after(table, run_id, after):
-        if len(page) == limit:
-            return page, page[-1].id if page else None
-        page.append(entry)
-    return page, None
+    next page (the last entry's id) when at least one more entry is stored.
 
-
-def _entries_after(table: Table, run_id: str, after: str | None) -> Iterator[LogEntry]:
-    """Every stored entry after `after`, read a Query page (25 items) at a time as needed."""
+    Each Query asks for as many items as entries are still wanted (one more than the
+    page, to know whether another follows): an item holds at least one, so no Query
+    reads items the page will not use beyond the one that tells.
+    """
     pk = keys.run_pk(run_id)
     query = prefix_query(pk, keys.LOG_PREFIX, consistent=True)
     start = key(pk, keys.log_sk(after)) if after else None
+    page: list[LogEntry] = []
     while True:
-        items, start = table.query(query, limit=25, start=start)
+        wanted = min(limit + 1 - len(page), MAX_ITEMS_PER_QUERY)
+        items, start = table.query(query, limit=wanted, start=start)
         for item in items:
-            yield from (e for e in entries_of(item) if after is None or e.id > after)
+            page.extend(e for e in entries_of(item) if after is None or e.id > after)
+        if len(page) > limit:
+            return page[:limit], page[limit - 1].id
         if start is None:
-            return
+            return page, None
 
 
 def _stored(entry: LogEntry) -> dict[str, Any]:
