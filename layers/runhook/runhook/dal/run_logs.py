@@ -19,7 +19,11 @@ after an entry id `X` (the API's ``after`` cursor) is then one Query from
 the entries just after `X` (its last id is greater), and entries up to `X` in it are
 skipped. A page that ends inside an item names its last entry as the cursor, and the
 next page starts inside that item again. No read is needed before a write, and the
-cursor stays a log entry id, as the contract says.
+cursor stays a log entry id, as the contract says. (Were two writers ever to overlap, a
+duplicate Express execution writing while the first still runs, a read without a cursor
+would still return every entry; a page boundary inside the overlap could skip one for a
+tailing reader, as one item per line could when an entry older than a stored one was
+written late.)
 """
 
 from __future__ import annotations
