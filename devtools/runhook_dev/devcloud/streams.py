@@ -45,7 +45,13 @@ log = logging.getLogger("devcloud.streams")
 
 ClientFactory = Callable[[str], Any]
 
-BUSY_INTERVAL = 0.05  # seconds between reads while records keep coming
+# Seconds between reads while records keep coming: Lambda polls a stream's shard about four
+# times a second ("Using AWS Lambda with Amazon DynamoDB"), and so does this reader. Read
+# more often (it was 50 ms), each read brought fewer records, so more publisher invocations,
+# each with its own endpoint Query: more CPU for the same events (issue 16,
+# docs/performance.md). A write after a quiet spell is still read at once (the wake-up).
+BUSY_INTERVAL = 0.25
+QUIET_BASE = 0.05  # the first wait once the stream goes quiet, growing x1.5 per empty read
 IDLE_INTERVAL = 0.5  # ... growing to this while the stream is quiet (without a wake channel)
 IDLE_CAP = 10.0  # ... or to this when the dispatcher wakes the reader on every table write
 RETRY_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)  # after a failed batch
@@ -261,7 +267,7 @@ class _StreamReader:
     def idle_interval(self) -> float:
         if self._failures:
             return RETRY_BACKOFF[min(self._failures, len(RETRY_BACKOFF)) - 1]
-        return min(self.idle_cap, BUSY_INTERVAL * (1.5 ** min(self._quiet_polls, 30)))
+        return min(self.idle_cap, QUIET_BASE * (1.5 ** min(self._quiet_polls, 30)))
 
     @property
     def failing(self) -> bool:
