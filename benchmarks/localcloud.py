@@ -275,12 +275,12 @@ class BenchCloud:
     ) -> str:
         """A webhook endpoint pointing at `url` (every event of every task unless `events`
         and `task_id` narrow it); its id."""
-        body: dict[str, Any] = {"url": url}
+        request: dict[str, Any] = {"url": url}
         if events is not None:
-            body["events"] = events
+            request["events"] = events
         if task_id is not None:
-            body["taskId"] = task_id
-        answer = self.client().post("/webhook-endpoints", json=body)
+            request["taskId"] = task_id
+        answer = self.client().post("/webhook-endpoints", json=request)
         if answer.status_code >= 300:
             raise RuntimeError(f"webhook endpoint: {answer.status_code} {answer.text}")
         body = answer.json()
