@@ -122,9 +122,12 @@ class MemoryRunStore:
     def load_step_records(self, run_id: str) -> dict[int, StepRecord]:
         return dict(self.records.get(run_id, {}))
 
-    def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
-        self.writes.append("record_step")
-        self.records.setdefault(run.id, {})[record.index] = record
+    def record_steps(
+        self, run: Run, records: Sequence[StepRecord], logs: Sequence[LogEntry]
+    ) -> None:
+        self.writes.append("record_steps")
+        for record in records:
+            self.records.setdefault(run.id, {})[record.index] = record
         self._append_logs(run, logs)
 
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
@@ -136,13 +139,14 @@ class MemoryRunStore:
         if logs:
             self.outbox.append("task-run.log")
 
-    def advance(self, run_id: str, *, from_step: int) -> Run | None:
+    def advance(self, run_id: str, *, from_step: int, to_step: int) -> Run | None:
+        assert to_step > from_step, (from_step, to_step)
         return self._change(
             run_id,
             {RunStatus.RUNNING},
             event="task-run.updated",
             at_step=from_step,
-            current_step=from_step + 1,
+            current_step=to_step,
         )
 
     def complete(

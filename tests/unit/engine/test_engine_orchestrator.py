@@ -56,7 +56,7 @@ def warnings(h: Harness, run: Run) -> list[str]:
 # -- claim, batches, completion -----------------------------------------------------------
 
 
-def test_quick_steps_run_in_one_invocation_with_two_writes_each(h: Harness) -> None:
+def test_quick_steps_run_in_one_invocation_and_are_stored_in_one_write(h: Harness) -> None:
     run = h.store.add_run(
         [step("a", LOG, message="one"), step("b", LOG), step("c", LOG, message="three")],
         outputs={"last": "steps.c.message"},
@@ -68,23 +68,99 @@ def test_quick_steps_run_in_one_invocation_with_two_writes_each(h: Harness) -> N
         3,
         {"last": "three"},
     )
-    # claim; per step its record (with its log lines) and its progress; the last step's
-    # progress is the completion; the completion's log line.
-    assert h.store.writes == [
-        "transition",
-        *["record_step", "transition"] * 3,
-        "write_logs",
-    ]
-    # Each write announces its event as it commits (nothing is held for later): the
-    # claim, per step its log lines and its progress, the completion, its log line.
+    # The claim; the three records with their log lines in one write (quick steps wait
+    # for a checkpoint; the last steps' progress is the completion); the completion; its
+    # log line.
+    assert h.store.writes == ["transition", "record_steps", "transition", "write_logs"]
+    assert sorted(h.store.records[run.id]) == [0, 1, 2]
     assert h.store.outbox == [
         "task-run.started",
-        *["task-run.log", "task-run.updated"] * 2,
         "task-run.log",
         "task-run.completed",
         "task-run.log",
     ]
+    assert [m for _, _, m in h.store.log_lines(run.id)] == [
+        "one",
+        "x",
+        "three",
+        "run completed (3/3 steps)",
+    ]
     assert dict(h.last.outcomes) == {"run_started": 1, "step_succeeded": 3, "run_completed": 1}
+
+
+def test_a_long_burst_of_quick_steps_is_stored_every_checkpoint(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runhook.engine import journal
+
+    monkeypatch.setattr(journal, "MAX_HELD_RECORDS", 2)
+    run = h.store.add_run([step(f"s{i}", LOG) for i in range(5)])
+    assert h.advance(run.id)["next"] == END
+    # Steps 0-1 and 2-3 are stored with their progress; step 4 goes with the completion.
+    assert h.store.writes == [
+        "transition",
+        *["record_steps", "transition"] * 2,
+        "record_steps",
+        "transition",
+        "write_logs",
+    ]
+    assert h.store.outbox.count("task-run.updated") == 2
+    assert current(h, run).current_step == 5
+
+
+def test_quick_steps_are_stored_at_least_every_checkpoint_interval(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runhook.engine import journal
+
+    monkeypatch.setattr(journal, "CHECKPOINT_SECONDS", 0.0)  # every quick step is due
+    run = h.store.add_run([step("a", LOG), step("b", LOG), step("c", LOG)])
+    assert h.advance(run.id)["next"] == END
+    assert h.store.writes == [
+        "transition",
+        *["record_steps", "transition"] * 3,
+        "write_logs",
+    ]
+    assert h.store.outbox.count("task-run.updated") == 2
+
+
+def test_progress_is_stored_before_the_machine_pauses(h: Harness) -> None:
+    run = h.store.add_run(
+        [step("a", LOG), step("b", LOG), step("nap", {"type": "wait", "seconds": 5})]
+    )
+    assert h.advance(run.id)["next"]["index"] == 2
+    assert current(h, run).current_step == 2 and sorted(h.store.records[run.id]) == [0, 1]
+    assert h.store.outbox == ["task-run.started", "task-run.log", "task-run.updated"]
+
+
+def test_a_step_failing_after_quick_steps_stores_them_and_counts_them_done(h: Harness) -> None:
+    failing = {"type": "fail", "code": "bad_order", "message": "no"}
+    run = h.store.add_run([step("a", LOG), step("b", LOG), step("c", failing)])
+    assert h.advance(run.id)["next"] == END
+    failed = current(h, run)
+    assert failed.status is RunStatus.FAILED and failed.current_step == 2
+    assert failed.error is not None and failed.error.code == "bad_order"
+    records = h.store.records[run.id]
+    assert [records[i].status for i in range(3)] == ["succeeded", "succeeded", "failed"]
+    assert "task-run.updated" not in h.store.outbox
+
+
+def test_a_cancel_during_a_burst_of_quick_steps_wins(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cancel_meanwhile(call: StepCall) -> dict[str, int]:
+        h.store.cancel(run.id)
+        return {"status": 200}
+
+    quick = ScriptedHttp(cancel_meanwhile)
+    quick.quick = True  # stands in for a quick kind during which a cancel lands
+    monkeypatch.setitem(KINDS, "http", quick)
+    run = h.store.add_run([step("a", LOG), step("b", HTTP), step("c", LOG)])
+    assert h.advance(run.id)["next"] == END
+    cancelled = current(h, run)
+    assert cancelled.status is RunStatus.CANCELLED and cancelled.outputs == {}
+    assert h.store.outbox[:2] == ["task-run.started", "task-run.cancelled"]
+    assert not {"task-run.updated", "task-run.completed"} & set(h.store.outbox)
 
 
 def test_progress_is_committed_before_a_slow_step_starts(
@@ -441,7 +517,9 @@ def test_an_invocation_that_lost_the_progress_race_carries_on(
     holder: list[Run] = []
 
     def overtaken(call: StepCall) -> dict[str, int]:
-        h.store.advance(holder[0].id, from_step=0)  # an overlapping retry recorded step a
+        h.store.advance(
+            holder[0].id, from_step=0, to_step=1
+        )  # an overlapping retry recorded step a
         return {"status": 200}
 
     http(overtaken)

@@ -62,12 +62,12 @@ class DynamoRunStore:
             copies={"current_step": "reused_steps"},
         )
 
-    def advance(self, run_id: str, *, from_step: int) -> Run | None:
+    def advance(self, run_id: str, *, from_step: int, to_step: int) -> Run | None:
         return self.runs.transition(
             run_id,
             event="task-run.updated",
             allowed_from={RunStatus.RUNNING},
-            changes={"current_step": from_step + 1},
+            changes={"current_step": to_step},
             condition="currentStep = :k",
             condition_values={":k": from_step},
         )
@@ -175,12 +175,19 @@ class DynamoRunStore:
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
         self.runs.append_logs(run, logs, ttl_days=self.log_retention_days)
 
-    def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
+    def record_steps(
+        self, run: Run, records: Sequence[StepRecord], logs: Sequence[LogEntry]
+    ) -> None:
         expires = expiry(run.deadline, self.log_retention_days)
-        parts, item = step_items(run.id, record, expires)
-        if parts:
+        parts: list[Item] = []
+        items: list[Item] = []
+        for record in records:
+            record_parts, item = step_items(run.id, record, expires)
+            parts.extend(record_parts)
+            items.append(item)
+        if parts:  # before the step items that mark their results whole
             self.table.batch_put(parts)
-        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, extra_items=[item])
+        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, extra_items=items)
 
     def load_step_records(self, run_id: str) -> dict[int, StepRecord]:
         items = self.table.query_all(

@@ -47,6 +47,9 @@ class RunContext:
     journal: Journal
     store: RunStore
     settings: Settings
+    # Steps finished so far, stored or not: ahead of `run.current_step` while the records
+    # of quick steps wait for the next checkpoint (runhook.engine.recorder).
+    finished: int = 0
 
     @classmethod
     def open(cls, store: RunStore, settings: Settings, run: Run, plan: TaskPlan) -> RunContext:
@@ -62,7 +65,7 @@ class RunContext:
             "steps": steps,
             "run": {"id": run.id, "taskId": run.task_id},
         }
-        return cls(run, plan, data, Journal(run, store), store, settings)
+        return cls(run, plan, data, Journal(run, store), store, settings, run.current_step)
 
     @property
     def total(self) -> int:

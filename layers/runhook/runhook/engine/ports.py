@@ -107,17 +107,20 @@ class RunStore(Protocol):
         """Every recorded step of the run, by index."""
         ...
 
-    def record_step(self, run: Run, record: StepRecord, logs: Sequence[LogEntry]) -> None:
-        """A finished step's record and its log lines in one write (a retried step's
-        record overwrites the earlier one)."""
+    def record_steps(
+        self, run: Run, records: Sequence[StepRecord], logs: Sequence[LogEntry]
+    ) -> None:
+        """Finished steps' records and log lines in one write (a step recorded again,
+        by a retried invocation, overwrites its earlier record)."""
         ...
 
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
         """Store log lines of the run."""
         ...
 
-    def advance(self, run_id: str, *, from_step: int) -> Run | None:
-        """`currentStep` k → k+1; None unless the run is RUNNING at step k."""
+    def advance(self, run_id: str, *, from_step: int, to_step: int) -> Run | None:
+        """`currentStep` k → m (the steps in between finished; m > k); None unless the run
+        is RUNNING at step k."""
         ...
 
     def complete(

@@ -2,6 +2,10 @@
 
 Each write goes through the `RunStore` and is conditional on the run still being
 where this invocation left it, and counts an outcome (the step function's metrics).
+Progress moves at checkpoints (`Recorder.checkpoint`): after a slow step, before one
+starts, before the machine takes over (a pause, a hand-over), and through a burst of
+quick steps (transform, log, fail: milliseconds each, nothing outside the run) at least
+every `journal.CHECKPOINT_SECONDS`; a run's end carries its last steps' progress.
 The event a write announces is committed with it (the store's outbox) and published
 from the table's stream, so nothing here talks to the bus.
 """
@@ -37,9 +41,12 @@ class Recorder:
         started: str,
         duration_ms: int | None = None,
     ) -> bool:
-        """Store the result and move progress; False when the run stopped meanwhile.
+        """Keep the result and, unless the step is quick, checkpoint; False when the run
+        stopped meanwhile.
 
-        The last step's progress is folded into the completion (one write, one event).
+        A quick step's record waits for the next checkpoint (`checkpoint_due`, a slow
+        step, a pause, the end), so a burst of quick steps is one write and one progress
+        event. The last step's record and progress go with the completion.
         """
         node = ctx.node_id(index) or ""
         self._outcomes["step_succeeded"] += 1
@@ -54,27 +61,45 @@ class Recorder:
             finished_at=clock.now_iso(),
             duration_ms=duration_ms,
         )
-        ctx.journal.flush(record)
+        ctx.journal.hold(record)
         ctx.data["steps"][node] = result
-        if index + 1 >= ctx.total:
+        ctx.finished = index + 1
+        if ctx.finished >= ctx.total or (kind.quick and not ctx.journal.checkpoint_due()):
             return True
-        updated = self._store.advance(ctx.run.id, from_step=index)
+        return self.checkpoint(ctx)
+
+    def checkpoint(self, ctx: RunContext) -> bool:
+        """Store what the journal holds, then move `currentStep` to the steps finished
+        (one conditional write, announcing `task-run.updated`); False when the run
+        stopped meanwhile.
+
+        Records go first: a run's `currentStep` never passes a step whose result is not
+        stored. An invocation that dies in between leaves records that a retry, resuming
+        at the stored `currentStep`, overwrites.
+        """
+        ctx.journal.flush()
+        if ctx.finished <= ctx.run.current_step:
+            return True
+        updated = self._store.advance(
+            ctx.run.id, from_step=ctx.run.current_step, to_step=ctx.finished
+        )
         if updated is None:
-            return self._lost_race(ctx, index)
+            return self._lost_race(ctx)
         ctx.run = updated
         return True
 
-    def _lost_race(self, ctx: RunContext, index: int) -> bool:
+    def _lost_race(self, ctx: RunContext) -> bool:
         current = self._store.get_run(ctx.run.id)
         if (
             current is not None
             and current.status is RunStatus.RUNNING
-            and current.current_step > index
+            and current.current_step >= ctx.finished
         ):
             # Another invocation of this execution already moved on (a retry overlapped).
             ctx.run = current
             return True
-        ctx.journal.write("warning", "run is no longer running: stopping", ctx.node_id(index))
+        node = ctx.node_id(ctx.finished - 1)
+        ctx.journal.write("warning", "run is no longer running: stopping", node)
         return False
 
     def step_failed(
@@ -100,7 +125,8 @@ class Recorder:
             started_at=started,
             finished_at=clock.now_iso(),
         )
-        ctx.journal.flush(record)
+        ctx.journal.hold(record)
+        ctx.journal.flush()
 
     def complete(self, ctx: RunContext) -> Next:
         """Evaluate the outputs and end the run COMPLETED (or FAILED by its outputs)."""
@@ -109,6 +135,7 @@ class Recorder:
         except OutputError as exc:
             ctx.journal.write("error", f"outputs: {exc.message}")
             return self.fail(ctx, exc.code, exc.message, None, steps_done=ctx.total)
+        ctx.journal.flush()  # every step's record before the run says COMPLETED
         done = self._store.complete(
             ctx.run.id,
             at_step=ctx.run.current_step,
@@ -133,7 +160,11 @@ class Recorder:
         steps_done: int | None = None,
         artifacts: list[str] | None = None,
     ) -> Next:
-        """End the run FAILED at step `index` (unless it is already over)."""
+        """End the run FAILED at step `index` (unless it is already over), with the steps
+        finished so far stored first."""
+        ctx.journal.flush()
+        if steps_done is None and ctx.finished > ctx.run.current_step:
+            steps_done = ctx.finished
         failed = fail_run(
             self._store,
             ctx.run.id,

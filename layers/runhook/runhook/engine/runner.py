@@ -8,7 +8,8 @@
   then runs batches of inline steps (`plan.batch`) until a pause, a step of another
   runner, the end of the task (outputs → COMPLETED) or a failure (FAILED). Per step:
   an info line when it starts, a result summary, a warning per retry, an error on
-  failure; its result in a STEP# item; progress through the store + `task-run.updated`.
+  failure; its result in a STEP# item. Results, lines and progress (`task-run.updated`)
+  are stored at checkpoints (`Recorder.checkpoint`): a burst of quick steps is one write.
 - `await_answer` — the approval's `.waitForTaskToken` task: stores the token and
   `waiting` on the run in one conditional write, then announces `task-run.waiting`.
 - `fail` — the machine's catch-all: marks the run FAILED {code, message, nodeId}.
@@ -18,9 +19,11 @@ Rules that make this safe to retry and to race with cancel:
   does nothing (a run cancelled before it started ends quietly).
 - Every change is conditional on the run's status and `currentStep`, so a retried
   invocation cannot advance a run twice: it resumes from `currentStep` (results of
-  finished steps are read back), and a step never starts after the run stopped being
-  RUNNING (the conditional write that records step k is the check that step k+1 may
-  start; retries re-read the run before each new attempt).
+  finished steps are read back), and a slow step never starts after the run stopped
+  being RUNNING (the conditional write that stores progress up to step k is the check that
+  a slow step k may start; retries re-read the run before each new attempt). Quick
+  steps touch nothing outside the run, so a burst of them may run past a cancel: their
+  progress write is refused and the run stays CANCELLED.
 - Every change carries the event it announces; the store commits both in one write
   and the table's stream publishes it (`runhook.outbox`): the engine never calls the
   bus, so an invocation that dies after a commit loses no event.
@@ -119,6 +122,9 @@ class Engine:
             if claimed and ctx.run.reused_steps:
                 self._note_reused(ctx)
             stop = self._continue(ctx, nxt, state.answer)
+            # The machine takes over at `stop.index`: store the steps finished before it.
+            if stop.index is not None and not self._recorder.checkpoint(ctx):
+                stop = END
         finally:
             ctx.journal.flush()
         return output(run_id, stop)
@@ -174,6 +180,8 @@ class Engine:
         configured = ctx.step_timeout(index, kind)
         if ran and not policy.fits_in_invocation(configured, remaining, lambda_left, self._limits):
             return Next(kind="compute", index=index, runner=self.runner)
+        if not kind.quick and not self._recorder.checkpoint(ctx):
+            return END  # a slow step starts only once the steps before it are stored
         return self._attempts.execute(ctx, index, kind, attempt)
 
     # -- pauses ---------------------------------------------------------------------------
