@@ -16,8 +16,10 @@ registry (timed) and the requests to the API. One run at a time, each recorded f
 Express is billed per execution started and per GB-second (duration rounded up to 100 ms,
 64 MB for runhook's small state): the duration is the local execution's start to stop
 (moto's DescribeExecution), a proxy like the Lambda durations. Express keeps no history of
-its own: its log group gets one event per history event (`EXPRESS_LOG_BYTES_PER_EVENT`, an
-estimate of one JSON event without execution data), counted as CloudWatch Logs bytes.
+its own: its log group gets one event per history event that the machine's log level logs
+(template.yaml's `ExpressLogLevel` default, ERROR: failure events only; `logs_event`),
+each `EXPRESS_LOG_BYTES_PER_EVENT` (an estimate of one JSON event without execution data),
+counted as CloudWatch Logs bytes.
 
 Billed quantities (see `benchmarks.calls.usage`): DynamoDB read/write units as DynamoDB
 Local reports them (ReturnConsumedCapacity=INDEXES, so GSI writes count), Step Functions
@@ -52,9 +54,64 @@ PLATFORM_LOG_BYTES = 300  # Lambda's START, END and REPORT lines per invocation
 QUIET_SECONDS = 2.5
 EXPRESS_TIMEOUT_SECONDS = 120  # fits Express (runhook.engine.routing: <= 240 s)
 EXPRESS_MEMORY_GB = 64 / 1024  # billed in 64 MB chunks; runhook's state is a few hundred bytes
-EXPRESS_LOG_BYTES_PER_EVENT = 400  # one Level ALL event, no execution data (an estimate)
+EXPRESS_LOG_BYTES_PER_EVENT = 400  # one logged execution event, no execution data (an estimate)
 GOALS = {"A": 20.0, "B": 40.0}  # issue 16: $ per 1M runs on Express
 RUN_ENDS = ("task-run.completed", "task-run.failed", "task-run.cancelled")  # scenario DX
+
+# The execution event types that the levels ERROR and FATAL log (ALL logs every type, OFF
+# none), from the Step Functions developer guide's table "Log levels for Step Functions
+# execution events" (docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html).
+FATAL_EVENT_TYPES = frozenset({"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"})
+ERROR_EVENT_TYPES = FATAL_EVENT_TYPES | frozenset(
+    {
+        "FailStateEntered",
+        "LambdaFunctionFailed",
+        "LambdaFunctionScheduleFailed",
+        "LambdaFunctionStartFailed",
+        "LambdaFunctionTimedOut",
+        "MapIterationAborted",
+        "MapIterationFailed",
+        "MapStateAborted",
+        "MapStateFailed",
+        "ParallelStateAborted",
+        "ParallelStateFailed",
+        "TaskFailed",
+        "TaskStartFailed",
+        "TaskStateAborted",
+        "TaskSubmitFailed",
+        "TaskTimedOut",
+        "WaitStateAborted",
+    }
+)
+LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+_LOGGED_TYPES = {"ERROR": ERROR_EVENT_TYPES, "FATAL": FATAL_EVENT_TYPES, "OFF": frozenset()}
+
+
+def logs_event(level: str, event_type: str) -> bool:
+    """Whether a state machine logging at `level` sends an execution history event of this
+    type to its log group."""
+    if level not in LOG_LEVELS:
+        raise ValueError(f"unknown Step Functions log level {level!r} (one of {LOG_LEVELS})")
+    return level == "ALL" or event_type in _LOGGED_TYPES[level]
+
+
+def express_log_level() -> str:
+    """The Express machine's `Logging.Level` as deployed with template.yaml's defaults (as
+    the benchmarks' local cloud deploys it: localcloud.deployed_parameters)."""
+    from runhook_dev.devcloud.cfn import Resolver, load_template, parameter_defaults
+    from runhook_dev.devcloud.options import CloudOptions
+
+    template = load_template(CloudOptions().template_path)
+    logging = template["Resources"]["ExpressRunStateMachine"]["Properties"]["Logging"]
+
+    def no_resource(*args: str) -> Any:
+        raise ValueError(f"ExpressRunStateMachine's Logging.Level names a resource: {args}")
+
+    resolver = Resolver(template, parameter_defaults(template), no_resource, no_resource)
+    level = str(resolver.resolve(logging.get("Level", "OFF")))
+    if level not in LOG_LEVELS:
+        raise ValueError(f"ExpressRunStateMachine logs at {level!r}, not one of {LOG_LEVELS}")
+    return level
 
 
 @dataclass
@@ -71,6 +128,9 @@ class Scenario:
     recordings: list[Recording] = field(default_factory=list)
     expected_transitions: int | None = None
     engines: set[str] = field(default_factory=set)  # what the runs said (run.engine)
+    # Express runs: the machine's log level, and per run (events logged, history events).
+    log_level: str = ""
+    express_log_events: list[tuple[int, int]] = field(default_factory=list)
 
     def mean(self) -> Usage:
         total = Usage()
@@ -96,7 +156,9 @@ def _expected(task: dict[str, Any]) -> int | None:
     return int(expected_transitions([str(s["type"]) for s in task["steps"]]))
 
 
-def _one_run(bench: BenchCloud, recorder: CallRecorder, scenario: Scenario, task_id: str) -> None:
+def _one_run(
+    bench: BenchCloud, recorder: CallRecorder, scenario: Scenario, task_id: str, log_level: str
+) -> None:
     recorder.wait_quiet(QUIET_SECONDS, timeout=30)
     with recorder.recording() as recording:
         run_id = bench.start_run(task_id, counted=True)
@@ -120,12 +182,17 @@ def _one_run(bench: BenchCloud, recorder: CallRecorder, scenario: Scenario, task
         platform_log_bytes_per_invocation=PLATFORM_LOG_BYTES,
     )
     if engine == "express":
-        usage = _express_usage(bench, run_id, usage)
+        usage, logged, events = _express_usage(bench, run_id, usage, log_level)
+        scenario.log_level = log_level
+        scenario.express_log_events.append((logged, events))
     scenario.usages.append(usage)
 
 
-def _express_usage(bench: BenchCloud, run_id: str, usage: Usage) -> Usage:
-    """One Express request, its billed duration and its log group's events."""
+def _express_usage(
+    bench: BenchCloud, run_id: str, usage: Usage, log_level: str
+) -> tuple[Usage, int, int]:
+    """One Express request, its billed duration and its log group's events (those
+    `log_level` logs); also how many were logged of how many history events."""
     sfn = bench.cloud.client("stepfunctions")
     deployment = bench.cloud.deployment
     assert deployment is not None  # the cloud is started
@@ -137,19 +204,22 @@ def _express_usage(bench: BenchCloud, run_id: str, usage: Usage) -> Usage:
         history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     seconds = (described["stopDate"] - described["startDate"]).total_seconds()
     billed = math.ceil(seconds * 10) / 10  # rounded up to 100 ms
-    return replace(
+    logged = sum(1 for event in history if logs_event(log_level, str(event["type"])))
+    usage = replace(
         usage,
         sfn_express_requests=usage.sfn_express_requests + 1,
         sfn_express_gb_seconds=usage.sfn_express_gb_seconds + billed * EXPRESS_MEMORY_GB,
-        log_bytes=usage.log_bytes + EXPRESS_LOG_BYTES_PER_EVENT * len(history),
+        log_bytes=usage.log_bytes + EXPRESS_LOG_BYTES_PER_EVENT * logged,
     )
+    return usage, logged, len(history)
 
 
 def _express(task: dict[str, Any]) -> dict[str, Any]:
     return {**task, "name": task["name"] + " (Express)", "timeoutSeconds": EXPRESS_TIMEOUT_SECONDS}
 
 
-def measure(repeats: int) -> list[Scenario]:
+def measure(repeats: int, log_level: str) -> list[Scenario]:
+    """The scenarios' runs; Express runs' log group at `log_level` (`express_log_level`)."""
     short = _express(compute_task(5))
     scenarios = [
         Scenario("A", "A: 5 compute steps, Standard", compute_task(5)),
@@ -194,7 +264,7 @@ def measure(repeats: int) -> list[Scenario]:
             elif scenario.webhook and endpoint is None:
                 endpoint = bench.subscribe(receiver.url)
             for _ in range(repeats):
-                _one_run(bench, recorder, scenario, tasks[key])
+                _one_run(bench, recorder, scenario, tasks[key], log_level)
     return scenarios
 
 
@@ -367,7 +437,23 @@ def _comparison_table(scenarios: list[Scenario]) -> Table:
         + f". Express: a {EXPRESS_TIMEOUT_SECONDS} s timeout and no approval "
         "(runhook.engine.routing); details in the tables below."
     )
+    logged = [s for s in scenarios if s.express_log_events]
+    if logged:
+        table.notes.append(
+            f"Express's log group is counted at the machine's log level, {logged[0].log_level} "
+            "(template.yaml's ExpressLogLevel default): only the history events that level "
+            f"logs, {EXPRESS_LOG_BYTES_PER_EVENT} bytes each; logged of the history's events "
+            "per run: " + "; ".join(f"{s.key} {_express_log_share(s)}" for s in logged) + "."
+        )
     return table
+
+
+def _express_log_share(scenario: Scenario) -> str:
+    """'<logged> of <history events>' per run (means over the Express runs)."""
+    runs = max(1, len(scenario.express_log_events))
+    logged = sum(logged for logged, _ in scenario.express_log_events) / runs
+    events = sum(events for _, events in scenario.express_log_events) / runs
+    return f"{_num(round(logged, 1))} of {_num(round(events, 1))}"
 
 
 def _cost_table(scenario: Scenario, letter: str) -> Table:
@@ -405,13 +491,24 @@ def _cost_table(scenario: Scenario, letter: str) -> Table:
         f"{usage.lambda_gb_seconds_cpu:.4f} GB-s = {usd(cpu_cost)} per 1M runs (API requests "
         f"stay at wall time)."
     )
+    if scenario.express_log_events:
+        runs = len(scenario.express_log_events)
+        events = sum(events for _, events in scenario.express_log_events) / runs
+        every = events * EXPRESS_LOG_BYTES_PER_EVENT / 1024
+        table.notes.append(
+            f"CloudWatch Logs includes the Express machine's log group at level "
+            f"{scenario.log_level} (template.yaml's ExpressLogLevel default): "
+            f"{_express_log_share(scenario)} history events per run, "
+            f"{EXPRESS_LOG_BYTES_PER_EVENT} bytes each (an estimate); ALL would log every one, "
+            f"{every:,.1f} KB per run."
+        )
     table.notes.append(prices.caption())
     return table
 
 
 def run(quick: bool = False) -> list[Table]:
     repeats = 2 if quick else 3
-    scenarios = measure(repeats)
+    scenarios = measure(repeats, express_log_level())
     details = [_cost_table(s, "cdefgh"[i]) for i, s in enumerate(scenarios)]
     tables = [_calls_table(scenarios), _comparison_table(scenarios), *details]
     tables[-1].notes.append(

@@ -51,10 +51,24 @@ def test_the_template_declares_the_express_machine_its_log_and_its_callers(
     assert machine["Type"] == "EXPRESS"
     assert machine["DefinitionUri"] == "statemachines/run-express.asl.json"
     assert machine["DefinitionSubstitutions"] == standard["DefinitionSubstitutions"]
-    assert machine["Logging"]["Level"] == "ALL"  # Express keeps no history of its own
+    assert machine["Logging"]["Level"] == {"Ref": "ExpressLogLevel"}
     assert machine["Logging"]["IncludeExecutionData"] is False
     group = machine["Logging"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
     assert group == {"Fn::GetAtt": ["ExpressRunStateMachineLogGroup", "Arn"]}
     for caller in ("ApiFunction", "ScheduledRunFunction", "SweeperFunction"):
         env = resources[caller]["Properties"]["Environment"]["Variables"]
         assert env["EXPRESS_STATE_MACHINE_ARN"] == {"Ref": "ExpressRunStateMachine"}, caller
+
+
+def test_the_express_log_level_is_a_parameter_that_logs_errors_only_by_default(
+    template: dict[str, Any],
+) -> None:
+    """Every event of every execution (ALL) is CloudWatch Logs ingestion on every run; by
+    default only failures are logged, a successful run's history being runhook's own records."""
+    parameter = template["Parameters"]["ExpressLogLevel"]
+    assert parameter["Type"] == "String"
+    assert parameter["Default"] == "ERROR"
+    assert parameter["AllowedValues"] == ["ALL", "ERROR", "FATAL", "OFF"]
+    assert "ERROR" in parameter["Description"] and "ALL" in parameter["Description"]
+    standard = template["Resources"]["RunStateMachine"]["Properties"]["Logging"]
+    assert standard["Level"] == "ERROR"  # the Standard machine keeps its history in the service
