@@ -4,14 +4,19 @@
   the run's `sequence`);
 - task versions come from `TaskRepository` (immutable, so kept once per container);
 - log lines are `LOG#` items, the lines of one write together (`RunRepository.append_logs`);
-- step results are items under the run's partition, ``RUN#<run>`` / ``STEP#<0001>``:
-  one per finished step (succeeded or failed) with the result as JSON. A result larger
+- step results are items under the run's partition, ``RUN#<run>`` / ``STEP#<0001>``,
+  with each result as JSON. The records of one write (a checkpoint's steps) whose
+  results are small (`PACK_RESULT_LIMIT`) share one item, ``type = steps``, keyed on
+  its first step and cut at `PACK_BYTES`: a burst of quick steps is one write unit, not
+  one per step. A larger result has an item of its own (``type = step``); one larger
   than fits comfortably in an item (an http body may be 1 MB; an item at most 400 KB)
-  is zlib-compressed and, if still large, split into part items ``STEP#<0001>#P<001>``
-  that sort right after their step. Parts are written first and the step item last
-  (with the step's log lines), so a reader never sees a half-written result. One
-  consistent Query (``begins_with(sk, "STEP#")``) reads them all back in order. They
-  expire (TTL) `log_retention_days` after the run's deadline, like the logs.
+  is zlib-compressed and, if still large, split into part items
+  ``STEP#<0001>#P<001>`` that sort right after their step. Parts are written first and
+  the step item last (with the step's log lines), so a reader never sees a
+  half-written result. One consistent Query (``begins_with(sk, "STEP#")``) reads them
+  all back. A step recorded twice (a retried invocation may group steps differently)
+  is read as its latest record. They expire (TTL) `log_retention_days` after the run's
+  deadline, like the logs.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
 
 INLINE_LIMIT = 64 * 1024  # JSON up to this size is stored as a plain string
 PART_BYTES = 350 * 1024  # compressed bytes per part item
+PACK_RESULT_LIMIT = 4 * 1024  # a record with a result up to this size may share an item
+PACK_BYTES = 64 * 1024  # the records sharing an item, at most (JSON size, roughly)
 _PLAN_CACHE_SIZE = 256
 
 
@@ -147,11 +154,14 @@ class DynamoRunStore:
             prefix_query(keys.run_pk(source_id), keys.STEP_PREFIX, consistent=True)
         )
         expires = expiry(target.deadline, self.log_retention_days)
-        copies = [
-            {**item, "pk": keys.run_pk(target.id), "expiresAt": expires}
-            for item in items
-            if int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0]) < count
-        ]
+        copies = []
+        for item in items:
+            if int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0]) >= count:
+                continue
+            copy = {**item, "pk": keys.run_pk(target.id), "expiresAt": expires}
+            if item.get("type") == "steps":  # a pack may hold steps after `count`
+                copy["records"] = [r for r in item["records"] if int(r["index"]) < count]
+            copies.append(copy)
         # Parts sort before their step item: the step item (which marks a result whole) last.
         copies.sort(key=lambda item: item.get("type") == "step")
         self.table.batch_put(copies)
@@ -179,12 +189,7 @@ class DynamoRunStore:
         self, run: Run, records: Sequence[StepRecord], logs: Sequence[LogEntry]
     ) -> None:
         expires = expiry(run.deadline, self.log_retention_days)
-        parts: list[Item] = []
-        items: list[Item] = []
-        for record in records:
-            record_parts, item = step_items(run.id, record, expires)
-            parts.extend(record_parts)
-            items.append(item)
+        parts, items = record_items(run.id, records, expires)
         if parts:  # before the step items that mark their results whole
             self.table.batch_put(parts)
         self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, extra_items=items)
@@ -198,11 +203,19 @@ class DynamoRunStore:
             if item.get("type") == "step_part":
                 index = int(str(item["sk"])[len(keys.STEP_PREFIX) :].split("#", 1)[0])
                 parts.setdefault(index, []).append(bytes(item["chunk"]))  # plain bytes: Table
-        return {
-            int(item["index"]): _record(run_id, item, parts)
-            for item in items
-            if item.get("type") == "step"
-        }
+        records: dict[int, StepRecord] = {}
+        for item in items:
+            if item.get("type") == "step":
+                found = [_record(run_id, item, parts)]
+            elif item.get("type") == "steps":
+                found = [_record(run_id, entry, {}) for entry in item.get("records", [])]
+            else:
+                continue
+            for record in found:
+                earlier = records.get(record.index)
+                if earlier is None or (record.finished_at or "") >= (earlier.finished_at or ""):
+                    records[record.index] = record
+        return records
 
 
 def expiry(deadline_iso: str | None, retention_days: int) -> int:
@@ -213,6 +226,56 @@ def expiry(deadline_iso: str | None, retention_days: int) -> int:
 
 def _part_sk(index: int, part: int) -> str:
     return f"{keys.step_sk(index)}#P{part:03d}"
+
+
+def record_items(
+    run_id: str, records: Sequence[StepRecord], expires_at: int
+) -> tuple[list[Item], list[Item]]:
+    """The items of finished steps' records: (result parts; the step and pack items).
+
+    Records with small results share pack items (``type = steps``, keyed on the first
+    record's step, cut at `PACK_BYTES`); any other record has its own step item (and
+    parts). Write the parts first: a step item marks its result complete.
+    """
+    latest = {record.index: record for record in records}  # one item per key per write
+    parts: list[Item] = []
+    items: list[Item] = []
+    pack: list[dict[str, Any]] = []
+    size = 0
+    for record in sorted(latest.values(), key=lambda r: r.index):
+        record_parts, item = step_items(run_id, record, expires_at)
+        encoded = len(str(item.get("result", ""))) + len(str(item.get("error", "")))
+        if record_parts or encoded > PACK_RESULT_LIMIT:
+            parts.extend(record_parts)
+            items.append(item)
+            continue
+        if pack and size + encoded > PACK_BYTES:
+            items.append(_pack_item(pack, expires_at))
+            pack, size = [], 0
+        pack.append(item)
+        size += encoded + 200  # the record's other attributes, roughly
+    if pack:
+        items.append(_pack_item(pack, expires_at))
+    return parts, items
+
+
+def _pack_item(step_items_: list[dict[str, Any]], expires_at: int) -> Item:
+    """One item holding several step items' attributes (without their keys); a single
+    step keeps its own item."""
+    first = step_items_[0]
+    if len(step_items_) == 1:
+        return first
+    body = [
+        {k: v for k, v in item.items() if k not in ("pk", "sk", "type", "expiresAt")}
+        for item in step_items_
+    ]
+    return {
+        "pk": first["pk"],
+        "sk": first["sk"],
+        "type": "steps",
+        "records": body,
+        "expiresAt": expires_at,
+    }
 
 
 def step_items(run_id: str, record: StepRecord, expires_at: int) -> tuple[list[Item], Item]:
