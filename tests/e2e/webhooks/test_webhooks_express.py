@@ -111,8 +111,8 @@ def test_short_runs_go_to_express_and_approvals_to_standard(
     assert [x for x in express["logs"] if x[0] in shared] == [
         x for x in standard["logs"] if x[0] in shared
     ]
-    assert express["logs"][-1][2] == "run completed (2/2 steps)"
-    assert standard["logs"][-1][2] == "run completed (3/3 steps)"
+    assert express["logs"][-1][2] == "completing the run: 2/2 steps finished"
+    assert standard["logs"][-1][2] == "completing the run: 3/3 steps finished"
     # Each ran on its own machine (moto runs Express executions like Standard ones).
     assert quick["id"] in _executions(local_cloud, "ExpressRunStateMachine")
     assert quick["id"] not in _executions(local_cloud, "RunStateMachine")

@@ -68,22 +68,17 @@ def test_quick_steps_run_in_one_invocation_and_are_stored_in_one_write(h: Harnes
         3,
         {"last": "three"},
     )
-    # The claim; the three records with their log lines in one write (quick steps wait
-    # for a checkpoint; the last steps' progress is the completion); the completion; its
-    # log line.
-    assert h.store.writes == ["transition", "record_steps", "transition", "write_logs"]
+    # The claim; the three records with their log lines and the run's last line in one
+    # write (quick steps wait for a checkpoint; the last steps' progress is the
+    # completion); the completion.
+    assert h.store.writes == ["transition", "record_steps", "transition"]
     assert sorted(h.store.records[run.id]) == [0, 1, 2]
-    assert h.store.outbox == [
-        "task-run.started",
-        "task-run.log",
-        "task-run.completed",
-        "task-run.log",
-    ]
+    assert h.store.outbox == ["task-run.started", "task-run.log", "task-run.completed"]
     assert [m for _, _, m in h.store.log_lines(run.id)] == [
         "one",
         "x",
         "three",
-        "run completed (3/3 steps)",
+        "completing the run: 3/3 steps finished",
     ]
     assert dict(h.last.outcomes) == {"run_started": 1, "step_succeeded": 3, "run_completed": 1}
 
@@ -102,7 +97,6 @@ def test_a_long_burst_of_quick_steps_is_stored_every_checkpoint(
         *["record_steps", "transition"] * 2,
         "record_steps",
         "transition",
-        "write_logs",
     ]
     assert h.store.outbox.count("task-run.updated") == 2
     assert current(h, run).current_step == 5
@@ -118,8 +112,9 @@ def test_quick_steps_are_stored_at_least_every_checkpoint_interval(
     assert h.advance(run.id)["next"] == END
     assert h.store.writes == [
         "transition",
-        *["record_steps", "transition"] * 3,
-        "write_logs",
+        *["record_steps", "transition"] * 2,
+        "record_steps",
+        "transition",
     ]
     assert h.store.outbox.count("task-run.updated") == 2
 
@@ -176,7 +171,7 @@ def test_progress_is_committed_before_a_slow_step_starts(
     run = h.store.add_run([step("a", LOG), step("b", HTTP), step("c", LOG)])
     h.advance(run.id)
     assert seen == [["task-run.started", "task-run.log", "task-run.updated"]]
-    assert h.store.outbox[-2:] == ["task-run.completed", "task-run.log"]
+    assert h.store.outbox[-2:] == ["task-run.log", "task-run.completed"]
 
 
 def test_a_run_cancelled_before_it_started_ends_quietly(h: Harness) -> None:

@@ -129,12 +129,19 @@ class Recorder:
         ctx.journal.flush()
 
     def complete(self, ctx: RunContext) -> Next:
-        """Evaluate the outputs and end the run COMPLETED (or FAILED by its outputs)."""
+        """Evaluate the outputs and end the run COMPLETED (or FAILED by its outputs).
+
+        The run's last line is stored with the last checkpoint, before the conditional
+        completion: a line of its own after it would be one more write and one more
+        `task-run.log` event per run. It says what is true when it is written; the run's
+        status (and its `completed` event) says whether the completion won.
+        """
         try:
             outputs = evaluate_outputs(ctx.plan.outputs, ctx.data)
         except OutputError as exc:
             ctx.journal.write("error", f"outputs: {exc.message}")
             return self.fail(ctx, exc.code, exc.message, None, steps_done=ctx.total)
+        ctx.journal.write("info", f"completing the run: {ctx.total}/{ctx.total} steps finished")
         ctx.journal.flush()  # every step's record before the run says COMPLETED
         done = self._store.complete(
             ctx.run.id,
@@ -147,7 +154,6 @@ class Recorder:
             return END
         ctx.run = done
         self._outcomes["run_completed"] += 1
-        ctx.journal.write("info", f"run completed ({ctx.total}/{ctx.total} steps)")
         return END
 
     def fail(
