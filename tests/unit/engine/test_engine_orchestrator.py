@@ -83,40 +83,29 @@ def test_quick_steps_run_in_one_invocation_and_are_stored_in_one_write(h: Harnes
     assert dict(h.last.outcomes) == {"run_started": 1, "step_succeeded": 3, "run_completed": 1}
 
 
-def test_a_long_burst_of_quick_steps_is_stored_every_checkpoint(
-    h: Harness, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("limit", "value", "checkpoints"),
+    [
+        ("MAX_HELD_RECORDS", 2, 2),  # steps 0-1 and 2-3; step 4 goes with the completion
+        ("CHECKPOINT_SECONDS", 0.0, 4),  # every quick step is due at once
+    ],
+)
+def test_a_long_burst_of_quick_steps_is_stored_at_every_checkpoint(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, limit: str, value: float, checkpoints: int
 ) -> None:
     from runhook.engine import journal
 
-    monkeypatch.setattr(journal, "MAX_HELD_RECORDS", 2)
+    monkeypatch.setattr(journal, limit, value)
     run = h.store.add_run([step(f"s{i}", LOG) for i in range(5)])
     assert h.advance(run.id)["next"] == END
-    # Steps 0-1 and 2-3 are stored with their progress; step 4 goes with the completion.
     assert h.store.writes == [
         "transition",
-        *["record_steps", "transition"] * 2,
+        *["record_steps", "transition"] * checkpoints,
         "record_steps",
         "transition",
     ]
-    assert h.store.outbox.count("task-run.updated") == 2
+    assert h.store.outbox.count("task-run.updated") == checkpoints
     assert current(h, run).current_step == 5
-
-
-def test_quick_steps_are_stored_at_least_every_checkpoint_interval(
-    h: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from runhook.engine import journal
-
-    monkeypatch.setattr(journal, "CHECKPOINT_SECONDS", 0.0)  # every quick step is due
-    run = h.store.add_run([step("a", LOG), step("b", LOG), step("c", LOG)])
-    assert h.advance(run.id)["next"] == END
-    assert h.store.writes == [
-        "transition",
-        *["record_steps", "transition"] * 2,
-        "record_steps",
-        "transition",
-    ]
-    assert h.store.outbox.count("task-run.updated") == 2
 
 
 def test_progress_is_stored_before_the_machine_pauses(h: Harness) -> None:
