@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from runhook import clock
 from runhook.engine.ports import RunStore, StepRecord
@@ -29,12 +28,9 @@ MAX_HELD_RECORDS = 20
 
 
 class Journal:
-    def __init__(
-        self, run: Run, store: RunStore, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, run: Run, store: RunStore) -> None:
         self.run = run  # for its id and deadline (the stored items' expiry)
         self._store = store
-        self._monotonic = monotonic
         self._unsaved: list[LogEntry] = []
         self._records: list[StepRecord] = []
         self._held_since = 0.0
@@ -57,14 +53,14 @@ class Journal:
     def hold(self, record: StepRecord) -> None:
         """Keep a finished step's record for the next flush."""
         if not self._records:
-            self._held_since = self._monotonic()
+            self._held_since = time.monotonic()
         self._records.append(record)
 
     def checkpoint_due(self) -> bool:
         """Whether the held records should be stored now rather than with the next step's."""
         if not self._records:
             return False
-        waited = self._monotonic() - self._held_since
+        waited = time.monotonic() - self._held_since
         return len(self._records) >= MAX_HELD_RECORDS or waited >= CHECKPOINT_SECONDS
 
     def flush(self) -> None:
