@@ -15,7 +15,10 @@
   the step item last (with the step's log lines), so a reader never sees a
   half-written result. One consistent Query (``begins_with(sk, "STEP#")``) reads them
   all back. A step recorded twice (a retried invocation may group steps differently)
-  is read as its latest record. They expire (TTL) `log_retention_days` after the run's
+  is read as its latest record. Overwriting an item never loses a record the run
+  needs: an item holds only steps at or after its key's, a retried invocation writes
+  only steps from the run's `currentStep` on, and it rewrites each of them before
+  `currentStep` passes it. They expire (TTL) `log_retention_days` after the run's
   deadline, like the logs.
 """
 
