@@ -194,6 +194,45 @@ def test_logs_tailing(api: httpx.Client, local_cloud: Any, container: Any) -> No
     api.post(f"/task-runs/{run['id']}/cancel")
 
 
+def test_log_items_out_of_shape_are_read_not_a_500(
+    api: httpx.Client, local_cloud: Any, container: Any
+) -> None:
+    """Stored values written by hand or by another tool: unknown levels, a number for a
+    message, an entry without an id, an entries list of the wrong type."""
+    from runhook import clock, keys
+
+    task = api.post(
+        "/tasks", json={"name": "t", "steps": [{"id": "w", "type": "wait", "seconds": 60}]}
+    )
+    run = api.post(f"/tasks/{task.json()['task']['id']}/runs", json={}).json()["run"]
+    pk = keys.run_pk(run["id"])
+    first, second, third = (clock.sortable_id() for _ in range(3))
+    odd_entries = [
+        {"id": first, "level": "DEBUG", "message": 42, "nodeId": 7},
+        {"level": "info", "message": "no id: skipped"},
+        {"id": second, "level": "warn", "message": "kept", "timestamp": 12},
+    ]
+    table = container.runs.table
+    table.put({"pk": pk, "sk": keys.log_sk(second), "type": "logs", "entries": odd_entries})
+    table.put({"pk": pk, "sk": keys.log_sk(third), "type": "log", "id": third, "level": None})
+    table.put({"pk": pk, "sk": keys.log_sk(third + "z"), "type": "logs", "entries": "nope"})
+
+    resp = api.get(f"/task-runs/{run['id']}/logs")
+    assert resp.status_code == 200, resp.text
+    mine = {e["id"]: e for e in resp.json()["logEntries"] if e["id"] in (first, second, third)}
+    assert mine[first] == {
+        "id": first,
+        "timestamp": None,
+        "level": "info",
+        "message": "42",
+        "nodeId": None,
+    }
+    assert (mine[second]["level"], mine[second]["message"]) == ("warning", "kept")
+    assert (mine[third]["level"], mine[third]["message"]) == ("info", "")
+    assert "no id: skipped" not in {e["message"] for e in resp.json()["logEntries"]}
+    api.post(f"/task-runs/{run['id']}/cancel")
+
+
 def test_start_failure_is_503_and_a_retry_starts_the_same_run(
     api: httpx.Client, task_id: str, monkeypatch: pytest.MonkeyPatch, aws: Any, local_cloud: Any
 ) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 from runhook import clock, keys
 from runhook.dal.expressions import Item, key, prefix_query
 from runhook.dal.table import Table
-from runhook.models import LogEntry, Run
+from runhook.models import LogEntry, LogLevel, Run
 
 LOGS_TYPE = "logs"  # an item of several entries
 LINE_TYPE = "log"  # an item of one entry (written before issue 16's packing)
@@ -76,10 +76,17 @@ def log_items(run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item
 
 
 def entries_of(item: Mapping[str, Any]) -> list[LogEntry]:
-    """The entries an item holds, in id order (either layout)."""
-    if item.get("type") == LOGS_TYPE:
-        return [_entry(e) for e in item.get("entries") or []]
-    return [_entry(item)]
+    """The entries an item holds, in id order (either layout).
+
+    A stored value must never make a read fail (a hand-edited item, or one written by
+    another tool): an entry without a usable id is skipped, since the id is the logs'
+    cursor; any other field out of shape is read as the nearest valid value.
+    """
+    stored = (item.get("entries") or []) if item.get("type") == LOGS_TYPE else [item]
+    if not isinstance(stored, list):
+        return []
+    entries = (_entry(e) for e in stored if isinstance(e, Mapping))
+    return [e for e in entries if e is not None]
 
 
 def read_after(
@@ -112,11 +119,31 @@ def _stored(entry: LogEntry) -> dict[str, Any]:
     return {name: value for name, value in stored.items() if value is not None}
 
 
-def _entry(stored: Mapping[str, Any]) -> LogEntry:
+# Levels other tools write, read as the contract's three (`LogEntry.level`).
+_LEVELS: dict[str, LogLevel] = {
+    "info": "info",
+    "warning": "warning",
+    "error": "error",
+    "warn": "warning",
+    "fatal": "error",
+    "critical": "error",
+}
+
+
+def _entry(stored: Mapping[str, Any]) -> LogEntry | None:
+    """A stored entry as a LogEntry; None when it has no id (see `entries_of`)."""
+    entry_id = stored.get("id")
+    if not isinstance(entry_id, str) or not entry_id:
+        return None
+    message = stored.get("message")
     return LogEntry(
-        id=stored["id"],
-        timestamp=stored.get("timestamp"),
-        level=stored["level"],
-        message=stored.get("message", ""),
-        nodeId=stored.get("nodeId"),
+        id=entry_id,
+        timestamp=_text(stored.get("timestamp")),
+        level=_LEVELS.get(str(stored.get("level", "")).lower(), "info"),
+        message=message if isinstance(message, str) else "" if message is None else str(message),
+        nodeId=_text(stored.get("nodeId")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
