@@ -72,3 +72,12 @@ def test_the_express_log_level_is_a_parameter_that_logs_errors_only_by_default(
     assert "ERROR" in parameter["Description"] and "ALL" in parameter["Description"]
     standard = template["Resources"]["RunStateMachine"]["Properties"]["Logging"]
     assert standard["Level"] == "ERROR"  # the Standard machine keeps its history in the service
+
+
+def test_step_record_packs_are_a_parameter_every_function_gets(template: dict[str, Any]) -> None:
+    """Packed step records are on by default and can be turned off for an upgrade from,
+    or a rollback to, a release that reads one item per record (docs/operations.md)."""
+    parameter = template["Parameters"]["StepRecordPacks"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("on", ["on", "off"])
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["STEP_RECORD_PACKS"] == {"Ref": "StepRecordPacks"}

@@ -241,7 +241,10 @@ class Container:
         from runhook.dal.run_store import DynamoRunStore
 
         return DynamoRunStore(
-            self.runs, self.tasks, log_retention_days=self.settings.log_retention_days
+            self.runs,
+            self.tasks,
+            log_retention_days=self.settings.log_retention_days,
+            pack_records=self.settings.step_record_packs,
         )
 
     @once

@@ -48,6 +48,10 @@ class Settings(BaseModel):
     secrets_key_id: str = Field(default="", alias="SECRETS_KEY_ID")
     browser_session_ttl_hours: int = Field(default=168, ge=1, alias="BROWSER_SESSION_TTL_HOURS")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
+    # Issue 16: a checkpoint's small step records share one item (runhook.dal.run_store);
+    # off writes one item per record, the layout releases before it read (template.yaml's
+    # StepRecordPacks: deploy with off before upgrading from, or rolling back to, one).
+    step_record_packs: bool = Field(default=True, alias="STEP_RECORD_PACKS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
     # An endpoint failing continuously this long is disabled (docs/webhooks.md: 5 days).
     webhook_disable_after_seconds: int = Field(

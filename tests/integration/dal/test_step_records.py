@@ -79,6 +79,18 @@ def test_large_results_keep_their_own_items_beside_the_pack(store: DynamoRunStor
     assert store.load_step_records(run.id) == {r.index: r for r in records}
 
 
+def test_packs_turned_off_write_the_layout_earlier_releases_read(store: DynamoRunStore) -> None:
+    """StepRecordPacks=off: one `type = step` item per record (for a deploy next to a
+    release that reads nothing else); reading is the same."""
+    run = a_run()
+    records = [record(i) for i in range(3)]
+    store.pack_records = False  # the fixture's store is this test's own
+    store.record_steps(run, records, [])
+    items = stored_items(store, run.id)
+    assert [(i["sk"], i["type"]) for i in items] == [(keys.step_sk(i), "step") for i in range(3)]
+    assert store.load_step_records(run.id) == {r.index: r for r in records}
+
+
 def test_one_record_keeps_the_single_step_layout(store: DynamoRunStore) -> None:
     run = a_run()
     store.record_steps(run, [record(0)], [])

@@ -118,3 +118,12 @@ def test_the_publisher_reads_endpoints_consistently_only_when_subscribed() -> No
         queries = [params for op, params in clients["dynamodb"].calls if op == "query"]
         assert len(queries) == reads and all(q["ConsistentRead"] for q in queries), mode
         assert (result.published, len(clients["events"].calls)) == (puts, puts), mode
+
+
+def test_step_record_packs_are_a_setting_the_run_store_follows() -> None:
+    """STEP_RECORD_PACKS (template.yaml's StepRecordPacks) turns packed step records off
+    for a deploy next to a release that reads only one item per record."""
+    for value, packs in (("on", True), ("off", False), (None, True)):
+        environ = {**ENVIRON, "STEP_RECORD_PACKS": value} if value else ENVIRON
+        container = Container(Settings.model_validate(environ), boto3_session=CountingSession())
+        assert container.run_store.pack_records is packs, value

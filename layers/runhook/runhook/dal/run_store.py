@@ -50,12 +50,20 @@ class DynamoRunStore:
     """`runhook.engine.ports.RunStore` on DynamoDB (see the module docstring)."""
 
     def __init__(
-        self, runs: RunRepository, tasks: TaskRepository, *, log_retention_days: int
+        self,
+        runs: RunRepository,
+        tasks: TaskRepository,
+        *,
+        log_retention_days: int,
+        pack_records: bool = True,
     ) -> None:
         self.runs = runs
         self.tasks = tasks
         self.table = runs.table
         self.log_retention_days = log_retention_days
+        # False: one item per record, the only layout releases before packs read
+        # (Settings.step_record_packs); both layouts are always read.
+        self.pack_records = pack_records
         self._plans: dict[tuple[str, int], TaskPlan] = {}
 
     # -- runs ----------------------------------------------------------------------------
@@ -192,7 +200,7 @@ class DynamoRunStore:
         self, run: Run, records: Sequence[StepRecord], logs: Sequence[LogEntry]
     ) -> None:
         expires = expiry(run.deadline, self.log_retention_days)
-        parts, items = record_items(run.id, records, expires)
+        parts, items = record_items(run.id, records, expires, pack=self.pack_records)
         if parts:  # before the step items that mark their results whole
             self.table.batch_put(parts)
         self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, extra_items=items)
@@ -232,33 +240,33 @@ def _part_sk(index: int, part: int) -> str:
 
 
 def record_items(
-    run_id: str, records: Sequence[StepRecord], expires_at: int
+    run_id: str, records: Sequence[StepRecord], expires_at: int, *, pack: bool = True
 ) -> tuple[list[Item], list[Item]]:
     """The items of finished steps' records: (result parts; the step and pack items).
 
     Records with small results share pack items (``type = steps``, keyed on the first
-    record's step, cut at `PACK_BYTES`); any other record has its own step item (and
-    parts). Write the parts first: a step item marks its result complete.
+    record's step, cut at `PACK_BYTES`) unless `pack` is False; any other record has its
+    own step item (and parts). Write the parts first: a step item marks its result complete.
     """
     latest = {record.index: record for record in records}  # one item per key per write
     parts: list[Item] = []
     items: list[Item] = []
-    pack: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
     size = 0
     for record in sorted(latest.values(), key=lambda r: r.index):
         record_parts, item = step_items(run_id, record, expires_at)
         encoded = len(str(item.get("result", ""))) + len(str(item.get("error", "")))
-        if record_parts or encoded > PACK_RESULT_LIMIT:
+        if record_parts or encoded > PACK_RESULT_LIMIT or not pack:
             parts.extend(record_parts)
             items.append(item)
             continue
-        if pack and size + encoded > PACK_BYTES:
-            items.append(_pack_item(pack, expires_at))
-            pack, size = [], 0
-        pack.append(item)
+        if group and size + encoded > PACK_BYTES:
+            items.append(_pack_item(group, expires_at))
+            group, size = [], 0
+        group.append(item)
         size += encoded + 200  # the record's other attributes, roughly
-    if pack:
-        items.append(_pack_item(pack, expires_at))
+    if group:
+        items.append(_pack_item(group, expires_at))
     return parts, items
 
 
