@@ -106,6 +106,7 @@ def start_work(api: Api, receiver: HoldingReceiver) -> tuple[str, list[str], str
             r["status"] == "RUNNING" and r["progress"]["currentStep"] == 1 for r in runs
         ),
         timeout=30,
+        interval=0.5,  # three GETs a poll: stay under the key's rate limit (20/s)
         message=lambda runs: f"not all in their wait: {runs}",
     )
     eventually(
@@ -171,6 +172,7 @@ def test_nothing_is_stuck_or_lost_after_a_restart(
             lambda: [api.run(r) for r in [*waits, approval]],
             lambda runs: all(r["status"] == "COMPLETED" for r in runs),
             timeout=90,
+            interval=0.5,  # four GETs a poll: stay under the key's rate limit (20/s)
             message=lambda runs: (
                 f"runs after the restart: {[r['status'] for r in runs]}\n" + second.output
             ),
@@ -195,7 +197,10 @@ def test_nothing_is_stuck_or_lost_after_a_restart(
             lambda: api.deliveries(endpoint),
             lambda ds: ds and all(d["status"] == "succeeded" for d in ds),
             timeout=60,
-            message=lambda ds: f"deliveries: {[(d['eventType'], d['status']) for d in ds]}",
+            message=lambda ds: (
+                f"deliveries: {[(d['eventType'], d['status']) for d in ds]}\n"
+                f"second run of runhook dev:\n{second.output}"
+            ),
         )
         assert before_restart >= 2 and len(deliveries) >= 4
         assert "start-up call of runhook-local-sweeper" in second.output

@@ -82,6 +82,11 @@ def test_when_a_delivery_counts_as_lost(overdue: float, lease_in: float | None, 
     assert delivery_lost(due(overdue=overdue, lease_in=lease_in), NOW, POLICY) is lost
 
 
+def test_after_a_restart_a_delivery_not_yet_due_is_lost_too() -> None:
+    assert delivery_lost(due(overdue=-60), NOW, SweepPolicy.after_restart()) is True
+    assert delivery_lost(due(overdue=-60), NOW, POLICY) is False
+
+
 # -- fakes ------------------------------------------------------------------------------------
 @dataclass
 class FakeExecutions:
@@ -378,13 +383,20 @@ def test_deliveries_in_flight_or_not_yet_overdue_are_left_to_the_queue(w: World)
     assert report.get("deliveries_requeued", 0) == 0
 
 
-def test_after_a_restart_every_due_delivery_is_enqueued_again(w: World) -> None:
+def test_after_a_restart_every_pending_delivery_is_enqueued_again(w: World) -> None:
+    """Its queue lived in memory: a retry not yet due lost its (invisible) message too,
+    and a scheduled sweep would find it only the grace (10 min) after its due time."""
     w.later = 0.001
     first = w.deliveries.add(overdue=1)
     killed = w.deliveries.add(overdue=0.5, lease_in=50)  # its attempt died with the process
-    w.deliveries.add(overdue=-60)  # its retry is due in a minute: the scheduled sweep's
+    retry = w.deliveries.add(overdue=-60)  # its retry was due in a minute
     w.sweep(SweepPolicy.after_restart())
-    assert sorted(m.delivery_id for m in w.queue.sent) == sorted([first.id, killed.id])
+    assert sorted(m.delivery_id for m in w.queue.sent) == sorted([first.id, killed.id, retry.id])
+
+
+def test_a_scheduled_sweep_leaves_a_retry_not_yet_due_to_its_message(w: World) -> None:
+    w.deliveries.add(overdue=-60)
+    assert w.sweep().get("deliveries_requeued", 0) == 0 and w.queue.sent == []
 
 
 def test_first_attempts_are_left_to_sqs_until_a_restart_loses_the_queue(w: World) -> None:

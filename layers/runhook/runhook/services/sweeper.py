@@ -116,6 +116,10 @@ class Queue(Protocol):
     def send(self, messages: Sequence[QueueMessage]) -> None: ...
 
 
+# A `due_before` bound past every due time the index can hold (ISO 8601 sorts as text).
+EVERY_DUE_TIME = "9999-12-31T23:59:59.999Z"
+
+
 # -- decisions (pure) -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class SweepPolicy:
@@ -189,8 +193,13 @@ def judge_express_run(run: Run, now: datetime, policy: SweepPolicy) -> RunAction
 
 
 def delivery_lost(delivery: DueDelivery, now: datetime, policy: SweepPolicy) -> bool:
-    """A pending delivery overdue by more than the grace, with no attempt in flight."""
-    overdue = now - clock.parse_iso(delivery.due_at) >= timedelta(
+    """A pending delivery overdue by more than the grace, with no attempt in flight.
+
+    After a restart of the local cloud every pending delivery lost its queue message,
+    including a retry not yet due (its message waited, invisible, in the memory queue):
+    it is enqueued again now rather than found only grace seconds after its due time.
+    """
+    overdue = policy.executions_lost or now - clock.parse_iso(delivery.due_at) >= timedelta(
         seconds=policy.delivery_grace_seconds
     )
     leased = delivery.lease_until_ms is not None and delivery.lease_until_ms > _ms(now)
@@ -306,6 +315,8 @@ class Sweeper:
     def _sweep_deliveries(self, policy: SweepPolicy, report: SweepReport) -> None:
         now = self._now()
         cutoff = clock.iso(now - timedelta(seconds=policy.delivery_grace_seconds))
+        if policy.executions_lost:  # retries not yet due lost their messages too
+            cutoff = EVERY_DUE_TIME
         messages: list[QueueMessage] = []
         candidates: Iterator[DueDelivery] = self._deliveries.due(due_before=cutoff)
         if policy.executions_lost:  # the queue's messages are gone with the rest
