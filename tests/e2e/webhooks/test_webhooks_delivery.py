@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from tests.e2e.webhooks.webhook_helpers import Org, Receiver, run_resource, verify_both
+from tests.support.polling import eventually
 
 ALL_EVENTS = [
     "task-run.started",
@@ -39,9 +40,15 @@ def test_every_event_type_arrives_signed_with_its_headers(org: Org, receivers: A
         else:
             assert payload == run_resource(run_id, task_id)
     assert len({r.webhook_id for r in got}) == len(ALL_EVENTS)
-    deliveries = org.deliveries(endpoint_id)
-    assert len(deliveries) == len(ALL_EVENTS)
-    assert all(d["status"] == "succeeded" for d in deliveries)
+    # The receiver answers before the send function records the attempt: a delivery can
+    # still read `pending` for a moment after its request arrived.
+    deliveries = eventually(
+        lambda: org.deliveries(endpoint_id),
+        lambda ds: len(ds) == len(ALL_EVENTS) and all(d["status"] == "succeeded" for d in ds),
+        timeout=10,
+        interval=0.2,
+        message=lambda ds: f"deliveries: {[(d['eventType'], d['status']) for d in ds]}",
+    )
     assert {d["webhookId"] for d in deliveries} == {r.webhook_id for r in got}
     for d in deliveries:
         assert d["attemptCount"] == 1 and len(d["attempts"]) == 1
