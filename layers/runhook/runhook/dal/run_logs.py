@@ -140,7 +140,7 @@ def _entry(stored: Mapping[str, Any]) -> LogEntry | None:
         id=entry_id,
         timestamp=_text(stored.get("timestamp")),
         level=_LEVELS.get(str(stored.get("level", "")).lower(), "info"),
-        message=message if isinstance(message, str) else "" if message is None else str(message),
+        message="" if message is None else str(message),
         nodeId=_text(stored.get("nodeId")),
     )
 

@@ -192,16 +192,25 @@ def judge_express_run(run: Run, now: datetime, policy: SweepPolicy) -> RunAction
     return RunAction.SETTLE if now >= over else RunAction.NONE
 
 
-def delivery_lost(delivery: DueDelivery, now: datetime, policy: SweepPolicy) -> bool:
-    """A pending delivery overdue by more than the grace, with no attempt in flight.
+def lost_if_due_by(now: datetime, policy: SweepPolicy) -> datetime | None:
+    """A pending delivery due at or before this has presumably lost its queue message;
+    None: every pending delivery has.
 
-    After a restart of the local cloud every pending delivery lost its queue message,
-    including a retry not yet due (its message waited, invisible, in the memory queue):
-    it is enqueued again now rather than found only grace seconds after its due time.
+    That is the grace before now, except after a restart of the local cloud: then every
+    message is gone, including a retry not yet due (it waited, invisible, in the memory
+    queue), which is enqueued again at once rather than found grace seconds after its
+    due time.
     """
-    overdue = policy.executions_lost or now - clock.parse_iso(delivery.due_at) >= timedelta(
-        seconds=policy.delivery_grace_seconds
-    )
+    if policy.executions_lost:
+        return None
+    return now - timedelta(seconds=policy.delivery_grace_seconds)
+
+
+def delivery_lost(delivery: DueDelivery, now: datetime, policy: SweepPolicy) -> bool:
+    """A pending delivery that lost its queue message (`lost_if_due_by`), with no attempt
+    in flight."""
+    bound = lost_if_due_by(now, policy)
+    overdue = bound is None or clock.parse_iso(delivery.due_at) <= bound
     leased = delivery.lease_until_ms is not None and delivery.lease_until_ms > _ms(now)
     return overdue and not (leased and policy.respect_leases)
 
@@ -314,9 +323,8 @@ class Sweeper:
 
     def _sweep_deliveries(self, policy: SweepPolicy, report: SweepReport) -> None:
         now = self._now()
-        cutoff = clock.iso(now - timedelta(seconds=policy.delivery_grace_seconds))
-        if policy.executions_lost:  # retries not yet due lost their messages too
-            cutoff = EVERY_DUE_TIME
+        bound = lost_if_due_by(now, policy)
+        cutoff = EVERY_DUE_TIME if bound is None else clock.iso(bound)
         messages: list[QueueMessage] = []
         candidates: Iterator[DueDelivery] = self._deliveries.due(due_before=cutoff)
         if policy.executions_lost:  # the queue's messages are gone with the rest
