@@ -81,3 +81,12 @@ def test_step_record_packs_are_a_parameter_every_function_gets(template: dict[st
     assert (parameter["Default"], parameter["AllowedValues"]) == ("on", ["on", "off"])
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["STEP_RECORD_PACKS"] == {"Ref": "StepRecordPacks"}
+
+
+def test_auth_cache_seconds_is_a_parameter_of_the_api(template: dict[str, Any]) -> None:
+    """Issue 16: how long an API container remembers a verified key (0: not at all)."""
+    parameter = template["Parameters"]["AuthCacheSeconds"]
+    assert (parameter["Type"], parameter["Default"]) == ("Number", 5)
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (0, 300)
+    env = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["AUTH_CACHE_SECONDS"] == {"Ref": "AuthCacheSeconds"}

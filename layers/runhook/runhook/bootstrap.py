@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from runhook.services.authentication import Authenticator
     from runhook.services.browser_sessions import BrowserSessionService
     from runhook.services.bulk_cancel import BulkCancelService
+    from runhook.services.credentials import CredentialCache
     from runhook.services.endpoints import EndpointService
     from runhook.services.health import HealthCheck
     from runhook.services.organization import OrganizationService
@@ -272,7 +273,15 @@ class Container:
         from runhook.services.authentication import Authenticator
         from runhook.services.ratelimit import RateLimiter
 
-        return Authenticator(self.auth, RateLimiter(self.limits))
+        return Authenticator(self.auth, RateLimiter(self.limits), self.credential_cache)
+
+    @once
+    def credential_cache(self) -> CredentialCache:
+        """Verified keys remembered for AUTH_CACHE_SECONDS; shared by the authenticator and
+        the organization service, which forgets an organization's keys when it changes."""
+        from runhook.services.credentials import CredentialCache
+
+        return CredentialCache(ttl=self.settings.auth_cache_seconds)
 
     @once
     def run_service(self) -> RunService:
@@ -310,7 +319,7 @@ class Container:
     def organization_service(self) -> OrganizationService:
         from runhook.services.organization import OrganizationService
 
-        return OrganizationService(self.auth, self.quota)
+        return OrganizationService(self.auth, self.quota, self.credential_cache)
 
     @once
     def endpoint_service(self) -> EndpointService:

@@ -48,6 +48,10 @@ class Settings(BaseModel):
     secrets_key_id: str = Field(default="", alias="SECRETS_KEY_ID")
     browser_session_ttl_hours: int = Field(default=168, ge=1, alias="BROWSER_SESSION_TTL_HOURS")
     log_retention_days: int = Field(default=30, alias="LOG_RETENTION_DAYS")
+    # Issue 16: seconds the API remembers a verified key and its organization
+    # (runhook.services.credentials; template.yaml's AuthCacheSeconds); 0 reads both on
+    # every request. A revocation or settings change through another container waits this long.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300, alias="AUTH_CACHE_SECONDS")
     # Issue 16: a checkpoint's small step records share one item (runhook.dal.run_store);
     # off writes one item per record, the layout releases before it read (template.yaml's
     # StepRecordPacks: deploy with off before upgrading from, or rolling back to, one).

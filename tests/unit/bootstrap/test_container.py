@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from runhook.bootstrap import Container
 from runhook.settings import Settings
 
@@ -127,3 +129,16 @@ def test_step_record_packs_are_a_setting_the_run_store_follows() -> None:
         environ = {**ENVIRON, "STEP_RECORD_PACKS": value} if value else ENVIRON
         container = Container(Settings.model_validate(environ), boto3_session=CountingSession())
         assert container.run_store.pack_records is packs, value
+
+
+def test_the_api_remembers_verified_keys_for_auth_cache_seconds() -> None:
+    """AUTH_CACHE_SECONDS (template.yaml's AuthCacheSeconds, default 5) is the window of the
+    authenticator's memory, shared with the organization service that forgets it on a change;
+    0 turns it off, and a value above the bound is refused at start."""
+    for value, ttl in (("2.5", 2.5), ("0", 0.0), (None, 5.0)):
+        environ = {**ENVIRON, "AUTH_CACHE_SECONDS": value} if value else ENVIRON
+        container = Container(Settings.model_validate(environ), boto3_session=CountingSession())
+        assert container.authenticator.credentials.ttl == ttl, value
+        assert container.organization_service.credentials is container.authenticator.credentials
+    with pytest.raises(ValueError):
+        Settings.model_validate({**ENVIRON, "AUTH_CACHE_SECONDS": "301"})

@@ -10,6 +10,7 @@ from runhook.dal.auth import AuthRepository
 from runhook.errors import InvalidRequest, NotFound
 from runhook.models import ApiKey, OrganizationSettings, Principal, Scope
 from runhook.services.authentication import ip_allowed
+from runhook.services.credentials import CredentialCache
 from runhook.services.quota import Quota
 
 SCOPES: frozenset[str] = frozenset({"admin", "runs"})
@@ -29,9 +30,14 @@ def normalise_allowlist(entries: list[str]) -> list[str]:
 
 
 class OrganizationService:
-    def __init__(self, auth: AuthRepository, quota: Quota) -> None:
+    def __init__(
+        self, auth: AuthRepository, quota: Quota, credentials: CredentialCache | None = None
+    ) -> None:
         self.auth = auth
         self.quota = quota
+        # The authenticator's memory of this container: forgotten here on every change of
+        # the organization's settings or keys, so they apply at once in this container.
+        self.credentials = credentials
 
     def describe(self, principal: Principal) -> dict[str, Any]:
         org = self.auth.get_org(principal.org_id)
@@ -74,6 +80,7 @@ class OrganizationService:
         settings = org.settings.model_copy(update=update)
         if not self.auth.update_org_settings(principal.org_id, settings):
             raise NotFound("organization_not_found")
+        self._forget(principal.org_id)
         return self.describe(principal)
 
     def create_key(self, principal: Principal, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
@@ -91,5 +98,11 @@ class OrganizationService:
     def revoke_key(self, principal: Principal, key_id: str) -> None:
         if not clock.is_uuid(key_id):
             raise InvalidRequest("invalid_key_id")
-        if not self.auth.revoke_key(principal.org_id, key_id):
+        revoked = self.auth.revoke_key(principal.org_id, key_id)
+        self._forget(principal.org_id)
+        if not revoked:
             raise NotFound("api_key_not_found")
+
+    def _forget(self, org_id: str) -> None:
+        if self.credentials is not None:
+            self.credentials.forget_org(org_id)
