@@ -52,9 +52,10 @@ class Settings(BaseModel):
     # (runhook.services.credentials; template.yaml's AuthCacheSeconds); 0 reads both on
     # every request. A revocation or settings change through another container waits this long.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=300, alias="AUTH_CACHE_SECONDS")
-    # Issue 16: a checkpoint's small step records share one item (runhook.dal.run_store);
-    # off writes one item per record, the layout releases before it read (template.yaml's
-    # StepRecordPacks: deploy with off before upgrading from, or rolling back to, one).
+    # Issue 16: a checkpoint's small step records share one item, and so do a write's log
+    # lines (runhook.dal.run_store, run_logs); off writes one item per record and per line,
+    # the layouts releases before packing read (template.yaml's StepRecordPacks: deploy with
+    # off before upgrading from, or rolling back to, one).
     step_record_packs: bool = Field(default=True, alias="STEP_RECORD_PACKS")
     delivery_retention_days: int = Field(default=30, alias="DELIVERY_RETENTION_DAYS")
     # An endpoint failing continuously this long is disabled (docs/webhooks.md: 5 days).

@@ -17,6 +17,7 @@ from runhook.dal.runs import RunRepository
 from runhook.dal.table import Table, serialize
 from runhook.dal.tasks import TaskRepository
 from runhook.engine.ports import StepRecord
+from runhook.models import LogEntry
 from tests.support.runs import a_run
 
 pytestmark = pytest.mark.localcloud
@@ -89,6 +90,45 @@ def test_packs_turned_off_write_the_layout_earlier_releases_read(store: DynamoRu
     items = stored_items(store, run.id)
     assert [(i["sk"], i["type"]) for i in items] == [(keys.step_sk(i), "step") for i in range(3)]
     assert store.load_step_records(run.id) == {r.index: r for r in records}
+
+
+def read_as_the_release_before_packing(item: dict[str, Any]) -> LogEntry:
+    """How releases before packed log lines read a `LOG#` item (their
+    `runs.log_entry_from_item`, b44c0ba^): the entry's fields on the item."""
+    return LogEntry(
+        id=item["id"],
+        timestamp=item.get("timestamp"),
+        level=item["level"],
+        message=item.get("message", ""),
+        nodeId=item.get("nodeId"),
+    )
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_log_lines_follow_the_same_switch(store: DynamoRunStore, pack: bool) -> None:
+    """StepRecordPacks=off also writes one `type = log` item per line, which a release
+    before packed log lines reads; on, a checkpoint's lines share one item, which such a
+    release cannot read (a KeyError: its GET logs answered 500)."""
+    run = a_run()
+    lines = [
+        LogEntry(id=clock.sortable_id(), timestamp=clock.now_iso(), level="info", message=m)
+        for m in ("one", "two", "three")
+    ]
+    store.pack_records = pack  # the fixture's store is this test's own
+    store.record_steps(run, [record(0), record(1)], lines[:2])
+    store.write_logs(run, lines[2:])
+    items = store.table.query_all(
+        prefix_query(keys.run_pk(run.id), keys.LOG_PREFIX, consistent=True)
+    )
+    page, _ = store.runs.list_logs(run.id, after=None, limit=10)
+    assert page == lines, "every release from now on reads both layouts"
+    if pack:
+        assert [i["type"] for i in items] == ["logs", "logs"]
+        with pytest.raises(KeyError):
+            read_as_the_release_before_packing(items[0])
+    else:
+        assert [i["type"] for i in items] == ["log", "log", "log"]
+        assert [read_as_the_release_before_packing(i) for i in items] == lines
 
 
 def test_one_record_keeps_the_single_step_layout(store: DynamoRunStore) -> None:

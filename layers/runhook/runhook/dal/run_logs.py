@@ -10,6 +10,9 @@ as fit `MAX_BATCH_BYTES`:
   event needs (``orgId``, ``taskId``, ``runSequence``), and the TTL (``expiresAt``).
 - Items written before (``type = "log"``: one entry, its fields on the item, ``sk =
   LOG#<its id>``) are read the same way: an item of one entry whose last id is its own.
+  With packing turned off (``pack=False``: template.yaml's StepRecordPacks=off, for a
+  deploy next to a release before packing, which reads nothing else) every entry is
+  written that way again.
 
 **Why the last id in the sort key.** Entry ids are UUIDv7 (`clock.sortable_id`), and one
 run has one writer at a time (the engine's invocations of a run follow each other), so the
@@ -58,11 +61,25 @@ def batches(entries: Sequence[LogEntry], max_bytes: int = MAX_BATCH_BYTES) -> li
     return out
 
 
-def log_items(run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
-    """The items that store `entries` (see the module docstring)."""
+def log_items(
+    run: Run, entries: Sequence[LogEntry], ttl_days: int, *, pack: bool = True
+) -> list[Item]:
+    """The items that store `entries` (see the module docstring); `pack=False`: one item
+    per entry, the layout releases before packing read."""
     expires = clock.epoch() + ttl_days * 86400
     pk = keys.run_pk(run.id)
     context = {"orgId": run.org_id, "taskId": run.task_id, "runSequence": run.sequence}
+    if not pack:
+        return [
+            {
+                **key(pk, keys.log_sk(e.id)),
+                "type": LINE_TYPE,
+                **_stored(e),
+                **context,
+                "expiresAt": expires,
+            }
+            for e in sorted(entries, key=lambda e: e.id)
+        ]
     return [
         {
             **key(pk, keys.log_sk(batch[-1].id)),

@@ -61,8 +61,8 @@ class DynamoRunStore:
         self.tasks = tasks
         self.table = runs.table
         self.log_retention_days = log_retention_days
-        # False: one item per record, the only layout releases before packs read
-        # (Settings.step_record_packs); both layouts are always read.
+        # False: one item per step record and per log line, the only layouts releases
+        # before packing read (Settings.step_record_packs); both layouts are always read.
         self.pack_records = pack_records
         self._plans: dict[tuple[str, int], TaskPlan] = {}
 
@@ -194,7 +194,7 @@ class DynamoRunStore:
 
     # -- logs and step records -------------------------------------------------------------
     def write_logs(self, run: Run, logs: Sequence[LogEntry]) -> None:
-        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days)
+        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, pack=self.pack_records)
 
     def record_steps(
         self, run: Run, records: Sequence[StepRecord], logs: Sequence[LogEntry]
@@ -203,7 +203,13 @@ class DynamoRunStore:
         parts, items = record_items(run.id, records, expires, pack=self.pack_records)
         if parts:  # before the step items that mark their results whole
             self.table.batch_put(parts)
-        self.runs.append_logs(run, logs, ttl_days=self.log_retention_days, extra_items=items)
+        self.runs.append_logs(
+            run,
+            logs,
+            ttl_days=self.log_retention_days,
+            extra_items=items,
+            pack=self.pack_records,
+        )
 
     def load_step_records(self, run_id: str) -> dict[int, StepRecord]:
         items = self.table.query_all(

@@ -397,9 +397,12 @@ class RunRepository:
         )
 
     # -- logs ----------------------------------------------------------------------------
-    def log_items(self, run: Run, entries: Sequence[LogEntry], ttl_days: int) -> list[Item]:
-        """The items that store `entries`, several per item (`runhook.dal.run_logs`)."""
-        return run_logs.log_items(run, entries, ttl_days)
+    def log_items(
+        self, run: Run, entries: Sequence[LogEntry], ttl_days: int, *, pack: bool = True
+    ) -> list[Item]:
+        """The items that store `entries`, several per item unless `pack` is off
+        (`runhook.dal.run_logs`)."""
+        return run_logs.log_items(run, entries, ttl_days, pack=pack)
 
     def append_logs(
         self,
@@ -407,13 +410,16 @@ class RunRepository:
         entries: Sequence[LogEntry],
         ttl_days: int,
         extra_items: Sequence[Item] = (),
+        *,
+        pack: bool = True,
     ) -> None:
         """Write log entries (batched; unprocessed items retried).
 
         `extra_items` are further items written in the same batches (the engine stores a
-        step's result with its log lines in one call).
+        step's result with its log lines in one call); `pack` as in `log_items`.
         """
-        self.table.batch_put([*extra_items, *self.log_items(run, entries, ttl_days)])
+        logs = self.log_items(run, entries, ttl_days, pack=pack)
+        self.table.batch_put([*extra_items, *logs])
 
     def list_logs(
         self, run_id: str, *, after: str | None, limit: int
