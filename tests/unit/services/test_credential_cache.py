@@ -91,3 +91,16 @@ def test_an_empty_cache_is_still_a_cache(ttl: float) -> None:
     cache = CredentialCache(ttl=ttl)
     authenticator = Authenticator(None, None, cache)  # type: ignore[arg-type]
     assert authenticator.credentials is cache
+
+
+def test_a_read_under_way_while_the_container_forgot_is_not_remembered() -> None:
+    """A request reads a key while another request of the same container revokes it: the
+    revocation forgets the organization, and the first request's (older) read must not be
+    remembered afterwards, or the revoked key would keep working here for a whole window."""
+    cache = CredentialCache(ttl=60, monotonic=Clock())
+    mark = cache.reading()
+    cache.forget_org("org-1")  # the revocation, between the read and its put
+    cache.put(credentials("a"), since=mark)
+    assert cache.get("a") is None
+    cache.put(credentials("a"), since=cache.reading())  # a read begun after it is kept
+    assert cache.get("a") is not None

@@ -84,6 +84,7 @@ class Authenticator:
         remembered = self.credentials.get(hash_key(secret))
         if remembered is not None:
             return remembered
+        mark = self.credentials.reading()
         found = self.auth.lookup_key(secret)
         if found is None:
             raise Unauthorized()
@@ -91,5 +92,5 @@ class Authenticator:
         if org is None:
             raise Unauthorized()
         known = Credentials(found, org)
-        self.credentials.put(known)
+        self.credentials.put(known, since=mark)
         return known

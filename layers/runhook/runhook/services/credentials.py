@@ -7,11 +7,13 @@ DynamoDB calls off the hot path (on the local cloud: about a fifth of a POST run
 docs/performance.md). API Gateway's Lambda authorizers cache their answers the same way
 (300 s by default); runhook keeps the window short.
 
-What it costs, and how it is bounded (docs/security.md, "Key and settings changes"):
+What it costs, and how it is bounded (docs/operations.md, "Rotate API keys and webhook
+secrets"):
 
 - A key revoked, or an organization's settings changed, through another container takes
   effect there within `ttl` seconds. The container that made the change forgets at once
-  (`forget_org`), so a client that revokes and retries on one connection sees the change.
+  (`forget_org`), so every later request it serves sees the change; a read that was under
+  way while it forgot is not remembered (`reading` / `put(..., since=)`).
 - Only verified keys are remembered: an unknown key is asked for every time, so a key
   created a moment ago on another container works at once, and guessing keys fills nothing.
 - At most `max_entries` keys (the oldest goes first); `ttl = 0` turns the memory off.
@@ -56,6 +58,8 @@ class CredentialCache:
         self.max_entries = max_entries
         self._monotonic = monotonic
         self._entries: dict[str, tuple[float, Credentials]] = {}
+        # Bumped by every forget: a read that began before it must not be remembered.
+        self._forgets = 0
         # The API serves sync routes from a thread pool: one container, several threads.
         self._lock = threading.Lock()
 
@@ -76,11 +80,19 @@ class CredentialCache:
                 return None
             return entry[1]
 
-    def put(self, credentials: Credentials) -> None:
-        """Remember `credentials` for `ttl` seconds from now."""
+    def reading(self) -> int:
+        """A mark to pass to `put` for credentials about to be read from the table."""
+        with self._lock:
+            return self._forgets
+
+    def put(self, credentials: Credentials, *, since: int | None = None) -> None:
+        """Remember `credentials` for `ttl` seconds from now; not when this container forgot
+        anything after the mark `since` (`reading`): the read may predate that change."""
         if not self.enabled:
             return
         with self._lock:
+            if since is not None and since != self._forgets:
+                return
             key_hash = credentials.found.hash
             self._entries.pop(key_hash, None)  # re-inserted last: the newest
             while len(self._entries) >= self.max_entries:
@@ -98,6 +110,7 @@ class CredentialCache:
     def forget_org(self, org_id: str) -> None:
         """Forget every key of `org_id` (its settings or keys changed in this container)."""
         with self._lock:
+            self._forgets += 1
             stale = [h for h, (_, c) in self._entries.items() if c.found.key.org_id == org_id]
             for key_hash in stale:
                 del self._entries[key_hash]
