@@ -78,7 +78,7 @@ def log_items(
                 **context,
                 "expiresAt": expires,
             }
-            for e in sorted(entries, key=lambda e: e.id)
+            for e in entries
         ]
     return [
         {

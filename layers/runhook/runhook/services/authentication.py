@@ -72,8 +72,9 @@ class Authenticator:
         now = clock.now()
         stale = clock.iso(now - TOUCH_EVERY)
         if not key.last_used_at or key.last_used_at < stale:
-            self.auth.touch_key(known.found, clock.iso(now), stale)
-            touched = key.model_copy(update={"last_used_at": clock.iso(now)})
+            used_at = clock.iso(now)
+            self.auth.touch_key(known.found, used_at, stale)
+            touched = key.model_copy(update={"last_used_at": used_at})
             self.credentials.refresh(Credentials(replace(known.found, key=touched), org))
         return Principal(
             org_id=key.org_id, key_id=key.id, scopes=list(key.scopes), org_settings=org.settings
